@@ -1,0 +1,115 @@
+"""Merging DocumentArrays that took different paths: joins, ALL-polled shards.
+
+``reduce_docs`` is DocArray's ``reduce_all``: documents are matched by id; the first
+array's order is kept and unseen documents are appended; for a document present in
+several arrays the non-empty fields of later ones are set on the first, and their
+``chunks`` / ``matches`` are reduced recursively (so matches from every shard end up
+on the query).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from shoal.document.array import DocumentArray
+    from shoal.document.document import Document
+
+__all__ = ["reduce_docs", "reduce_doc", "rerank_matches", "merge_results"]
+
+_NESTED = ("chunks", "matches")
+#: score names whose value is a distance (smaller is better), as DocArray's ``match``.
+_DISTANCES = frozenset({"cosine", "euclidean", "sqeuclidean", "jaccard", "distance",
+                        "l2", "hamming", "manhattan"})
+
+
+def reduce_doc(into: Document, other: Document) -> None:
+    """Set the non-empty fields of ``other`` on ``into``; reduce chunks and matches."""
+    for name in other.non_empty_fields:
+        if name in _NESTED:
+            mine = getattr(into, name)
+            if len(mine):
+                reduce_into(mine, getattr(other, name))
+            else:
+                setattr(into, name, getattr(other, name))
+        elif name in ("tags", "scores", "evaluations"):
+            getattr(into, name).update(getattr(other, name))
+        elif name != "id":
+            setattr(into, name, getattr(other, name))
+
+
+def reduce_into(into: DocumentArray, other: Sequence[Document]) -> None:
+    """Reduce ``other`` into ``into`` in place (by id; new ids appended)."""
+    index = {d.id: d for d in into}
+    for doc in other:
+        found = index.get(doc.id)
+        if found is None:
+            into.append(doc)
+            index[doc.id] = doc
+        elif found is not doc:
+            reduce_doc(found, doc)
+
+
+def reduce_docs(arrays: Sequence[DocumentArray]) -> DocumentArray:
+    """One DocumentArray from several, merged by id; the first array is reused."""
+    if not arrays:
+        from shoal.document.array import DocumentArray  # noqa: PLC0415
+
+        return DocumentArray()
+    first = arrays[0]
+    for other in arrays[1:]:
+        reduce_into(first, other)
+    return first
+
+
+def _score_of(doc: Document, name: str) -> float | None:
+    scores = doc._scores  # noqa: SLF001 - avoid creating an empty map
+    if not scores or name not in scores:
+        return None
+    return scores[name].value
+
+
+def _ascending(name: str, parts: Sequence[Sequence[Document]]) -> bool:
+    """Whether smaller is better: read from how the shards sorted, else from the name."""
+    for part in parts:
+        values = [v for v in (_score_of(m, name) for m in part) if v is not None]
+        for a, b in zip(values, values[1:]):
+            if a != b:
+                return a < b
+    return name in _DISTANCES
+
+
+def rerank_matches(docs: DocumentArray, limit: int | None,
+                   parts: dict[str, list[Sequence[Document]]] | None = None) -> None:
+    """Sort each document's matches by its first score and keep ``limit`` of them.
+
+    ``parts`` (doc id -> each shard's matches) tells the sort direction; without it the
+    score name decides (distances ascending, similarities descending).
+    """
+    for doc in docs:
+        matches = doc._matches  # noqa: SLF001
+        if not matches:
+            continue
+        name = next((n for m in matches for n in (m._scores or ())), None)  # noqa: SLF001
+        if name is None:
+            if limit is not None and len(matches) > limit:
+                doc.matches = matches[:limit]
+            continue
+        asc = _ascending(name, (parts or {}).get(doc.id) or [matches])
+        missing = float("inf") if asc else float("-inf")
+
+        def key(m: Document, _n: str = name, _miss: float = missing) -> float:
+            v = _score_of(m, _n)
+            return _miss if v is None else v
+
+        ranked = sorted(matches, key=key, reverse=not asc)
+        if limit is not None:
+            ranked = ranked[:limit]
+        doc.matches = ranked
+
+
+def merge_results(target: dict[str, Any], sources: Sequence[dict[str, Any]]) -> None:
+    """Merge the ``__results__`` of several parameter dicts into ``target``."""
+    for src in sources:
+        res = src.get("__results__")
+        if res and src is not target:
+            target.setdefault("__results__", {}).update(res)
