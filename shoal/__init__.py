@@ -1,0 +1,12 @@
+"""shoal: neural search with the Jina 3 / DocArray 0.21 vocabulary.
+
+``Document`` and ``DocumentArray`` hold data; ``Executor`` / ``requests`` process it;
+``Flow`` / ``Deployment`` chain executors; ``Client`` talks to a served Flow.
+"""
+from __future__ import annotations
+
+from shoal.document import Document, DocumentArray, NamedScore, dataclass, field
+
+__version__ = "0.1.0"
+
+__all__ = ["Document", "DocumentArray", "NamedScore", "dataclass", "field", "__version__"]

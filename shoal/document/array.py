@@ -1,0 +1,706 @@
+"""DocumentArray: a list of Documents with bulk attributes, traversal, search and I/O.
+
+The array *has* a store (:mod:`shoal.document.store`): in memory by default, or on
+disk with ``DocumentArray(storage='sqlite' | 'lmdb', config=...)`` - the same API.
+"""
+from __future__ import annotations
+
+import random
+import weakref
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from shoal.errors import (
+    BadInputError, DimensionMismatchError, DocumentNotFoundError, EmptyArrayError,
+)
+from shoal.utils.distance import as_matrix, canonical_metric
+
+from shoal.document import compute
+from shoal.document.document import FIELDS, Document, _is_tensor
+from shoal.document.filters import compile_filter
+from shoal.document.selectors import traverse
+from shoal.document.store import MemoryStore, open_store
+
+__all__ = ["DocumentArray", "ChunkArray", "MatchArray"]
+
+_BULK = {"texts": "text", "blobs": "blob", "tensors": "tensor", "ids": "id", "uris": "uri",
+         "contents": "content", "tags": "tags"}
+
+
+class DocumentArray:
+    """A list-like container of Documents.
+
+    ``DocumentArray()``, ``DocumentArray([d1, d2])``, ``DocumentArray(generator)``,
+    ``DocumentArray.empty(10)``, or on disk:
+    ``DocumentArray(storage='sqlite', config={'connection': 'data.db'})``.
+
+    Index with an int, slice, id, list of ids or ints, a boolean mask, a traversal path
+    (``da['@c']``), or ``da[:, 'text']`` for an attribute column.
+    """
+
+    __slots__ = ("_store", "__weakref__", "__dict__")
+
+    def __init__(self, docs: Any = None, storage: str = "memory",
+                 config: dict[str, Any] | None = None, *, copy: bool = False,
+                 show_progress: bool = False) -> None:
+        self._store = MemoryStore(config) if storage == "memory" else open_store(storage, config)
+        if docs is not None:
+            if isinstance(docs, Document):
+                docs = [docs]
+            elif isinstance(docs, DocumentArray) and copy:
+                docs = [d.copy() for d in docs]
+            self.extend(docs, show_progress=show_progress) if storage != "memory" else \
+                self._extend_memory(docs)
+
+    def _extend_memory(self, docs: Iterable[Any]) -> None:
+        if not isinstance(docs, list):
+            docs = list(docs)
+        if docs and not all(type(d) is Document for d in docs):
+            docs = [_as_document(d) for d in docs]
+        self._on_add(docs)
+        self._store.extend(docs)
+
+    @classmethod
+    def empty(cls, size: int = 0, **kwargs: Any) -> DocumentArray:
+        """An array of ``size`` empty Documents."""
+        return cls((Document() for _ in range(size)), **kwargs)
+
+    @property
+    def storage(self) -> str:
+        """The storage backend's name."""
+        return getattr(self._store, "name", "memory")
+
+    # --- hooks for chunk / match arrays --------------------------------------------
+    def _on_add(self, docs: Sequence[Document]) -> None:
+        """Called with Documents about to be added (sets parent links in subclasses)."""
+
+    # --- size and iteration ------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __iter__(self) -> Iterator[Document]:
+        return self._store.iter_docs()
+
+    def __bool__(self) -> bool:
+        return len(self._store) > 0
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, Document):
+            return item.id in self._store
+        return item in self._store
+
+    def __repr__(self) -> str:
+        return f"<DocumentArray (length={len(self)}) at {id(self)}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DocumentArray):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __add__(self, other: Iterable[Document]) -> DocumentArray:
+        out = DocumentArray(list(self))
+        out.extend(other)
+        return out
+
+    def __iadd__(self, other: Iterable[Document]) -> DocumentArray:
+        self.extend(other)
+        return self
+
+    # --- positions ------------------------------------------------------------------
+    def _norm(self, i: int) -> int:
+        n = len(self._store)
+        j = int(i) + n if i < 0 else int(i)
+        if not 0 <= j < n:
+            raise DocumentNotFoundError(f"index {i} is out of range for an array of length {n}")
+        return j
+
+    def _positions(self, key: Any) -> list[int]:
+        """Positions selected by a slice, a list of ints / ids, or a boolean mask."""
+        n = len(self._store)
+        if isinstance(key, slice):
+            return list(range(*key.indices(n)))
+        if isinstance(key, np.ndarray) and key.dtype == bool or (
+            isinstance(key, (list, tuple)) and key and all(isinstance(k, (bool, np.bool_)) for k in key)
+        ):
+            mask = np.asarray(key, dtype=bool)
+            if mask.shape != (n,):
+                raise BadInputError(
+                    f"a boolean mask must have one entry per Document ({n}), got {mask.shape[0]}"
+                )
+            return np.flatnonzero(mask).tolist()
+        if isinstance(key, np.ndarray):
+            key = key.tolist()
+        if isinstance(key, (list, tuple, range)):
+            return [self._store.position_of(k) if isinstance(k, str) else self._norm(k)
+                    for k in key]
+        raise BadInputError(
+            f"cannot index a DocumentArray with {type(key).__name__}; use an int, slice, id, "
+            "list of ids or ints, a boolean mask, a traversal path like '@c' or (key, 'field')"
+        )
+
+    # --- get -----------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer)):
+            return self._store.get_at([self._norm(key)])[0]
+        if isinstance(key, str):
+            if key.startswith("@"):
+                return DocumentArray(traverse(self, key))
+            return self._store.get_by_ids([key])[0]
+        if key is Ellipsis:
+            return DocumentArray(self.flatten())
+        if _is_attribute_key(key):
+            return self._get_attributes(key[0], key[1])
+        if isinstance(key, (list, tuple)) and key and all(isinstance(k, str) for k in key):
+            return DocumentArray(self._store.get_by_ids(list(key)))
+        return DocumentArray(self._store.get_at(self._positions(key)))
+
+    def _select_docs(self, key: Any) -> list[Document]:
+        if isinstance(key, (int, np.integer)):
+            return self._store.get_at([self._norm(key)])
+        if isinstance(key, str):
+            return traverse(self, key) if key.startswith("@") else self._store.get_by_ids([key])
+        if key is Ellipsis:
+            return self.flatten()
+        return self._store.get_at(self._positions(key))
+
+    def _get_attributes(self, key: Any, fields: str | Sequence[str]) -> Any:
+        docs = self._select_docs(key)
+        single = isinstance(key, (int, np.integer)) or (isinstance(key, str) and not key.startswith("@"))
+        if isinstance(fields, str):
+            values = [getattr(d, fields) for d in docs]
+            return values[0] if single else values
+        columns = [[getattr(d, f) for d in docs] for f in fields]
+        return [c[0] for c in columns] if single else columns
+
+    # --- set -----------------------------------------------------------------------------
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if _is_attribute_key(key):
+            self._set_attributes(key[0], key[1], value)
+            return
+        if isinstance(key, (int, np.integer)):
+            doc = _as_document(value)
+            self._on_add([doc])
+            self._store.set_at([self._norm(key)], [doc])
+            return
+        if isinstance(key, str) and not key.startswith("@"):
+            doc = _as_document(value)
+            self._on_add([doc])
+            self._store.set_at([self._store.position_of(key)], [doc])
+            return
+        positions = self._positions(key)
+        docs = [_as_document(v) for v in value]
+        if len(docs) != len(positions):
+            raise BadInputError(
+                f"cannot set {len(docs)} Documents into {len(positions)} positions; give one each"
+            )
+        self._on_add(docs)
+        self._store.set_at(positions, docs)
+
+    def _set_attributes(self, key: Any, fields: str | Sequence[str], values: Any) -> None:
+        docs = self._select_docs(key)
+        single = isinstance(key, (int, np.integer)) or (isinstance(key, str) and not key.startswith("@"))
+        if isinstance(fields, str):
+            fields, values = [fields], [values]
+        columns = []
+        for field, column in zip(fields, values):
+            if single:
+                column = [column]
+            elif field == "embedding" and not isinstance(column, list):
+                column = _rows(column, len(docs))
+            column = list(column)
+            if len(column) != len(docs):
+                raise BadInputError(
+                    f"got {len(column)} values for {field!r} but {len(docs)} Documents were "
+                    "selected; give one value per Document"
+                )
+            columns.append((field, column))
+        for field, column in columns:
+            for d, v in zip(docs, column):
+                setattr(d, field, v)
+        self._write_back(docs)
+
+    # --- delete --------------------------------------------------------------------------
+    def __delitem__(self, key: Any) -> None:
+        if isinstance(key, (int, np.integer)):
+            positions = [self._norm(key)]
+        elif isinstance(key, str):
+            positions = [self._store.position_of(key)]
+        elif key is Ellipsis:
+            self.clear()
+            return
+        else:
+            positions = sorted(set(self._positions(key)))
+        if positions:
+            self._store.delete_at(positions)
+
+    # --- list protocol --------------------------------------------------------------------
+    def append(self, doc: Document) -> None:
+        """Add one Document at the end."""
+        doc = _as_document(doc)
+        self._on_add([doc])
+        self._store.extend([doc])
+
+    def extend(self, docs: Iterable[Any], *, batch_size: int = 10_000,
+               show_progress: bool = False) -> None:
+        """Add Documents at the end; an iterable is streamed in batches (one transaction each)."""
+        if isinstance(docs, Document):
+            docs = [docs]
+        if isinstance(self._store, MemoryStore) and not show_progress:
+            self._extend_memory(docs)
+            return
+        from shoal.utils.progress import progress  # noqa: PLC0415
+
+        total = len(docs) if hasattr(docs, "__len__") else None
+        with progress(total=total, desc="extend", unit="doc", enabled=show_progress) as bar:
+            for batch in _chunked(docs, batch_size):
+                batch = [_as_document(d) for d in batch]
+                self._on_add(batch)
+                self._store.extend(batch)
+                bar.update(len(batch))
+
+    def insert(self, index: int, doc: Document) -> None:
+        """Insert a Document before position ``index``."""
+        doc = _as_document(doc)
+        n = len(self._store)
+        pos = max(0, min(n, index + n if index < 0 else index))
+        self._on_add([doc])
+        self._store.insert(pos, doc)
+
+    def pop(self, index: int | str = -1) -> Document:
+        """Remove and return the Document at ``index`` (or with that id)."""
+        pos = self._store.position_of(index) if isinstance(index, str) else self._norm(index)
+        doc = self._store.get_at([pos])[0]
+        self._store.delete_at([pos])
+        return doc
+
+    def remove(self, doc: Document | str) -> None:
+        """Remove the Document (or the one with that id)."""
+        del self[doc.id if isinstance(doc, Document) else doc]
+
+    def index(self, doc: Document | str) -> int:
+        """Position of the Document (or id)."""
+        return self._store.position_of(doc.id if isinstance(doc, Document) else doc)
+
+    def count(self, doc: Document) -> int:
+        return sum(1 for d in self if d == doc)
+
+    def clear(self) -> None:
+        """Remove every Document."""
+        self._store.clear()
+
+    def reverse(self) -> None:
+        """Reverse in place."""
+        self._reorder(list(range(len(self) - 1, -1, -1)))
+
+    def sort(self, key: Callable[[Document], Any] | None = None, reverse: bool = False) -> None:
+        """Sort in place by ``key(doc)``."""
+        docs = list(self)
+        order = sorted(range(len(docs)), key=(lambda i: key(docs[i])) if key else None,
+                       reverse=reverse)
+        self._reorder(order)
+
+    def _reorder(self, order: list[int]) -> None:
+        reorder = getattr(self._store, "reorder", None)
+        if reorder is not None:
+            reorder(order)
+            return
+        docs = self._store.get_at(order)
+        self._store.set_at(list(range(len(order))), docs)
+
+    # --- bulk attributes -------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        field = _BULK.get(name)
+        if field is None:
+            raise AttributeError(f"'DocumentArray' object has no attribute {name!r}")
+        return [getattr(d, field) for d in self]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        field = _BULK.get(name)
+        if field is None:
+            object.__setattr__(self, name, value)
+            return
+        self._set_attributes(slice(None), field, value)
+
+    @property
+    def embeddings(self) -> np.ndarray | None:
+        """All embeddings as one (N, D) matrix, or None when no Document has one."""
+        fast = getattr(self._store, "embeddings_at", None)
+        if fast is not None:
+            return fast(None)
+        return _stack_embeddings([d._embedding for d in self])
+
+    @embeddings.setter
+    def embeddings(self, value: Any) -> None:
+        self._set_attributes(slice(None), "embedding", value)
+
+    def _embedding_matrix(self, positions: np.ndarray | None) -> np.ndarray:
+        """The float32 (N, D) matrix of embeddings at ``positions`` (all if None)."""
+        fast = getattr(self._store, "embeddings_at", None)
+        if fast is not None:
+            matrix = fast(positions)
+        else:
+            docs = self._store.get_at(positions.tolist()) if positions is not None else list(self)
+            matrix = _stack_embeddings([d._embedding for d in docs])
+        if matrix is None:
+            raise EmptyArrayError(
+                "the array has no embeddings to search; call .embed(model) or set .embeddings first"
+            )
+        return as_matrix(matrix, what="embeddings", allow_empty=True)
+
+    def _filter_positions(self, filter: dict) -> list[int]:
+        fast = getattr(self._store, "filter_positions", None)
+        if fast is not None:
+            return fast(filter)
+        pred = compile_filter(filter)
+        return [i for i, d in enumerate(self) if pred(d)]
+
+    def _write_back(self, docs: Sequence[Document]) -> None:
+        """Persist Documents changed in place (nothing to do for an in-memory array)."""
+        if isinstance(self._store, MemoryStore) or not docs:
+            return
+        update = getattr(self._store, "update_docs", None)
+        if update is not None:
+            update(list(docs))
+            return
+        self._store.set_at([self._store.position_of(d.id) for d in docs], list(docs))
+
+    # --- traversal ----------------------------------------------------------------------------
+    def traverse_flat(self, traversal_paths: str) -> DocumentArray:
+        """Documents reached by a traversal path (``'r'``, ``'c'``, ``'cm'``, ``'r,c'``...)."""
+        return DocumentArray(traverse(self, traversal_paths))
+
+    def flatten(self) -> list[Document]:
+        """Every Document at every level (roots, chunks, matches, recursively)."""
+        out: list[Document] = []
+        stack = list(self)[::-1]
+        while stack:
+            d = stack.pop()
+            out.append(d)
+            for children in (d._matches, d._chunks):
+                if children:
+                    stack.extend(list(children)[::-1])
+        return out
+
+    # --- batching and parallel work -----------------------------------------------------------
+    def batch(self, batch_size: int, shuffle: bool = False,
+              show_progress: bool = False) -> Iterator[DocumentArray]:
+        """Yield consecutive arrays of ``batch_size`` Documents (the last may be shorter)."""
+        if batch_size <= 0:
+            raise BadInputError(f"batch_size must be positive, got {batch_size}")
+        n = len(self)
+        order = list(range(n))
+        if shuffle:
+            random.shuffle(order)
+        from shoal.utils.progress import progress  # noqa: PLC0415
+
+        with progress(total=n, desc="batch", unit="doc", enabled=show_progress) as bar:
+            for start in range(0, n, batch_size):
+                part = order[start:start + batch_size]
+                yield DocumentArray(self._store.get_at(part))
+                bar.update(len(part))
+
+    def apply(self, func: Callable[[Document], Document | None], backend: str = "thread",
+              num_worker: int | None = None, show_progress: bool = False) -> DocumentArray:
+        """Apply ``func`` to every Document in place (``func`` may return a new Document)."""
+        results = list(self.map(func, backend, num_worker, show_progress))
+        docs = list(self)
+        new = [r if isinstance(r, Document) else d for d, r in zip(docs, results)]
+        self._store.set_at(list(range(len(new))), new)
+        return self
+
+    def map(self, func: Callable[[Document], Any], backend: str = "thread",
+            num_worker: int | None = None, show_progress: bool = False) -> Iterator[Any]:
+        """Yield ``func(doc)`` for every Document, computed in a thread or process pool."""
+        from shoal.document.parallel import pool_map  # noqa: PLC0415
+
+        return pool_map(func, list(self), backend, num_worker, show_progress)
+
+    def map_batch(self, func: Callable[[DocumentArray], Any], batch_size: int,
+                  backend: str = "thread", num_worker: int | None = None,
+                  show_progress: bool = False) -> Iterator[Any]:
+        """Yield ``func(batch)`` for batches of ``batch_size``, in a pool."""
+        from shoal.document.parallel import pool_map  # noqa: PLC0415
+
+        return pool_map(func, list(self.batch(batch_size)), backend, num_worker, show_progress)
+
+    def shuffle(self, seed: int | None = None) -> DocumentArray:
+        """A new array with the same Documents in random order."""
+        docs = list(self)
+        random.Random(seed).shuffle(docs)
+        return DocumentArray(docs)
+
+    def sample(self, k: int, seed: int | None = None) -> DocumentArray:
+        """A new array of ``k`` Documents drawn without replacement."""
+        n = len(self)
+        if not 0 <= k <= n:
+            raise BadInputError(f"cannot sample {k} Documents from an array of {n}")
+        return DocumentArray(self._store.get_at(sorted(random.Random(seed).sample(range(n), k))))
+
+    def split_by_tag(self, tag: str) -> dict[Any, DocumentArray]:
+        """Arrays of Documents grouped by ``tags[tag]`` (Documents without it are skipped)."""
+        groups: dict[Any, list[Document]] = {}
+        for d in self:
+            if d._tags and tag in d._tags:
+                groups.setdefault(d._tags[tag], []).append(d)
+        return {k: DocumentArray(v) for k, v in groups.items()}
+
+    # --- compute ---------------------------------------------------------------------------------
+    def embed(self, model: Any, batch_size: int = 256, show_progress: bool = False,
+              normalize: bool = False, device: str | None = None, **_: Any) -> DocumentArray:
+        """Fill every ``.embedding`` with ``model`` (see :func:`shoal.document.compute.embed`)."""
+        compute.embed(self, model, batch_size, show_progress, normalize)
+        return self
+
+    def match(self, darray: DocumentArray, metric: str = "cosine", limit: int | None = 20,
+              exclude_self: bool = False, only_id: bool = False,
+              batch_size: int | None = None, filter: dict | None = None,
+              metric_name: str | None = None, show_progress: bool = False,
+              **params: Any) -> None:
+        """For each Document here, store its ``limit`` nearest Documents of ``darray`` as
+        ``.matches`` with ``scores[metric_name or metric].value`` (see shoal.utils.distance
+        for what each metric's score means). Queries are scored ``batch_size`` at a time."""
+        metric = canonical_metric(metric)
+        name = metric_name or metric
+        if limit is None:
+            limit = len(darray)
+        if len(self) == 0:
+            return
+        if len(darray) == 0:
+            raise EmptyArrayError("cannot match against an empty array; index Documents first")
+        want = limit + 1 if exclude_self else limit
+        from shoal.utils.progress import progress  # noqa: PLC0415
+
+        with progress(total=len(self), desc="match", unit="query", enabled=show_progress) as bar:
+            for start, stop in compute.iter_query_blocks(len(self), batch_size):
+                queries = self._store.get_at(list(range(start, stop)))
+                q = _stack_embeddings([d._embedding for d in queries])
+                if q is None:
+                    raise EmptyArrayError(
+                        "the query Documents have no embeddings; call .embed(model) first"
+                    )
+                q = as_matrix(q, what="query embeddings")
+                scores, pos = compute.search(darray, q, want, metric, filter, **params)
+                rows = compute.build_matches(darray, scores, pos, name, only_id)
+                if exclude_self:
+                    rows = compute.exclude_self_rows([d.id for d in queries], rows, limit)
+                else:
+                    rows = [r[:limit] for r in rows]
+                for d, ms in zip(queries, rows):
+                    d.matches = ms
+                self._write_back(queries)
+                bar.update(len(queries))
+
+    def find(self, query: Any = None, limit: int = 20, metric: str = "cosine",
+             filter: dict | None = None, exclude_self: bool = False, only_id: bool = False,
+             metric_name: str | None = None, **params: Any) -> Any:
+        """Search this array.
+
+        - ``find(doc_or_vector)`` -> a DocumentArray of the best matches (scores set);
+        - ``find(DocumentArray | 2-D ndarray)`` -> one DocumentArray per query;
+        - ``find(filter={...})`` or ``find({...})`` -> the Documents passing the filter;
+        - ``find(vector, filter={...})`` -> the best ``limit`` Documents among those passing
+          the filter (pre-filtering: never fewer than ``limit`` when that many pass).
+        """
+        if isinstance(query, dict) and filter is None:
+            query, filter = None, query
+        if query is None:
+            if filter is None:
+                raise BadInputError("find needs a query (Document, vector, array) or a filter")
+            positions = self._filter_positions(filter)
+            return DocumentArray(self._store.get_at(positions[:limit] if limit else positions))
+        single = isinstance(query, Document) or (_is_tensor(query) and np.ndim(query) == 1) \
+            or (isinstance(query, (list, tuple)) and query and not isinstance(query[0], (list, tuple, np.ndarray, Document)))
+        if isinstance(query, Document):
+            if query._embedding is None:
+                raise EmptyArrayError("the query Document has no embedding; embed it first")
+            vectors = as_matrix(query._embedding, what="query embedding")
+            ids = [query.id]
+        elif isinstance(query, DocumentArray) or (isinstance(query, list) and query and isinstance(query[0], Document)):
+            emb = _stack_embeddings([d._embedding for d in query])
+            if emb is None:
+                raise EmptyArrayError("the query Documents have no embeddings; embed them first")
+            vectors = as_matrix(emb, what="query embeddings")
+            ids = [d.id for d in query]
+        else:
+            vectors = as_matrix(query, what="query vectors")
+            ids = [None] * len(vectors)
+        if len(self) == 0:
+            raise EmptyArrayError("cannot search an empty array; add Documents first")
+        metric = canonical_metric(metric)
+        want = limit + 1 if exclude_self else limit
+        scores, pos = compute.search(self, vectors, want, metric, filter, **params)
+        rows = compute.build_matches(self, scores, pos, metric_name or metric, only_id)
+        if exclude_self:
+            rows = compute.exclude_self_rows(ids, rows, limit)
+        results = [DocumentArray(r[:limit]) for r in rows]
+        return results[0] if single else results
+
+    def evaluate(self, metrics: Sequence[str] | str = ("precision_at_k",),
+                 ground_truth: DocumentArray | None = None, k: int | None = None,
+                 label_tag: str = "label", num_relevant_documents_per_label: dict | None = None,
+                 metric_names: Sequence[str] | None = None, **_: Any) -> dict[str, float]:
+        """Evaluate each Document's ``.matches``; returns the mean per metric (see compute)."""
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        return compute.evaluate(self, list(metrics), ground_truth, k, label_tag,
+                                num_relevant_documents_per_label, metric_names)
+
+    # --- persistence and context manager ---------------------------------------------------------
+    def sync(self) -> None:
+        """Write back Documents fetched from a disk store and changed in place."""
+        self._store.sync()
+
+    def close(self) -> None:
+        """Sync and release the store (files, connections)."""
+        self._store.sync()
+        self._store.close()
+
+    def __enter__(self) -> DocumentArray:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not isinstance(self._store, MemoryStore):
+            raise BadInputError("a disk-backed DocumentArray cannot be pickled; open it by config")
+        return {"docs": self._store.docs, "on_duplicate": self._store.on_duplicate}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._store = MemoryStore({"on_duplicate": state["on_duplicate"]})
+        self._store.extend(state["docs"])
+
+    def summary(self) -> str:
+        """A table of length, storage, fields in use and embedding shape; also printed."""
+        from shoal.document.report import array_summary  # noqa: PLC0415
+
+        text = array_summary(self)
+        print(text)
+        return text
+
+
+class _ChildArray(DocumentArray):
+    """Chunks or matches of one Document: keeps a weak link to its owner."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, docs: Any = None, *, owner: Document | None = None) -> None:
+        self._owner = weakref.ref(owner) if owner is not None else None
+        super().__init__(docs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return super().__getstate__()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._owner = None
+        super().__setstate__(state)
+
+
+class ChunkArray(_ChildArray):
+    """A Document's chunks: each gets ``parent_id`` = owner id, granularity = owner's + 1."""
+
+    __slots__ = ()
+
+    def _on_add(self, docs: Sequence[Document]) -> None:
+        owner = self._owner() if self._owner is not None else None
+        if owner is None:
+            return
+        for d in docs:
+            d.parent_id = owner.id
+            d.granularity = owner.granularity + 1
+
+
+class MatchArray(_ChildArray):
+    """A Document's matches: each gets adjacency = owner's + 1, granularity = owner's."""
+
+    __slots__ = ()
+
+    def _on_add(self, docs: Sequence[Document]) -> None:
+        owner = self._owner() if self._owner is not None else None
+        if owner is None:
+            return
+        for d in docs:
+            d.adjacency = owner.adjacency + 1
+            d.granularity = owner.granularity
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def _as_document(value: Any) -> Document:
+    if isinstance(value, Document):
+        return value
+    if isinstance(value, dict):
+        return Document(value)
+    if isinstance(value, (str, bytes)) or _is_tensor(value):
+        return Document(content=value)
+    raise BadInputError(
+        f"expected a Document, got {type(value).__name__}; wrap it as Document(content=...)"
+    )
+
+
+_FIELD_NAMES = frozenset(FIELDS) | {"content"}
+
+
+def _is_attribute_key(key: Any) -> bool:
+    """``(selection, 'field')`` or ``(selection, ['f1', 'f2'])``."""
+    if not (isinstance(key, tuple) and len(key) == 2):
+        return False
+    fields = key[1]
+    if isinstance(fields, str):
+        return fields in _FIELD_NAMES
+    return isinstance(fields, (list, tuple)) and bool(fields) and all(
+        isinstance(f, str) and f in _FIELD_NAMES for f in fields)
+
+
+def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    if isinstance(items, (list, tuple)):
+        for start in range(0, len(items), size):
+            yield list(items[start:start + size])
+        return
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _rows(matrix: Any, n: int) -> list[Any]:
+    """Split an (n, D) matrix into n row views, with a clear error on a length mismatch."""
+    if matrix is None:
+        return [None] * n
+    if hasattr(matrix, "detach") and hasattr(matrix, "cpu"):
+        matrix = matrix.detach().cpu().numpy()
+    m = np.asarray(matrix)
+    if m.dtype == object:
+        raise DimensionMismatchError("embeddings are ragged; give every vector the same length")
+    if m.ndim == 1 and n == 1:
+        m = m.reshape(1, -1)
+    if m.ndim != 2 or m.shape[0] != n:
+        raise DimensionMismatchError(
+            f"got embeddings of shape {m.shape} for {n} Documents; give an ({n}, D) matrix"
+        )
+    return list(m)
+
+
+def _stack_embeddings(embeddings: list[Any]) -> np.ndarray | None:
+    present = [e for e in embeddings if e is not None]
+    if not present:
+        return None
+    if len(present) != len(embeddings):
+        raise EmptyArrayError(
+            f"{len(embeddings) - len(present)} of {len(embeddings)} Documents have no embedding; "
+            "embed all of them (or select those that have one)"
+        )
+    try:
+        return np.stack([np.asarray(e).reshape(-1) if np.ndim(e) != 1 else e for e in present])
+    except ValueError as exc:
+        shapes = sorted({np.shape(e) for e in present})
+        raise DimensionMismatchError(
+            f"embeddings have different shapes {shapes[:4]}; embed all Documents with one model"
+        ) from exc

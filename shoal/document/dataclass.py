@@ -1,0 +1,196 @@
+"""Multimodal dataclasses: ``@dataclass class Page: title: Text; cover: Image``.
+
+``Document(page)`` turns an instance into a Document whose chunks carry one field each
+(with ``modality`` set: text, image, json, audio, blob...); ``Page(doc)`` or
+``Page.from_document(doc)`` turns it back. Fields of plain types (int, str, float,
+bool, list, dict without a shoal.typing annotation) are kept in the Document's tags.
+The field-to-chunk map lives in ``doc.tags['_multimodal']``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Callable
+
+import numpy as np
+
+from shoal.errors import BadInputError
+from shoal.typing import MODALITY
+
+from shoal.document.document import Document
+
+__all__ = ["dataclass", "field", "is_multimodal", "to_document", "from_document",
+           "get_multi_modal_attribute"]
+
+_SCHEMA_TAG = "_multimodal"
+_MARK = "__shoal_multimodal__"
+
+
+def field(*, setter: Callable[[Any], Document] | None = None,
+          getter: Callable[[Document], Any] | None = None, **kwargs: Any) -> Any:
+    """A dataclass field with an optional custom ``setter(value) -> Document`` and
+    ``getter(Document) -> value``; other keywords go to :func:`dataclasses.field`."""
+    metadata = dict(kwargs.pop("metadata", {}) or {})
+    metadata.update(shoal_setter=setter, shoal_getter=getter)
+    return dataclasses.field(metadata=metadata, **kwargs)
+
+
+def dataclass(cls: type | None = None, **kwargs: Any) -> Any:
+    """Like :func:`dataclasses.dataclass`, and marks the class as multimodal.
+
+    The class also accepts a Document: ``Page(doc)`` is ``Page.from_document(doc)``.
+    """
+    def wrap(c: type) -> type:
+        dc = dataclasses.dataclass(c, **kwargs)
+        setattr(dc, _MARK, True)
+        original_init = dc.__init__
+
+        def __init__(self: Any, *args: Any, **kw: Any) -> None:
+            if len(args) == 1 and not kw and isinstance(args[0], Document):
+                other = from_document(type(self), args[0])
+                for f in dataclasses.fields(dc):
+                    object.__setattr__(self, f.name, getattr(other, f.name))
+                return
+            original_init(self, *args, **kw)
+
+        dc.__init__ = __init__
+        dc.from_document = classmethod(lambda klass, doc: from_document(klass, doc))
+        return dc
+
+    return wrap if cls is None else wrap(cls)
+
+
+def is_multimodal(obj: Any) -> bool:
+    """True for an instance (or class) made with :func:`dataclass`."""
+    return getattr(obj, _MARK, False) is True
+
+
+def _modality(tp: Any) -> str | None:
+    if tp in MODALITY:
+        return MODALITY[tp]
+    return None
+
+
+def _list_item_type(tp: Any) -> Any:
+    if typing.get_origin(tp) in (list, typing.List):
+        args = typing.get_args(tp)
+        return args[0] if args else None
+    return None
+
+
+def _chunk_for(value: Any, tp: Any, modality: str | None) -> Document:
+    if is_multimodal(value):
+        chunk = to_document(value)
+        return chunk
+    chunk = Document(modality=modality)
+    if modality == "text":
+        chunk.text = value
+    elif modality == "json":
+        chunk.tags = value
+    elif modality == "blob":
+        chunk.blob = value
+    elif isinstance(value, np.ndarray) or hasattr(value, "shape"):
+        chunk.tensor = value
+    elif modality == "image":
+        chunk.uri = str(value)
+        chunk.load_uri_to_image_tensor()
+    elif modality in ("audio", "video", "mesh", "tabular"):
+        chunk.uri = str(value)
+        chunk.load_uri_to_blob()
+    else:
+        raise BadInputError(f"cannot store {type(value).__name__} as modality {modality!r}")
+    return chunk
+
+
+def to_document(obj: Any) -> Document:
+    """The Document for a multimodal dataclass instance."""
+    if not is_multimodal(obj) or isinstance(obj, type):
+        raise BadInputError(f"{obj!r} is not an instance of a shoal @dataclass")
+    hints = typing.get_type_hints(type(obj))
+    doc = Document()
+    schema: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        tp = hints.get(f.name, f.type)
+        setter = f.metadata.get("shoal_setter")
+        item_tp = _list_item_type(tp)
+        modality = _modality(tp)
+        if value is None:
+            schema[f.name] = {"kind": "none"}
+        elif setter is not None:
+            chunk = setter(value)
+            schema[f.name] = {"kind": "chunk", "position": len(doc.chunks), "custom": True}
+            doc.chunks.append(chunk)
+        elif modality is not None or is_multimodal(value):
+            chunk = _chunk_for(value, tp, modality)
+            schema[f.name] = {"kind": "chunk", "position": len(doc.chunks),
+                              "modality": modality or "nested"}
+            doc.chunks.append(chunk)
+        elif item_tp is not None and (_modality(item_tp) or dataclasses.is_dataclass(item_tp)):
+            holder = Document(modality="list")
+            holder.chunks.extend(_chunk_for(v, item_tp, _modality(item_tp)) for v in value)
+            schema[f.name] = {"kind": "list", "position": len(doc.chunks),
+                              "modality": _modality(item_tp) or "nested"}
+            doc.chunks.append(holder)
+        else:
+            doc.tags[f.name] = value
+            schema[f.name] = {"kind": "tag"}
+    doc.tags[_SCHEMA_TAG] = {"class": type(obj).__name__, "fields": schema}
+    return doc
+
+
+def _value_of(chunk: Document, modality: str | None, tp: Any) -> Any:
+    if modality == "nested":
+        return from_document(tp, chunk)
+    if modality == "text":
+        return chunk.text
+    if modality == "json":
+        return dict(chunk.tags)
+    if modality == "blob":
+        return chunk.blob
+    if chunk.tensor is not None:
+        return chunk.tensor if chunk.uri is None else chunk.uri
+    return chunk.uri
+
+
+def from_document(cls: type, doc: Document) -> Any:
+    """The dataclass instance ``cls`` described by ``doc`` (made by :func:`to_document`)."""
+    schema = (doc.tags.get(_SCHEMA_TAG) or {}).get("fields")
+    if schema is None:
+        raise BadInputError(
+            f"Document {doc.id!r} was not made from a multimodal dataclass (no "
+            f"tags[{_SCHEMA_TAG!r}]); build it with Document({cls.__name__}(...))"
+        )
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        spec = schema.get(f.name, {"kind": "none"})
+        kind = spec["kind"]
+        tp = hints.get(f.name, f.type)
+        if kind == "none":
+            values[f.name] = None
+        elif kind == "tag":
+            values[f.name] = doc.tags.get(f.name)
+        elif kind == "chunk":
+            chunk = doc.chunks[spec["position"]]
+            getter = f.metadata.get("shoal_getter")
+            values[f.name] = getter(chunk) if getter else _value_of(chunk, spec.get("modality"), tp)
+        else:
+            item_tp = _list_item_type(tp)
+            holder = doc.chunks[spec["position"]]
+            values[f.name] = [_value_of(c, spec.get("modality"), item_tp) for c in holder.chunks]
+    obj = cls.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+def get_multi_modal_attribute(doc: Document, name: str) -> Document:
+    """The chunk that holds field ``name`` of a multimodal Document."""
+    schema = (doc.tags.get(_SCHEMA_TAG) or {}).get("fields") or {}
+    spec = schema.get(name)
+    if spec is None or spec["kind"] not in ("chunk", "list"):
+        raise BadInputError(
+            f"Document {doc.id!r} has no multimodal field {name!r}; fields: {sorted(schema)}"
+        )
+    return doc.chunks[spec["position"]]

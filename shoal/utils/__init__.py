@@ -1,0 +1,1 @@
+"""Small helpers with no shoal dependencies (layer 0): vector math, progress bars."""
