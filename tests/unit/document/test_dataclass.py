@@ -1,0 +1,62 @@
+from typing import List
+
+import numpy as np
+import pytest
+
+from shoal import Document, dataclass, field
+from shoal.errors import BadInputError
+from shoal.typing import JSON, Blob, Image, Text
+
+
+@dataclass
+class Author:
+    name: Text
+
+
+@dataclass
+class Page:
+    title: Text
+    cover: Image
+    meta: JSON
+    raw: Blob
+    author: Author
+    paragraphs: List[Text]
+    views: int = 0
+
+
+def test_dataclass_maps_fields_to_chunks_and_back(tmp_path):
+    from PIL import Image as PILImage
+
+    img = tmp_path / "c.png"
+    PILImage.new("RGB", (5, 4), (0, 255, 0)).save(img)
+    page = Page(title="Hello", cover=str(img), meta={"lang": "en", "n": 2}, raw=b"\x01",
+                author=Author(name="Ann"), paragraphs=["p1", "p2"], views=7)
+    d = Document(page)
+    assert [c.modality for c in d.chunks][:4] == ["text", "image", "json", "blob"]
+    assert all(c.parent_id == d.id and c.granularity == 1 for c in d.chunks)
+    assert d.chunks[1].tensor.shape == (4, 5, 3)
+    assert d.tags["views"] == 7
+    assert d.get_multi_modal_attribute("title").text == "Hello"
+    back = Page(d)
+    assert back.title == "Hello" and back.meta == {"lang": "en", "n": 2}
+    assert back.cover == str(img) and back.raw == b"\x01"
+    assert back.author.name == "Ann" and back.paragraphs == ["p1", "p2"] and back.views == 7
+    assert Page.from_document(d).title == "Hello"
+
+
+def test_tensor_images_and_custom_field():
+    @dataclass
+    class Pic:
+        img: Image
+        caption: str = field(setter=lambda v: Document(text=v.upper()),
+                             getter=lambda d: d.text.lower(), default="x")
+
+    d = Document(Pic(img=np.zeros((2, 2, 3), dtype=np.uint8), caption="Cat"))
+    assert d.chunks[1].text == "CAT"
+    back = Pic(d)
+    assert back.caption == "cat" and back.img.shape == (2, 2, 3)
+
+
+def test_document_without_schema_is_a_clear_error():
+    with pytest.raises(BadInputError, match="not made from a multimodal dataclass"):
+        Page(Document(text="plain"))
