@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from shoal.document.request import DataRequest
     from shoal.executors.executor import Executor
 
-__all__ = ["Call", "prepare", "finish", "find_handler", "run_sync", "run_async", "ARG_NAMES"]
+__all__ = ["Call", "merge_requests", "prepare", "finish", "find_handler", "run_sync", "run_async", "ARG_NAMES"]
 
 #: Arguments a handler may ask for by name.
 ARG_NAMES = ("docs", "parameters", "docs_matrix", "docs_map")
@@ -73,7 +73,7 @@ def find_handler(executor: Executor, endpoint: str) -> Callable[..., Any] | None
     return table.get(endpoint) or table.get(DEFAULT_ENDPOINT)
 
 
-def _merge_requests(requests: Sequence[DataRequest]) -> tuple[DataRequest, Any, Any]:
+def merge_requests(requests: Sequence[DataRequest]) -> tuple[DataRequest, Any, Any]:
     first = requests[0]
     if len(requests) == 1:
         return first, None, None
@@ -95,7 +95,7 @@ def _copy_array(docs: Any) -> Any:
 
 def prepare(executor: Executor, requests: Sequence[DataRequest]) -> Call:
     """Merge incoming requests (a join) and prepare the handler call (``fn`` None: skip)."""
-    req, matrix, docs_map = _merge_requests(requests)
+    req, matrix, docs_map = merge_requests(requests)
     endpoint = req.header.exec_endpoint
     fn = find_handler(executor, endpoint)
     if fn is None:

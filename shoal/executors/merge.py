@@ -82,17 +82,22 @@ def rerank_matches(docs: DocumentArray, limit: int | None,
                    parts: dict[str, list[Sequence[Document]]] | None = None) -> None:
     """Sort each document's matches by its first score and keep ``limit`` of them.
 
-    ``parts`` (doc id -> each shard's matches) tells the sort direction; without it the
-    score name decides (distances ascending, similarities descending).
+    ``parts`` (doc id -> each shard's matches) restricts the work to those documents,
+    tells the sort direction (how the shards sorted) and, without ``limit``, the cut
+    (the longest shard list). Without ``parts`` the score name decides the direction
+    (distances ascending, similarities descending).
     """
     for doc in docs:
         matches = doc._matches  # noqa: SLF001
-        if not matches:
+        if not matches or (parts is not None and doc.id not in parts):
             continue
+        cut = limit
+        if cut is None and parts is not None:
+            cut = max(len(p) for p in parts[doc.id])
         name = next((n for m in matches for n in (m._scores or ())), None)  # noqa: SLF001
         if name is None:
-            if limit is not None and len(matches) > limit:
-                doc.matches = matches[:limit]
+            if cut is not None and len(matches) > cut:
+                doc.matches = list(matches)[:cut]
             continue
         asc = _ascending(name, (parts or {}).get(doc.id) or [matches])
         missing = float("inf") if asc else float("-inf")
@@ -102,8 +107,8 @@ def rerank_matches(docs: DocumentArray, limit: int | None,
             return _miss if v is None else v
 
         ranked = sorted(matches, key=key, reverse=not asc)
-        if limit is not None:
-            ranked = ranked[:limit]
+        if cut is not None:
+            ranked = ranked[:cut]
         doc.matches = ranked
 
 

@@ -1,0 +1,38 @@
+"""``Deployment``: one executor served standalone, with the same ``post`` as a Flow."""
+from __future__ import annotations
+
+from typing import Any
+
+from shoal.flow.flow import Flow
+
+__all__ = ["Deployment"]
+
+#: ``Deployment(...)`` keywords that configure the executor (the rest go to the gateway).
+_EXECUTOR_KEYS = frozenset({
+    "uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace", "replicas",
+    "shards", "polling", "when", "env", "timeout_ready", "runtime", "py_modules",
+    "monitoring",
+})
+
+
+class Deployment(Flow):
+    """``Deployment(uses=MyExec, replicas=2)``: a Flow of exactly one executor.
+
+    Use it like a Flow (``with dep: dep.post(...)``); gateway keywords (``port``,
+    ``protocol`` ...) are kept for a gateway as in :class:`Flow`.
+    """
+
+    def __init__(self, uses: Any = None, **kwargs: Any) -> None:
+        executor = {k: kwargs.pop(k) for k in list(kwargs) if k in _EXECUTOR_KEYS}
+        if "monitoring" in executor:
+            kwargs["monitoring"] = executor["monitoring"]
+        super().__init__(**kwargs)
+        self._configs.append(self._make_config(uses=uses, **executor))
+        self.name = self._configs[0].name
+
+    def add(self, *args: Any, **kwargs: Any) -> Flow:  # noqa: D102
+        raise TypeError("a Deployment runs one executor; use a Flow to chain several")
+
+    @property
+    def executor_name(self) -> str:
+        return self._configs[0].name

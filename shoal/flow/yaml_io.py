@@ -1,0 +1,134 @@
+"""Jina-style Flow YAML: ``jtype: Flow``, ``with:`` (gateway kwargs), ``executors:``.
+
+::
+
+    jtype: Flow
+    with:
+      protocol: http
+      port: 12345
+    executors:
+      - name: encoder
+        uses: MyEncoder            # a class name, a YAML path, hub://Name, or a mapping
+        uses_with: {dim: 128}
+        replicas: 2
+      - name: indexer
+        uses: indexer.yml
+        needs: encoder
+
+Read with ``yaml.safe_load`` only. Relative paths (``uses: x.yml``, ``py_modules``)
+resolve against the YAML file's folder.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import InvalidConfigError
+from shoal.flow.config import GATEWAY
+
+if TYPE_CHECKING:
+    from shoal.flow.flow import Flow
+
+__all__ = ["load_flow", "dump_flow", "flow_to_dict"]
+
+_ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace",
+             "needs", "replicas", "shards", "polling", "when", "env", "timeout_ready",
+             "runtime", "py_modules", "monitoring")
+
+
+def _read(source: Any) -> tuple[dict[str, Any], str | None]:
+    import yaml  # noqa: PLC0415
+
+    if isinstance(source, dict):
+        return source, None
+    if isinstance(source, str) and "\n" not in source and os.path.isfile(source):
+        path = os.path.abspath(source)
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        return data, os.path.dirname(path)
+    if isinstance(source, str) and ("\n" in source or ":" in source):
+        return yaml.safe_load(source), None
+    raise InvalidConfigError(f"Flow.load_config: {source!r} is not a file, YAML text or dict")
+
+
+def load_flow(cls: type[Flow], source: Any, **overrides: Any) -> Flow:
+    """Build a Flow from YAML; ``overrides`` update the ``with:`` gateway keywords."""
+    data, base_dir = _read(source)
+    if not isinstance(data, dict):
+        raise InvalidConfigError("a Flow YAML must be a mapping with 'jtype: Flow'")
+    jtype = data.get("jtype", "Flow")
+    if jtype not in ("Flow", "AsyncFlow"):
+        raise InvalidConfigError(f"Flow.load_config: jtype is {jtype!r}, expected 'Flow'")
+    gateway = {**dict(data.get("with") or {}), **overrides}
+    flow = cls(**gateway)
+    flow._base_dir = base_dir  # noqa: SLF001
+    from shoal.flow.topology import build_topology  # noqa: PLC0415
+
+    configs = []
+    for i, entry in enumerate(data.get("executors") or data.get("pods") or []):
+        if not isinstance(entry, dict):
+            raise InvalidConfigError(f"executors[{i}] must be a mapping, not {entry!r}")
+        entry = dict(entry)
+        if "needs" not in entry:
+            entry["needs"] = configs[-1].name if configs else GATEWAY
+        if "name" not in entry:
+            entry["name"] = f"executor{i}"
+        cfg = flow._make_config(**entry)  # noqa: SLF001 - validates uses here
+        configs.append(cfg)
+        flow._configs.append(cfg)  # noqa: SLF001
+    build_topology(configs)  # unknown needs (forward refs allowed), duplicates, cycles
+    return flow
+
+
+def _uses_repr(uses: Any) -> Any:
+    if isinstance(uses, type):
+        return uses.__name__
+    return uses
+
+
+def flow_to_dict(flow: Flow) -> dict[str, Any]:
+    """The Flow as the mapping that ``load_flow`` reads back."""
+    executors = []
+    for cfg in flow._configs:  # noqa: SLF001
+        entry: dict[str, Any] = {"name": cfg.name}
+        if cfg.uses is not None:
+            entry["uses"] = _uses_repr(cfg.uses)
+        for key in ("uses_with", "uses_metas", "uses_requests", "env", "when"):
+            value = getattr(cfg, key)
+            if value:
+                entry[key] = dict(value)
+        if cfg.workspace:
+            entry["workspace"] = cfg.workspace
+        if cfg.needs != (GATEWAY,) or len(executors) > 0:
+            entry["needs"] = list(cfg.needs) if len(cfg.needs) > 1 else cfg.needs[0]
+        for key in ("replicas", "shards"):
+            if getattr(cfg, key) != 1:
+                entry[key] = getattr(cfg, key)
+        if cfg.polling != "ANY":
+            entry["polling"] = cfg.polling
+        if cfg.runtime != "thread":
+            entry["runtime"] = cfg.runtime
+        if cfg.timeout_ready is not None:
+            entry["timeout_ready"] = int(cfg.timeout_ready * 1000)
+        if cfg.py_modules:
+            entry["py_modules"] = list(cfg.py_modules)
+        if cfg.monitoring is not None:
+            entry["monitoring"] = cfg.monitoring
+        entry.update(cfg.extra)
+        executors.append(entry)
+    out: dict[str, Any] = {"jtype": "Flow", "version": "1"}
+    if flow._gateway_args:  # noqa: SLF001
+        out["with"] = dict(flow._gateway_args)  # noqa: SLF001
+    out["executors"] = executors
+    return out
+
+
+def dump_flow(flow: Flow, path: str | None = None) -> str:
+    """YAML text of the Flow, also written to ``path`` if given."""
+    import yaml  # noqa: PLC0415
+
+    text = yaml.safe_dump(flow_to_dict(flow), sort_keys=False)
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
