@@ -548,6 +548,143 @@ class DocumentArray:
         return compute.evaluate(self, list(metrics), ground_truth, k, label_tag,
                                 num_relevant_documents_per_label, metric_names)
 
+    # --- serialization (see shoal.document.codec / fileio) ----------------------------------
+    def to_bytes(self, protocol: str = "protobuf", compress: str | None = None) -> bytes:
+        """Bytes of the whole array: protobuf by default; ``protocol='pickle'`` only on request."""
+        from shoal.document.codec import docs_to_bytes  # noqa: PLC0415
+
+        return docs_to_bytes(self, protocol=protocol, compress=compress)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, protocol: str = "protobuf",
+                   compress: str | None = None) -> DocumentArray:
+        from shoal.document.codec import docs_from_bytes  # noqa: PLC0415
+
+        return cls(docs_from_bytes(data, protocol=protocol, compress=compress))
+
+    def to_base64(self, protocol: str = "protobuf", compress: str | None = None) -> str:
+        from shoal.document.codec import docs_to_base64  # noqa: PLC0415
+
+        return docs_to_base64(self, protocol=protocol, compress=compress)
+
+    @classmethod
+    def from_base64(cls, data: str | bytes, protocol: str = "protobuf",
+                    compress: str | None = None) -> DocumentArray:
+        from shoal.document.codec import docs_from_base64  # noqa: PLC0415
+
+        return cls(docs_from_base64(data, protocol=protocol, compress=compress))
+
+    def to_dict(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """A list of JSON-ready dicts, one per Document."""
+        from shoal.document.codec import docs_to_dicts  # noqa: PLC0415
+
+        return docs_to_dicts(self, **kwargs)
+
+    to_list = to_dict
+
+    @classmethod
+    def from_dict(cls, items: list[dict[str, Any]]) -> DocumentArray:
+        from shoal.document.codec import docs_from_dicts  # noqa: PLC0415
+
+        return cls(docs_from_dicts(items))
+
+    from_list = from_dict
+
+    def to_json(self, **kwargs: Any) -> str:
+        from shoal.document.codec import docs_to_json  # noqa: PLC0415
+
+        return docs_to_json(self, **kwargs)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> DocumentArray:
+        from shoal.document.codec import docs_from_json  # noqa: PLC0415
+
+        return cls(docs_from_json(data))
+
+    def to_protobuf(self) -> Any:
+        from shoal.document.codec import docs_to_protobuf  # noqa: PLC0415
+
+        return docs_to_protobuf(self)
+
+    @classmethod
+    def from_protobuf(cls, pb: Any) -> DocumentArray:
+        from shoal.document.codec import docs_from_protobuf  # noqa: PLC0415
+
+        return cls(docs_from_protobuf(pb))
+
+    def save(self, path: Any, file_format: str = "binary", protocol: str = "protobuf",
+             compress: str | None = None, show_progress: bool = False) -> None:
+        """Write to ``path``: ``'binary'`` (a streamed record file), ``'json'`` or ``'csv'``."""
+        from shoal.document import fileio  # noqa: PLC0415
+
+        if file_format == "binary":
+            fileio.save_docs(self, path, protocol=protocol, compress=compress,
+                             show_progress=show_progress)
+        elif file_format == "json":
+            fileio.save_json(self, path)
+        elif file_format == "csv":
+            fileio.save_csv(self, path)
+        else:
+            raise BadInputError(f"file_format must be 'binary', 'json' or 'csv', got {file_format!r}")
+
+    @classmethod
+    def load(cls, path: Any, file_format: str = "binary", batch_size: int | None = None,
+             **kwargs: Any) -> Any:
+        """Read a file written by :meth:`save`. With ``batch_size`` (binary only) yield
+        arrays of that many Documents instead, so a file bigger than RAM can be streamed."""
+        from shoal.document import fileio  # noqa: PLC0415
+
+        if file_format == "binary":
+            if batch_size:
+                return (cls(batch) for batch in fileio.iter_load(path, batch_size=batch_size))
+            return cls(fileio.load_docs(path))
+        if file_format == "json":
+            return cls(fileio.load_json(path))
+        if file_format == "csv":
+            return cls(fileio.load_csv(path, **kwargs))
+        raise BadInputError(f"file_format must be 'binary', 'json' or 'csv', got {file_format!r}")
+
+    save_binary = save
+
+    @classmethod
+    def load_binary(cls, path: Any, **kwargs: Any) -> Any:
+        return cls.load(path, file_format="binary", **kwargs)
+
+    def save_json(self, path: Any) -> None:
+        self.save(path, file_format="json")
+
+    @classmethod
+    def load_json(cls, path: Any) -> DocumentArray:
+        return cls.load(path, file_format="json")
+
+    def save_csv(self, path: Any) -> None:
+        self.save(path, file_format="csv")
+
+    @classmethod
+    def from_csv(cls, path: Any, **kwargs: Any) -> DocumentArray:
+        """Documents from a CSV with a header row; columns map to fields, others to tags."""
+        return cls.load(path, file_format="csv", **kwargs)
+
+    @classmethod
+    def from_files(cls, patterns: str | Sequence[str], recursive: bool = True,
+                   size: int | None = None, sampling_rate: float | None = None,
+                   read_mode: str | None = None, to_dataturi: bool = False,
+                   exclude_regex: str | None = None) -> DocumentArray:
+        """One Document per file matching the glob ``patterns`` (``uri`` set; content read
+        when ``read_mode`` is ``'r'`` (text) or ``'rb'`` (blob))."""
+        from shoal.document.sources import iter_files  # noqa: PLC0415
+
+        return cls(iter_files(patterns, recursive, size, sampling_rate, read_mode,
+                              to_dataturi, exclude_regex))
+
+    @classmethod
+    def from_ndarray(cls, array: Any, axis: int = 0, size: int | None = None,
+                     shuffle: bool = False, field: str = "tensor") -> DocumentArray:
+        """One Document per slice of ``array`` along ``axis`` (into ``tensor`` or ``embedding``)."""
+        from shoal.document.sources import iter_ndarray  # noqa: PLC0415
+
+        return cls(iter_ndarray(array, axis, size, shuffle, field))
+
     # --- persistence and context manager ---------------------------------------------------------
     def sync(self) -> None:
         """Write back Documents fetched from a disk store and changed in place."""

@@ -114,7 +114,7 @@ class MemoryStore:
                 "the memory store only takes 'on_duplicate'"
             )
         self.docs: list[Document] = []
-        self._pos: dict[str, int] | None = {}
+        self._pos: dict[str, int] | None = None  # built on first id lookup
 
     # -- id map -------------------------------------------------------------------
     def _positions(self) -> dict[str, int]:
