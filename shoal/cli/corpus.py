@@ -49,6 +49,9 @@ def stdlib_docs(limit: int | None = None) -> DocumentArray:
                     members += [(f"{name}.{m}", f) for m, f in sorted(vars(obj).items())
                                 if not m.startswith("_") and callable(f)]
                 for qual, target in members:
+                    home = (getattr(target, "__module__", None) or mod_name).lstrip("_")
+                    if home in MODULES and home != mod_name:
+                        continue  # a re-export (queue.heappush is heapq's): keep the original
                     full = f"{mod_name}.{qual}"
                     doc = inspect.getdoc(target) or ""
                     if full in seen or len(doc) < 20:
