@@ -1,0 +1,440 @@
+"""Saving and loading Documents: a streamed binary container, JSON Lines and CSV.
+
+Binary container (``save_docs`` / ``load_docs`` / ``iter_load``)::
+
+    header   b'SHOALDA1'  u8 version  u8 protocol  u8 compression  u8 flags (0)
+    record*  u64 payload length  u32 document count  u32 crc32(payload)  payload
+    end      u64 0               u32 total documents u32 0
+
+A payload is one batch of Documents as ``DocumentArrayProto`` bytes (or pickle, only
+when asked), compressed as the header says. Records are read one at a time, so a
+file bigger than RAM can be iterated; a missing end record, a short read, a bad
+checksum or a count that does not add up raises MalformedDataError naming the record.
+Paths are written to a temporary file, fsynced, then renamed: a crash never leaves
+a half-written file under the final name.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import struct
+import zlib
+from contextlib import contextmanager
+from typing import IO, Any, Iterable, Iterator
+
+from shoal.document import codec
+from shoal.document.document import Document
+from shoal.errors import BadInputError, MalformedDataError, StoreNotWritableError, \
+    StoreVersionError
+from shoal.utils.progress import progress
+
+__all__ = ["MAGIC", "FORMAT_VERSION", "save_docs", "load_docs", "iter_load", "save_json",
+           "load_json", "iter_json", "save_csv", "load_csv"]
+
+MAGIC = b"SHOALDA1"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<8sBBBB")
+_RECORD = struct.Struct("<QII")
+_PROTOCOL_IDS = {"protobuf": 0, "pickle": 1}
+_COMPRESS_IDS = {None: 0, "zlib": 1, "gzip": 2, "bz2": 3, "lzma": 4, "lz4": 5}
+_CHUNK = 64 << 20
+
+def _name(target: Any) -> str:
+    return os.fspath(target) if isinstance(target, (str, os.PathLike)) else \
+        getattr(target, "name", "<file object>")
+
+
+@contextmanager
+def _open_write(target: Any, text: bool = False) -> Iterator[IO[Any]]:
+    """A writable file; a path is written to a temp file, fsynced and renamed into place."""
+    if not isinstance(target, (str, os.PathLike)):
+        yield io.TextIOWrapper(target, encoding="utf-8", newline="", write_through=True) \
+            if text and not isinstance(target, io.TextIOBase) else target
+        return
+    path = os.fspath(target)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        f = open(tmp, "w", encoding="utf-8", newline="") if text else open(tmp, "wb")
+    except OSError as exc:
+        raise StoreNotWritableError(f"cannot write {path!r}: {exc}") from exc
+    try:
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@contextmanager
+def _open_read(source: Any, text: bool = False) -> Iterator[IO[Any]]:
+    if not isinstance(source, (str, os.PathLike)):
+        if text and not isinstance(source, io.TextIOBase):
+            yield io.TextIOWrapper(source, encoding="utf-8", newline="")
+        else:
+            yield source
+        return
+    try:
+        f = open(source, encoding="utf-8", newline="") if text else open(source, "rb")
+    except FileNotFoundError as exc:
+        raise BadInputError(f"no such file: {os.fspath(source)!r}") from exc
+    with f:
+        yield f
+
+
+def _batches(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for d in docs:
+        batch.append(d)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ----------------------------------------------------------------------------------
+# binary container
+# ----------------------------------------------------------------------------------
+
+
+def save_docs(docs: Iterable[Document], file: Any, protocol: str = "protobuf",
+              compress: str | None = None, show_progress: bool = False,
+              batch_size: int = 1024) -> int:
+    """Write ``docs`` to a path or binary file object, ``batch_size`` per record.
+
+    ``protocol='pickle'`` is for trusted local data only. Returns the number written.
+    """
+    proto = codec._protocol(protocol)
+    if compress not in _COMPRESS_IDS:
+        codec._codec_module(compress)  # raises the helpful error
+    codec.compress_bytes(b"", compress)  # a missing codec (lz4) fails before writing
+    if batch_size < 1:
+        raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
+    total = len(docs) if hasattr(docs, "__len__") else None
+    count = 0
+    with _open_write(file) as f, progress(total, "saving", "doc", enabled=show_progress) as bar:
+        f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, _PROTOCOL_IDS[proto],
+                             _COMPRESS_IDS[compress], 0))
+        for batch in _batches(docs, batch_size):
+            payload = codec.docs_to_bytes(batch, proto, compress)
+            f.write(_RECORD.pack(len(payload), len(batch), zlib.crc32(payload)))
+            f.write(payload)
+            count += len(batch)
+            bar.update(len(batch))
+        f.write(_RECORD.pack(0, count, 0))
+    return count
+
+
+def _read_exact(f: IO[bytes], n: int) -> bytes:
+    if n <= _CHUNK:
+        return f.read(n)
+    parts, left = [], n
+    while left:
+        part = f.read(min(left, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _remaining(f: IO[bytes]) -> int | None:
+    try:
+        if not f.seekable():
+            return None
+        here = f.tell()
+        end = f.seek(0, os.SEEK_END)
+        f.seek(here)
+        return end - here
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _iter_records(f: IO[bytes], name: str, protocol: str | None) -> Iterator[list[Document]]:
+    """Documents record by record; the header must already be checked."""
+    head = f.read(_HEADER.size)
+    if len(head) < _HEADER.size or not head.startswith(MAGIC):
+        raise MalformedDataError(f"{name!r} is not a shoal document file (bad magic bytes)")
+    _, version, proto_id, comp_id, _flags = _HEADER.unpack(head)
+    if version > FORMAT_VERSION:
+        raise StoreVersionError(
+            f"{name!r} was written in document file format version {version}; this shoal "
+            f"reads up to version {FORMAT_VERSION}: upgrade shoal")
+    protos = {v: k for k, v in _PROTOCOL_IDS.items()}
+    comps = {v: k for k, v in _COMPRESS_IDS.items()}
+    if proto_id not in protos or comp_id not in comps:
+        raise MalformedDataError(f"{name!r} is damaged: unknown protocol / compression in "
+                                 "its header")
+    proto, comp = protos[proto_id], comps[comp_id]
+    if proto == "pickle" and (protocol is None or codec._protocol(protocol) != "pickle"):
+        raise BadInputError(
+            f"{name!r} holds pickled documents; pass protocol='pickle' to load it, and only "
+            "if you trust where it came from")
+    seen = 0
+    index = 0
+    while True:
+        where = f"{name!r} is damaged at record {index} (after {seen} documents)"
+        raw = f.read(_RECORD.size)
+        if len(raw) < _RECORD.size:
+            raise MalformedDataError(f"{where}: the file is truncated (no end record)")
+        length, count, crc = _RECORD.unpack(raw)
+        if length == 0:
+            if count != seen:
+                raise MalformedDataError(
+                    f"{where}: the end record counts {count} documents, read {seen}")
+            return
+        left = _remaining(f)
+        if left is not None and length > left:
+            raise MalformedDataError(
+                f"{where}: the file is truncated ({length} bytes expected, {left} left)")
+        payload = _read_exact(f, length)
+        if len(payload) != length:
+            raise MalformedDataError(
+                f"{where}: the file is truncated ({length} bytes expected, got {len(payload)})")
+        if zlib.crc32(payload) != crc:
+            raise MalformedDataError(f"{where}: checksum mismatch")
+        try:
+            docs = codec.docs_from_bytes(payload, proto, comp)
+        except MalformedDataError as exc:
+            raise MalformedDataError(f"{where}: {exc}") from exc
+        if len(docs) != count:
+            raise MalformedDataError(f"{where}: {len(docs)} documents, header says {count}")
+        seen += count
+        index += 1
+        yield docs
+
+
+def iter_load(file: Any, batch_size: int | None = None, protocol: str | None = None,
+              show_progress: bool = False) -> Iterator[list[Document]]:
+    """Yield lists of ``batch_size`` Documents (one record each if None) from a saved file.
+
+    Memory stays bounded by one record plus one batch, so files bigger than RAM work.
+    """
+    if batch_size is not None and batch_size < 1:
+        raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
+    with _open_read(file) as f, progress(None, "loading", "doc", enabled=show_progress) as bar:
+        buf: list[Document] = []
+        for docs in _iter_records(f, _name(file), protocol):
+            bar.update(len(docs))
+            if batch_size is None:
+                yield docs
+                continue
+            buf.extend(docs)
+            while len(buf) >= batch_size:
+                yield buf[:batch_size]
+                buf = buf[batch_size:]
+        if buf:
+            yield buf
+
+
+def load_docs(file: Any, protocol: str | None = None, compress: str | None = None,
+              show_progress: bool = False) -> list[Document]:
+    """All Documents of a file written by :func:`save_docs`.
+
+    Bytes without the container header (e.g. ``DocumentArray.to_bytes()`` output saved
+    as is) are read whole with ``protocol`` / ``compress`` as given.
+    """
+    with _open_read(file) as f:
+        start = f.read(len(MAGIC))
+        if start != MAGIC:
+            raw = start + f.read()
+            if not raw:
+                raise MalformedDataError(f"{_name(file)!r} is empty")
+            return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
+        f2 = io.BufferedReader(_Prefixed(start, f)) if not f.seekable() else f
+        if f2 is f:
+            f.seek(-len(MAGIC), os.SEEK_CUR)
+        out: list[Document] = []
+        with progress(None, "loading", "doc", enabled=show_progress) as bar:
+            for docs in _iter_records(f2, _name(file), protocol):
+                out.extend(docs)
+                bar.update(len(docs))
+        return out
+
+
+class _Prefixed(io.RawIOBase):
+    """A non-seekable stream with some bytes already read put back in front."""
+
+    def __init__(self, prefix: bytes, f: IO[bytes]) -> None:
+        self._prefix, self._f = prefix, f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._prefix:
+            n = min(len(b), len(self._prefix))
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._f.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+# ----------------------------------------------------------------------------------
+# JSON Lines
+# ----------------------------------------------------------------------------------
+
+
+def save_json(docs: Iterable[Document], file: Any, show_progress: bool = False,
+              **kwargs: Any) -> int:
+    """One JSON object per line (DocArray's ``save_json``); ``kwargs`` go to ``doc_to_dict``."""
+    count = 0
+    total = len(docs) if hasattr(docs, "__len__") else None
+    with _open_write(file, text=True) as f, \
+            progress(total, "saving", "doc", enabled=show_progress) as bar:
+        for d in docs:
+            f.write(codec.dumps_json(codec.doc_to_dict(d, **kwargs), "a Document"))
+            f.write("\n")
+            count += 1
+            bar.update()
+    return count
+
+
+def iter_json(file: Any) -> Iterator[Document]:
+    """Documents from JSON Lines, one at a time (a whole-file JSON list also works)."""
+    name = _name(file)
+    with _open_read(file, text=True) as f:
+        first = ""
+        for first in f:
+            if first.strip():
+                break
+        if first.lstrip().startswith("["):  # one JSON array, possibly over many lines
+            yield from codec.docs_from_json(first + f.read())
+            return
+        for lineno, line in _numbered(first, f):
+            if not line.strip():
+                continue
+            try:
+                yield codec.doc_from_dict(codec.loads_json(line))
+            except MalformedDataError as exc:
+                raise MalformedDataError(f"{name!r} line {lineno}: {exc}") from exc
+
+
+def _numbered(first: str, rest: Iterable[str]) -> Iterator[tuple[int, str]]:
+    yield 1, first
+    for i, line in enumerate(rest, 2):
+        yield i, line
+
+
+def load_json(file: Any) -> list[Document]:
+    """All Documents of a JSON Lines file (or a JSON list) written by :func:`save_json`."""
+    return list(iter_json(file))
+
+
+# ----------------------------------------------------------------------------------
+# CSV
+# ----------------------------------------------------------------------------------
+
+_CSV_FIELDS = ("id", "parent_id", "granularity", "adjacency", "text", "blob", "tensor",
+               "embedding", "uri", "mime_type", "modality", "offset", "weight")
+_TAG_PREFIX = "tag__"
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return codec.dumps_json(value, "a CSV cell")
+
+
+def save_csv(docs: Iterable[Document], file: Any, flatten_tags: bool = True,
+             exclude_fields: Iterable[str] = ()) -> int:
+    """Scalar fields, arrays (as JSON array dicts), blob (base64) and tags as CSV columns.
+
+    With ``flatten_tags`` each top-level tag is a ``tag__<key>`` column; otherwise one
+    ``tags`` column holds JSON. Chunks, matches and scores are not written.
+    """
+    docs = list(docs)
+    skip = set(exclude_fields)
+    rows = [codec.doc_to_dict(d, exclude=("chunks", "matches", "scores", "evaluations"))
+            for d in docs]
+    fields = [k for k in _CSV_FIELDS if k not in skip and any(k in r for r in rows)]
+    if "location" not in skip and any("location" in r for r in rows):
+        fields.append("location")
+    tag_keys: list[str] = []
+    if "tags" not in skip:
+        if flatten_tags:
+            seen: dict[str, None] = {}
+            for r in rows:
+                seen.update(dict.fromkeys(r.get("tags", {})))
+            tag_keys = list(seen)
+        elif any("tags" in r for r in rows):
+            fields.append("tags")
+    with _open_write(file, text=True) as f:
+        writer = csv.writer(f)
+        writer.writerow(fields + [_TAG_PREFIX + k for k in tag_keys])
+        for r in rows:
+            tags = r.get("tags", {})
+            writer.writerow([_csv_cell(r[k]) if k in r else "" for k in fields]
+                            + [_csv_cell(tags[k]) if k in tags else "" for k in tag_keys])
+    return len(rows)
+
+
+def _csv_value(field: str, cell: str) -> Any:
+    if field in ("granularity", "adjacency"):
+        return int(cell)
+    if field in ("offset", "weight"):
+        return float(cell)
+    if field in ("tensor", "embedding", "location", "tags"):
+        return codec.loads_json(cell)
+    return cell
+
+
+def load_csv(file: Any, field_resolver: dict[str, str] | None = None,
+             size: int | None = None, dialect: str | Any = "excel") -> list[Document]:
+    """Documents from a CSV with a header row, like DocArray's ``from_csv``.
+
+    Columns named like fields (or mapped by ``field_resolver``: column -> field) fill
+    those fields; ``tag__x`` columns and unknown columns become tags (as strings). Empty
+    cells are skipped. ``size`` stops after that many rows.
+    """
+    resolver = field_resolver or {}
+    name = _name(file)
+    out: list[Document] = []
+    with _open_read(file, text=True) as f:
+        reader = csv.reader(f, dialect=dialect)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return out
+        except csv.Error as exc:
+            raise MalformedDataError(f"{name!r} is not valid CSV: {exc}") from exc
+        columns = [resolver.get(c, c) for c in header]
+        try:
+            for lineno, row in enumerate(reader, 2):
+                if size is not None and len(out) >= size:
+                    break
+                if not row:
+                    continue
+                d: dict[str, Any] = {}
+                tags: dict[str, Any] = {}
+                for col, cell in zip(columns, row):
+                    if cell == "":
+                        continue
+                    if col.startswith(_TAG_PREFIX):
+                        tags[col[len(_TAG_PREFIX):]] = cell
+                    elif col in _CSV_FIELDS or col in ("location", "tags"):
+                        try:
+                            d[col] = _csv_value(col, cell)
+                        except (ValueError, MalformedDataError) as exc:
+                            raise MalformedDataError(
+                                f"{name!r} line {lineno}, column {col!r}: {exc}") from exc
+                    else:
+                        tags[col] = cell
+                if tags:
+                    d["tags"] = {**(d.get("tags") or {}), **tags}
+                try:
+                    out.append(codec.doc_from_dict(d))
+                except MalformedDataError as exc:
+                    raise MalformedDataError(f"{name!r} line {lineno}: {exc}") from exc
+        except csv.Error as exc:
+            raise MalformedDataError(f"{name!r} is not valid CSV: {exc}") from exc
+    return out
