@@ -1,0 +1,31 @@
+import subprocess
+import sys
+
+from shoal.cli.main import main
+
+
+def test_help_teaches(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "shoal hello" in out and "shoal new" in out
+
+
+def test_hello_with_the_lexical_encoder(tmp_path, capsys):
+    assert main(["hello", "--model", "hashing", "--limit", "200", "--workspace",
+                 str(tmp_path / "ws"), "--query", "parse JSON text"]) == 0
+    out = capsys.readouterr().out
+    assert "parse JSON text" in out and "json." in out
+    assert list((tmp_path / "ws").glob("*.npy"))  # embeddings cached for the next run
+
+
+def test_new_creates_a_runnable_skeleton(tmp_path):
+    assert main(["new", str(tmp_path / "app")]) == 0
+    for rel in ("app.py", "flow.yml", "executor1/executor.py", "executor1/config.yml"):
+        assert (tmp_path / "app" / rel).exists()
+    assert main(["new", str(tmp_path / "app")]) == 2  # refuses to overwrite
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "shoal.cli", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("shoal ")
