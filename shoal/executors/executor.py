@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -163,6 +164,10 @@ class Executor:
         if not self.__dict__.get("_shoal_ready"):
             self._shoal_setup(metas=metas, requests=requests, runtime_args=runtime_args,
                               workspace=workspace)
+        if kwargs:  # Jina accepts and ignores them; say so, a typo is the usual cause
+            logging.getLogger("shoal.executors").warning(
+                "%s ignores unknown arguments %s (uses_with keys that __init__ does not take)",
+                type(self).__name__, sorted(kwargs))
 
     def _shoal_setup(self, metas: Any = None, requests: dict | None = None,
                      runtime_args: Any = None, workspace: str | None = None,

@@ -24,7 +24,8 @@ _DISTANCES = frozenset({"cosine", "euclidean", "sqeuclidean", "jaccard", "distan
 
 def reduce_doc(into: Document, other: Document) -> None:
     """Set the non-empty fields of ``other`` on ``into``; reduce chunks and matches."""
-    for name in other.non_empty_fields:
+    fields = other.non_empty_fields
+    for name in fields() if callable(fields) else fields:
         if name in _NESTED:
             mine = getattr(into, name)
             if len(mine):

@@ -133,11 +133,13 @@ class RequestRouter:
                  target: str) -> tuple[ReplicaSet | None, list[DataRequest]]:
         """The replica set to call (None: pass through) and the filtered inputs."""
         rs = self.replica_sets[node]
-        if (target and not re.match(target, node)) or not rs.binds(ins[0].header.exec_endpoint):
+        if target and not re.match(target, node):
             return None, ins
         when = rs.config.when
         if when:
             ins = [self._filter(node, r, when) for r in ins]
+        if not rs.binds(ins[0].header.exec_endpoint):
+            return None, ins
         return rs, ins
 
     def _filter(self, node: str, req: DataRequest, when: dict) -> DataRequest:
