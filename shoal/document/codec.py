@@ -566,14 +566,20 @@ def _decode_rare_field(d: Document, name: str, v: Any, pending: _Pending) -> Non
         d._tags = tags
     elif name == "location":
         d.location = list(v)
-    elif name == "chunks":
-        d.chunks = [_decode_doc(c, pending) for c in v]
-    elif name == "matches":
-        d.matches = [_decode_doc(c, pending) for c in v]
+    elif name == "chunks" or name == "matches":
+        _set_children(d, name, [_decode_doc(c, pending) for c in v])
     elif name == "scores":
         d._scores = _decode_scores(v)
     elif name == "evaluations":
         d._evaluations = _decode_scores(v)
+
+
+def _set_children(d: Document, name: str, kids: list[Document]) -> None:
+    """Set chunks / matches keeping each child's stored parent_id, granularity, adjacency."""
+    saved = [(k.parent_id, k.granularity, k.adjacency) for k in kids]
+    setattr(d, name, kids)
+    for k, (parent_id, granularity, adjacency) in zip(kids, saved):
+        k.parent_id, k.granularity, k.adjacency = parent_id, granularity, adjacency
 
 
 def _decode_views(views: Iterable[Any]) -> list[Document]:
@@ -719,6 +725,7 @@ def doc_from_dict(d: Any) -> Document:
         raise MalformedDataError(f"a Document must be a JSON object, got {type(d).__name__}")
     kw: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    children: dict[str, list[Document]] = {}
     for key, v in d.items():
         if v is None:
             continue
@@ -761,7 +768,7 @@ def doc_from_dict(d: Any) -> Document:
         elif key in ("chunks", "matches"):
             if not isinstance(v, list):
                 raise MalformedDataError(f"{where} must be a list of Documents")
-            kw[key] = [doc_from_dict(c) for c in v]
+            children[key] = [doc_from_dict(c) for c in v]
         elif key in ("scores", "evaluations"):
             kw[key] = _scores_from_dict(v, where)
         elif key == "content":
@@ -770,7 +777,10 @@ def doc_from_dict(d: Any) -> Document:
             extra[key] = v
     if extra:
         kw["tags"] = {**kw.get("tags", {}), **extra}
-    return Document(**kw)
+    doc = Document(**kw)
+    for key, kids in children.items():
+        _set_children(doc, key, kids)
+    return doc
 
 
 # ----------------------------------------------------------------------------------
