@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 from shoal.document import Document, DocumentArray, NamedScore, dataclass, field
+from shoal.executors import Executor, monitor, requests
+from shoal.flow import Deployment, Flow
 
 __version__ = "0.1.0"
 
-__all__ = ["Document", "DocumentArray", "NamedScore", "dataclass", "field", "__version__"]
+__all__ = ["Document", "DocumentArray", "NamedScore", "dataclass", "field", "Executor",
+           "requests", "monitor", "Flow", "Deployment", "__version__"]
