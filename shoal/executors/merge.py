@@ -73,7 +73,7 @@ def _ascending(name: str, parts: Sequence[Sequence[Document]]) -> bool:
     """Whether smaller is better: read from how the shards sorted, else from the name."""
     for part in parts:
         values = [v for v in (_score_of(m, name) for m in part) if v is not None]
-        for a, b in zip(values, values[1:]):
+        for a, b in zip(values, values[1:], strict=False):
             if a != b:
                 return a < b
     return name in _DISTANCES

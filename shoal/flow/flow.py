@@ -315,7 +315,7 @@ class Flow:
         options = {k: v for k, v in self._gateway_args.items()
                    if k not in ("protocol", "port", "host")}
         options["expose_endpoints"] = dict(self._exposed_endpoints)
-        for proto, port in zip(protocols, ports):
+        for proto, port in zip(protocols, ports, strict=False):
             starter = get_gateway(str(proto))
             if starter is None:
                 import logging  # noqa: PLC0415
@@ -442,17 +442,20 @@ class Flow:
         limit = prefetch or int(self._gateway_args.get("prefetch") or 0) or 64
         fut = asyncio.run_coroutine_threadsafe(_pump(router, requests, out, limit, stop),
                                                self.loop)
+        finished = False
         try:
             while True:
                 item = out.get()
                 if item is _END:
+                    finished = True
                     break
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
             stop.set()
-            fut.result()
+            if not finished:  # an error, a callback raised, or Ctrl-C: drop what is in flight
+                fut.cancel()
 
     def __repr__(self) -> str:
         names = ", ".join(c.name for c in self._configs)

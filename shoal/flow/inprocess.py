@@ -7,6 +7,7 @@ An exception in the executor becomes an error response, never a raise.
 """
 from __future__ import annotations
 
+import asyncio
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Sequence
@@ -58,7 +59,8 @@ class InProcessWorker:
         self.endpoints = list(self.executor.requests)
 
     async def start(self) -> None:
-        self.start_sync()
+        """Construct the executor in a thread, so a ``timeout_ready`` can expire."""
+        await asyncio.get_running_loop().run_in_executor(None, self.start_sync)
 
     def can_inline(self, endpoint: str) -> bool:
         found = self._inline_cache.get(endpoint)

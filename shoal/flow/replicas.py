@@ -86,7 +86,7 @@ class ReplicaSet:
         if len(shards) == 1:
             return self._pick(shards[0]).process_sync(requests)
         copies = _copies(requests, len(shards))
-        return _merge_all([self._pick(s).process_sync(c) for s, c in zip(shards, copies)])
+        return _merge_all([self._pick(s).process_sync(c) for s, c in zip(shards, copies, strict=True)])
 
     async def process(self, requests: Sequence[DataRequest]) -> DataRequest:
         shards = self._targets(requests[0].header.exec_endpoint)
@@ -94,7 +94,7 @@ class ReplicaSet:
             return await self._pick(shards[0]).process(requests)
         copies = _copies(requests, len(shards))
         results = await asyncio.gather(*(self._pick(s).process(c)
-                                         for s, c in zip(shards, copies)))
+                                         for s, c in zip(shards, copies, strict=True)))
         return _merge_all(list(results))
 
     async def close(self) -> None:

@@ -132,8 +132,6 @@ class ProcessWorker:
             raise DeploymentNotReadyError(
                 f"deployment {self.spec.config.name!r} ({self.label}) was not ready within "
                 f"{self._timeout:.0f} s (timeout_ready)") from None
-        finally:
-            os.close(read_fd)
         if "error" in message or "port" not in message:
             code = await self._reap(1.0)
             raise ExecutorLoadError(
@@ -150,14 +148,18 @@ class ProcessWorker:
         self._ready.set()
 
     async def _read_handshake(self, fd: int) -> dict[str, Any]:
+        """The worker's one JSON line (``{"error": ...}`` if it exits without one)."""
         loop = asyncio.get_running_loop()
-        buf = b""
-        while b"\n" not in buf:
-            chunk = await loop.run_in_executor(None, os.read, fd, 65536)
-            if not chunk:  # the worker closed the pipe: it exited
-                return {"error": "the worker exited before it was ready"}
-            buf += chunk
-        return json.loads(buf.split(b"\n", 1)[0])
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+        try:
+            line = await reader.readline()
+        finally:
+            transport.close()
+        if not line:
+            return {"error": "the worker exited before it was ready"}
+        return json.loads(line)
 
     async def _reap(self, timeout: float) -> int | None:
         if self.proc is None:

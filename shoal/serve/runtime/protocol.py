@@ -58,7 +58,7 @@ def unpack(req: DataRequest) -> list[DataRequest]:
 
     parts, start = [], 0
     docs = list(req.docs)
-    for size, route in zip(spec["sizes"], spec["routes"]):
+    for size, route in zip(spec["sizes"], spec["routes"], strict=True):
         part = _DR(endpoint=req.header.exec_endpoint, target_executor=req.header.target_executor,
                    request_id=req.header.request_id)
         part.parameters = req.parameters
