@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from shoal.document.request import DataRequest
     from shoal.executors.executor import Executor
 
-__all__ = ["Call", "merge_requests", "prepare", "finish", "find_handler", "run_sync", "run_async", "ARG_NAMES"]
+__all__ = ["Call", "executor_parameters", "merge_requests", "prepare", "finish", "find_handler", "run_sync", "run_async", "ARG_NAMES"]
 
 #: Arguments a handler may ask for by name.
 ARG_NAMES = ("docs", "parameters", "docs_matrix", "docs_map")
@@ -67,6 +67,34 @@ class Call:
     endpoint: str
 
 
+def _is_specific(key: str) -> bool:
+    return "__" in key and not key.startswith("__") and not key.endswith("__")
+
+
+def executor_parameters(parameters: dict[str, Any], name: str) -> dict[str, Any]:
+    """The parameters one executor sees (Jina semantics).
+
+    ``'<name>__key'`` is passed as ``key`` to the executor called ``name`` only and hidden
+    from the others; ``parameters['<name>']`` (a dict) is merged in for that executor.
+    Without such keys the request's own dict is passed (mutations are kept).
+    """
+    if not any(_is_specific(k) for k in parameters) and not isinstance(
+            parameters.get(name), dict):
+        return parameters
+    out = {}
+    for key, value in parameters.items():
+        if _is_specific(key):
+            owner, _, plain = key.rpartition("__")
+            if owner == name:
+                out[plain] = value
+        elif key not in out:
+            out[key] = value
+    specific = parameters.get(name)
+    if isinstance(specific, dict):
+        out.update(specific)
+    return out
+
+
 def find_handler(executor: Executor, endpoint: str) -> Callable[..., Any] | None:
     """The bound method serving ``endpoint`` (or the default handler), else None."""
     table = executor.requests
@@ -101,7 +129,8 @@ def prepare(executor: Executor, requests: Sequence[DataRequest]) -> Call:
     if fn is None:
         return Call(fn=None, kwargs={}, request=req, is_async=False, endpoint=endpoint)
     sig = _signature(fn)
-    available = {"docs": req.docs, "parameters": req.parameters,
+    params = executor_parameters(req.parameters, executor.runtime_args.name)
+    available = {"docs": req.docs, "parameters": params,
                  "docs_matrix": matrix, "docs_map": docs_map}
     kwargs = {n: available[n] for n in sig.names}
     return Call(fn=fn, kwargs=kwargs, request=req, is_async=sig.is_async, endpoint=endpoint)

@@ -164,3 +164,17 @@ def test_index_search_shortcuts():
     with Flow().add(uses=Tag) as f:
         assert len(f.index(Document())) == 1
         assert len(f.search(Document())) == 1
+
+
+def test_parameters_for_a_specific_executor():
+    seen = {}
+
+    class Read(Executor):
+        @requests
+        def f(self, parameters, **kwargs):
+            seen[self.runtime_args.name] = dict(parameters)
+
+    with Flow().add(uses=Read, name="a").add(uses=Read, name="b") as f:
+        f.post("/", Document(), parameters={"k": 0, "a__k": 1, "b": {"extra": True}})
+    assert seen["a"] == {"k": 1, "b": {"extra": True}}
+    assert seen["b"] == {"k": 0, "b": {"extra": True}, "extra": True}
