@@ -482,12 +482,21 @@ class _EmbeddingGroup:
         if n == 1:
             self.docs[0]._embedding = self.first
             return
-        start = len(self.prefix)
+        start, end = len(self.prefix), self.total - len(self.suffix)
         rows = np.frombuffer(b"".join(self.raws), np.uint8).reshape(n, self.total)
-        mat = np.array(rows[:, start:start + self.first.nbytes])  # one aligned, writable copy
+        # members were picked by length only: check every header at once
+        ok = np.ones(n, dtype=bool)
+        if start:
+            ok &= (rows[:, :start] == np.frombuffer(self.prefix, np.uint8)).all(axis=1)
+        if end < self.total:
+            ok &= (rows[:, end:] == np.frombuffer(self.suffix, np.uint8)).all(axis=1)
+        mat = np.array(rows[:, start:end])  # one aligned, writable copy
         mat = mat.view(self.dtype).reshape((n, *self.shape))
         for d, row in zip(self.docs, mat):
             d._embedding = row
+        if not ok.all():  # same length, other dtype / shape: decode those one by one
+            for i in np.flatnonzero(~ok):
+                self.docs[i]._embedding = _nd_from_bytes(self.raws[i])
 
 
 class _Pending:
@@ -543,8 +552,7 @@ def _decode_doc(p: Any, pending: _Pending) -> Document:
             d._text = v
         elif fd is _FD_EMB:
             g = pending.last
-            if (g is not None and len(v) == g.total and v.startswith(g.prefix)
-                    and v.endswith(g.suffix)):
+            if g is not None and len(v) == g.total:  # headers are checked in bulk later
                 g.docs.append(d)
                 g.raws.append(v)
             else:

@@ -401,3 +401,13 @@ def test_base64_helpers_reject_garbage():
     with pytest.raises(MalformedDataError, match="base64"):
         codec.docs_from_base64("***")
     assert codec.docs_from_base64(base64.b64encode(codec.docs_to_bytes([]))) == []
+
+
+def test_same_length_embeddings_of_other_shape_or_dtype_stay_apart():
+    shapes = [((128,), np.float32), ((2, 64), np.float32), ((128,), np.int32),
+              ((4, 32), np.float32), ((128,), np.float32), ((64,), np.int64)]
+    docs = [Document(id=str(i), embedding=np.arange(np.prod(shape)).astype(dt).reshape(shape) + i)
+            for i, (shape, dt) in enumerate(shapes * 3)]
+    back = codec.docs_from_bytes(codec.docs_to_bytes(docs))
+    for a, b in zip(docs, back):
+        assert_same_array(a.embedding, b.embedding)
