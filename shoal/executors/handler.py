@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from shoal.document.request import DataRequest
     from shoal.executors.executor import Executor
 
-__all__ = ["Call", "executor_parameters", "merge_requests", "prepare", "finish", "find_handler", "run_sync", "run_async", "ARG_NAMES"]
+__all__ = ["Call", "executor_parameters", "merge_requests", "prepare", "finish", "find_handler",
+           "run_sync", "run_async", "invoke_sync", "invoke_async", "ARG_NAMES"]
 
 #: Arguments a handler may ask for by name.
 ARG_NAMES = ("docs", "parameters", "docs_matrix", "docs_map")
@@ -165,10 +166,11 @@ def run_sync(executor: Executor, requests: Sequence[DataRequest]) -> DataRequest
         return call.request
     if call.is_async:
         raise RuntimeError("run_sync cannot run an async handler; use run_async")
-    return _invoke_sync(executor, call)
+    return invoke_sync(executor, call)
 
 
-def _invoke_sync(executor: Executor, call: Call) -> DataRequest:
+def invoke_sync(executor: Executor, call: Call) -> DataRequest:
+    """Run a prepared sync handler here (one call at a time per instance; timed)."""
     metrics = executor._metrics  # noqa: SLF001
     with executor._shoal_lock:  # noqa: SLF001 - one call at a time per instance
         if metrics is None:
@@ -190,7 +192,12 @@ async def run_async(executor: Executor, requests: Sequence[DataRequest],
         return call.request
     if not call.is_async:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, _invoke_sync, executor, call)
+        return await loop.run_in_executor(pool, invoke_sync, executor, call)
+    return await invoke_async(executor, call)
+
+
+async def invoke_async(executor: Executor, call: Call) -> DataRequest:
+    """Await a prepared async handler (timed when monitoring is on)."""
     metrics = executor._metrics  # noqa: SLF001
     t0 = time.perf_counter()
     try:

@@ -57,6 +57,10 @@ def worker_config(spec: WorkerSpec) -> dict[str, Any]:
         "runtime_args": spec.runtime_args(), "parent_pid": os.getpid(),
         "sys_path": [p or os.getcwd() for p in sys.path],
     }
+    port = cfg.extra.get("port_monitoring")
+    out["monitoring"] = spec.metrics is not None
+    if out["monitoring"] and port:  # one port per replica: port + shard * replicas + replica
+        out["port_monitoring"] = int(port) + spec.shard_id * cfg.replicas + spec.replica_id
     uses = cfg.uses
     if isinstance(uses, type):
         try:

@@ -51,9 +51,16 @@ def load_from_config(cfg: dict[str, Any]) -> Any:
         except ImportError:
             import_py_modules([cls_ref["file"]], required=True)
         uses = cls_ref["name"]
+    runtime_args = dict(cfg.get("runtime_args") or {})
+    if cfg.get("monitoring"):
+        from shoal.executors.monitor import Metrics  # noqa: PLC0415
+
+        runtime_args["metrics"] = metrics = Metrics()
+        if cfg.get("port_monitoring"):
+            metrics.serve(int(cfg["port_monitoring"]))
     return load_executor(
         uses, uses_with=cfg.get("uses_with"), uses_metas=cfg.get("uses_metas"),
-        uses_requests=cfg.get("uses_requests"), runtime_args=cfg.get("runtime_args"),
+        uses_requests=cfg.get("uses_requests"), runtime_args=runtime_args,
         workspace=cfg.get("workspace"), py_modules=cfg.get("py_modules"),
         base_dir=cfg.get("base_dir"), name=cfg.get("name"))
 
@@ -63,7 +70,7 @@ async def _serve(cfg: dict[str, Any], report: Any) -> None:
 
     from shoal.document.codec import request_from_bytes, request_to_bytes  # noqa: PLC0415
     from shoal.document.request import ErrorInfo  # noqa: PLC0415
-    from shoal.executors.handler import finish, prepare  # noqa: PLC0415
+    from shoal.executors.handler import invoke_async, invoke_sync, prepare  # noqa: PLC0415
 
     executor = load_from_config(cfg)
     name = cfg.get("name") or executor.metas.name
@@ -73,12 +80,12 @@ async def _serve(cfg: dict[str, Any], report: Any) -> None:
         parts = unpack(req)
         try:
             call = prepare(executor, parts)
-            resp = call.request
-            if call.fn is not None:
-                result = call.fn(**call.kwargs)
-                if call.is_async:
-                    result = await result
-                resp = finish(executor, call, result)
+            if call.fn is None:
+                resp = call.request
+            elif call.is_async:
+                resp = await invoke_async(executor, call)
+            else:  # the process serves this executor only: run it on the loop thread
+                resp = invoke_sync(executor, call)
         except Exception as exc:  # noqa: BLE001 - reported in the response
             resp = parts[0]
             resp.set_error(ErrorInfo(name=type(exc).__name__, message=str(exc), executor=name,

@@ -187,3 +187,24 @@ def test_ctrl_c_or_killed_parent_leaves_no_orphans(tmp_path, sig):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_monitoring_in_a_worker_process():
+    import urllib.request
+
+    from shoal.flow.flow import free_port
+
+    port = free_port()
+    with Flow(monitoring=True).add(name="mon", uses=Suffix, runtime="process",
+                                   port_monitoring=port) as f:
+        f.post("/", Document(text="m"))
+        deadline = time.time() + 10
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+    assert 'shoal_process_request_seconds_count{endpoint="/",executor="mon"} 1.0' in body
