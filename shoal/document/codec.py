@@ -537,20 +537,26 @@ class _Pending:
             g.flush()
 
 
-def _decode_doc(p: Any, pending: _Pending) -> Document:
-    """A Document from a DocumentViewProto; its embedding goes to ``pending``."""
-    d = _new_doc(Document)
+def _decode_doc(p: Any, pending: _Pending, _new: Any = _new_doc, _cls: type = Document,
+                _fd_id: Any = _FD_ID, _fd_text: Any = _FD_TEXT, _fd_emb: Any = _FD_EMB,
+                ) -> Document:
+    """A Document from a DocumentViewProto; its embedding goes to ``pending``.
+
+    The hot loop of every decode: defaults bind globals as locals, the three common
+    fields are matched by descriptor identity, slots are set directly.
+    """
+    d = _new(_cls)
     d.parent_id = d._text = d._blob = d._tensor = d._embedding = d.uri = None
     d.mime_type = d._tags = d.modality = d.offset = d.location = d.weight = None
     d._chunks = d._matches = d._scores = d._evaluations = None
     d.granularity = d.adjacency = 0
     d._id = ""
     for fd, v in p.ListFields():
-        if fd is _FD_ID:
+        if fd is _fd_id:
             d._id = v
-        elif fd is _FD_TEXT:
+        elif fd is _fd_text:
             d._text = v
-        elif fd is _FD_EMB:
+        elif fd is _fd_emb:
             g = pending.last
             if g is not None and len(v) == g.total:  # headers are checked in bulk later
                 g.docs.append(d)
