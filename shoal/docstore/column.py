@@ -1,0 +1,183 @@
+"""The vector column: embeddings as one append-only float32 file, a row per int64 label.
+
+The file holds ``rows`` committed rows; the store that owns the column records ``rows``
+in the same transaction that makes the Documents visible. Rows are written *before* that
+commit (and fdatasync'ed), so a crash either leaves rows past the committed count, which
+are ignored and truncated on the next writable open, or a complete batch. Rows are never
+rewritten in place: a changed embedding gets a new label, the old one becomes dead until
+:meth:`compact_to` (vacuum) writes a new file generation.
+
+Reads go through a read-only memory map of the committed rows (re-mapped when another
+writer has grown the file), so exact search streams ``block_size`` rows at a time with
+memory bounded by the block, not the data.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+from typing import Iterator
+
+import numpy as np
+
+from shoal.errors import CorruptStoreError, DimensionMismatchError, StoreNotWritableError
+from shoal.utils.distance import knn_blocks, merge_topk
+
+__all__ = ["VectorColumn", "search_column"]
+
+
+class VectorColumn:
+    """``rows`` x ``dim`` float32 at ``path``; ``dim`` may be None until the first write."""
+
+    def __init__(self, path: str, dim: int | None, rows: int, *, writable: bool = True) -> None:
+        self.path = path
+        self.dim = dim
+        self.rows = rows
+        self.writable = writable
+        self._fd: int | None = None
+        self._map: mmap.mmap | None = None
+        self._array: np.ndarray | None = None
+        self._mapped_rows = 0
+        self._check_size()
+
+    # --- file -------------------------------------------------------------------------
+    @property
+    def row_bytes(self) -> int:
+        return 4 * (self.dim or 0)
+
+    def _check_size(self) -> None:
+        if not self.dim:
+            return
+        try:
+            size = os.path.getsize(self.path)
+        except FileNotFoundError:
+            size = 0
+        need = self.rows * self.row_bytes
+        if size < need:
+            raise CorruptStoreError(
+                f"the vector column {self.path} holds {size // self.row_bytes} rows but the store "
+                f"committed {self.rows}; the file was truncated or replaced - restore it from a "
+                "backup, or delete it and re-embed the Documents")
+        if size > need and self.writable:
+            # rows of a batch that never committed (crash / rollback): drop them
+            try:
+                os.truncate(self.path, need)
+            except OSError:
+                pass
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreNotWritableError(
+                    f"cannot write the vector column {self.path}: {exc}; check the directory "
+                    "permissions and free space") from exc
+        return self._fd
+
+    def write(self, start: int, matrix: np.ndarray) -> None:
+        """Write rows ``start .. start+len(matrix)`` (past the committed count)."""
+        if self.dim is None:
+            self.dim = int(matrix.shape[1])
+        elif matrix.shape[1] != self.dim:
+            raise DimensionMismatchError(
+                f"embeddings of dimension {matrix.shape[1]} cannot go into a column of "
+                f"dimension {self.dim}")
+        data = np.ascontiguousarray(matrix, dtype=np.float32).tobytes()
+        fd = self._open_fd()
+        offset = start * self.row_bytes
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view = view[n:]
+            offset += n
+
+    def flush(self) -> None:
+        """fdatasync written rows (called before the store commits them)."""
+        if self._fd is not None:
+            os.fdatasync(self._fd)
+
+    def set_rows(self, rows: int) -> None:
+        """The committed row count (after a commit, or a newer count seen from another writer)."""
+        self.rows = rows
+
+    # --- reads ------------------------------------------------------------------------
+    def matrix(self) -> np.ndarray:
+        """The committed rows as a read-only (rows, dim) memory-mapped array."""
+        if not self.dim or not self.rows:
+            return np.empty((0, self.dim or 0), dtype=np.float32)
+        if self._array is None or self._mapped_rows < self.rows:
+            size = self.rows * self.row_bytes
+            try:
+                with open(self.path, "rb") as f:
+                    m = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as exc:
+                raise CorruptStoreError(
+                    f"cannot map the vector column {self.path} ({exc}); the file is missing or "
+                    "shorter than the store says - restore it or re-embed") from exc
+            self._map = m
+            self._array = np.frombuffer(m, dtype=np.float32).reshape(self.rows, self.dim)
+            self._mapped_rows = self.rows
+        return self._array[: self.rows]
+
+    def take(self, labels: np.ndarray) -> np.ndarray:
+        """A (len(labels), dim) float32 copy of the rows at ``labels``."""
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.size == 0:
+            return np.empty((0, self.dim or 0), dtype=np.float32)
+        return self.matrix()[labels]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._array = None
+        self._map = None  # closed by GC once no view refers to it
+        self._mapped_rows = 0
+
+
+def search_column(col: VectorColumn, queries: np.ndarray, k: int, metric: str, *,
+                  labels: np.ndarray | None = None, dead: np.ndarray | None = None,
+                  block_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k over the column; returns (scores, labels), -1 / NaN padded.
+
+    ``labels`` (sorted int64) restricts the search to those rows (pre-filtering);
+    otherwise every committed row except the sorted ``dead`` labels is a candidate.
+    At most ``block_size`` rows are scored (and copied) at once.
+    """
+    if col.dim and queries.shape[1] != col.dim:
+        raise DimensionMismatchError(
+            f"queries have dimension {queries.shape[1]} but the store holds {col.dim}-d "
+            "embeddings; embed the queries with the same model")
+    best_s = np.full((queries.shape[0], k), np.nan, dtype=np.float32)
+    best_l = np.full((queries.shape[0], k), -1, dtype=np.int64)
+    for block_labels, block in _blocks(col, labels, dead, block_size):
+        s, i = knn_blocks(queries, [(0, block)], k, metric)
+        lab = np.where(i >= 0, block_labels[np.maximum(i, 0)], -1)
+        best_s, best_l = merge_topk(best_s, best_l, s, lab, k, metric)
+    return best_s, best_l
+
+
+def _blocks(col: VectorColumn, labels: np.ndarray | None, dead: np.ndarray | None,
+            block_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    if labels is not None:
+        for start in range(0, labels.size, block_size):
+            part = labels[start:start + block_size]
+            yield part, col.take(part)
+        return
+    data = col.matrix()
+    dead = dead if dead is not None and dead.size else None
+    for start in range(0, data.shape[0], block_size):
+        stop = min(start + block_size, data.shape[0])
+        rows = np.arange(start, stop, dtype=np.int64)
+        if dead is None:
+            yield rows, data[start:stop]
+            continue
+        lo, hi = np.searchsorted(dead, [start, stop])
+        if hi == lo:
+            yield rows, data[start:stop]
+            continue
+        keep = np.ones(stop - start, dtype=bool)
+        keep[dead[lo:hi] - start] = False
+        if keep.any():
+            rows = rows[keep]
+            yield rows, data[start:stop][keep]

@@ -1,0 +1,102 @@
+"""Validated, frozen configs of the disk stores (unknown keys are refused by name)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from shoal.errors import InvalidConfigError
+
+__all__ = ["SqliteConfig", "LmdbConfig", "parse_config"]
+
+_DUPLICATE = ("error", "overwrite")
+_HOT = ("float", "int", "str", "bool")
+
+
+@dataclass(frozen=True)
+class _Common:
+    list_like: bool = True
+    on_duplicate: str = "error"
+    n_dim: int | None = None
+    block_size: int = 65536
+    timeout: float = 30.0
+    track_fetched: int = 50_000
+    # ANN index wiring (shoal.docstore.indexing); recorded, validated there
+    index: str | None = None
+    index_params: Mapping[str, Any] = field(default_factory=dict)
+    metric: str = "cosine"
+
+    def _validate(self) -> None:
+        if self.on_duplicate not in _DUPLICATE:
+            raise InvalidConfigError(
+                f"on_duplicate must be 'error' or 'overwrite' for a disk store, got {self.on_duplicate!r}")
+        if self.n_dim is not None and (not isinstance(self.n_dim, int) or self.n_dim <= 0):
+            raise InvalidConfigError(f"n_dim must be a positive integer, got {self.n_dim!r}")
+        if not isinstance(self.block_size, int) or self.block_size <= 0:
+            raise InvalidConfigError(f"block_size must be a positive integer, got {self.block_size!r}")
+        if not isinstance(self.timeout, (int, float)) or self.timeout < 0:
+            raise InvalidConfigError(f"timeout must be a number of seconds >= 0, got {self.timeout!r}")
+        if not isinstance(self.track_fetched, int) or self.track_fetched < 0:
+            raise InvalidConfigError(
+                f"track_fetched must be an integer >= 0 (0 = do not write back), got {self.track_fetched!r}")
+
+
+@dataclass(frozen=True)
+class SqliteConfig(_Common):
+    """``connection``: a file path or a ``sqlite:///`` URL; ``table_name``: the array's name
+    in that database; ``columns``: hot tags given their own indexed column
+    (``{'price': 'float'}``, types float / int / str / bool)."""
+
+    connection: str = ""
+    table_name: str = "docs"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    journal_mode: str = "WAL"
+
+    def _validate(self) -> None:
+        super()._validate()
+        if not isinstance(self.table_name, str) or not self.table_name.isidentifier():
+            raise InvalidConfigError(
+                f"table_name must be a plain identifier (letters, digits, _), got {self.table_name!r}")
+        for k, v in dict(self.columns).items():
+            if not isinstance(k, str) or not k.isidentifier() or v not in _HOT:
+                raise InvalidConfigError(
+                    f"columns maps tag names to one of {', '.join(_HOT)}, got {k!r}: {v!r}")
+        if str(self.journal_mode).upper() not in ("WAL", "DELETE", "TRUNCATE", "PERSIST"):
+            raise InvalidConfigError(f"journal_mode must be WAL, DELETE, TRUNCATE or PERSIST, got {self.journal_mode!r}")
+
+
+@dataclass(frozen=True)
+class LmdbConfig(_Common):
+    """``path``: a directory; ``name``: the array's name in it; ``map_size``: initial map
+    size in bytes (grows by doubling when full); ``max_readers``: concurrent readers."""
+
+    path: str = ""
+    name: str = "docs"
+    map_size: int = 1 << 30
+    max_readers: int = 256
+
+    def _validate(self) -> None:
+        super()._validate()
+        if not isinstance(self.name, str) or not self.name or ":" in self.name:
+            raise InvalidConfigError(f"name must be a non-empty string without ':', got {self.name!r}")
+        if not isinstance(self.map_size, int) or self.map_size < (1 << 20):
+            raise InvalidConfigError(f"map_size must be an integer >= 1 MiB, got {self.map_size!r}")
+
+
+def parse_config(cls: type, config: Mapping[str, Any] | None, backend: str) -> Any:
+    """Build ``cls`` from ``config``; unknown keys raise InvalidConfigError naming the valid ones."""
+    config = dict(config or {})
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(config) - set(names))
+    if unknown:
+        raise InvalidConfigError(
+            f"unknown config key(s) {unknown} for storage {backend!r}; valid keys: {', '.join(sorted(names))}")
+    if cls is SqliteConfig and not config.get("connection"):
+        config["connection"] = os.path.join(tempfile.mkdtemp(prefix="shoal-"), "docs.db")
+    if cls is LmdbConfig and not config.get("path"):
+        config["path"] = tempfile.mkdtemp(prefix="shoal-lmdb-")
+    cfg = cls(**config)
+    cfg._validate()
+    return cfg

@@ -1,0 +1,124 @@
+"""How a Document becomes a stored row, and back.
+
+A row keeps the parts that filters and the vector column read outside the codec bytes:
+
+- ``text`` and ``tags`` (JSON) as their own values, so SQL / a tag scan can read them
+  without decoding the Document;
+- ``attrs``: JSON of the other filterable scalar fields that are set (mostly None);
+- ``vector``: a 1-D float32 copy of the embedding for the vector column;
+- ``blob``: shoal's codec bytes of the rest. A 1-D float32 embedding lives only in the
+  vector column (``in_blob`` False); any other embedding (float64, 2-D...) stays in the
+  blob too, so it reads back exactly as it was written.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads_json
+from shoal.document.document import Document
+from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
+
+__all__ = ["Row", "encode", "encode_many", "decode", "stack_vectors", "attrs_dict", "ATTR_FIELDS"]
+
+#: filterable scalar fields kept in the ``attrs`` JSON (text and id have their own column)
+ATTR_FIELDS = ("mime_type", "modality", "uri", "parent_id", "weight", "granularity",
+               "adjacency", "offset")
+_ZERO_DEFAULT = ("granularity", "adjacency")
+_F32 = np.dtype(np.float32)
+
+
+class Row(NamedTuple):
+    id: str
+    text: str | None
+    tags: str | None
+    attrs: str | None
+    blob: bytes
+    vector: np.ndarray | None
+    in_blob: bool
+
+
+def encode(d: Document) -> Row:
+    """Split ``d`` into a :class:`Row` (the Document is left as it was)."""
+    text, tags, emb = d._text, d._tags, d._embedding
+    vector = None
+    in_blob = False
+    if emb is not None:
+        if type(emb) is np.ndarray and emb.dtype == _F32 and emb.ndim == 1:
+            vector = emb
+        else:
+            try:
+                vector = np.asarray(emb, dtype=np.float32).reshape(-1)
+            except (TypeError, ValueError):
+                vector = None  # e.g. sparse: kept in the blob only, not searchable by column
+            in_blob = True
+    attrs = None
+    if (d.mime_type is not None or d.modality is not None or d.uri is not None
+            or d.parent_id is not None or d.weight is not None or d.granularity
+            or d.adjacency or d.offset is not None):
+        attrs = dumps_json({k: v for k in ATTR_FIELDS if (v := getattr(d, k)) is not None
+                            and not (k in _ZERO_DEFAULT and v == 0)}, "Document fields")
+    # the codec writes what is set: take text / tags / a column embedding out for the
+    # duration of the call (the Document is restored before returning)
+    d._text = None
+    d._tags = None
+    if not in_blob:
+        d._embedding = None
+    try:
+        blob = doc_to_bytes(d)
+    finally:
+        d._text, d._tags, d._embedding = text, tags, emb
+    return Row(d._id, text, dumps_json(tags, f"tags of Document {d._id}") if tags else None,
+               attrs, blob, vector, in_blob)
+
+
+def encode_many(docs: Sequence[Document]) -> list[Row]:
+    """:func:`encode` for each Document."""
+    return [encode(d) for d in docs]
+
+
+def decode(blob: bytes, text: str | None, tags: str | None) -> Document:
+    """The Document of a row, without its column embedding (the caller sets that)."""
+    try:
+        d = doc_from_bytes(bytes(blob))
+        if text is not None:
+            d._text = text
+        if tags is not None:
+            d._tags = loads_json(tags)
+    except MalformedDataError as exc:
+        raise CorruptStoreError(
+            f"a stored Document cannot be decoded ({exc}); the store file is damaged - "
+            "restore it from a backup or re-index the data") from exc
+    return d
+
+
+def stack_vectors(rows: Sequence[Row], dim: int | None) -> tuple[np.ndarray | None, list[int]]:
+    """The (k, D) float32 matrix of the rows' vectors and the row indexes that have one.
+
+    Raises DimensionMismatchError when a vector's length differs from ``dim`` (or from
+    the first vector's when ``dim`` is None).
+    """
+    idx = [i for i, r in enumerate(rows) if r.vector is not None]
+    if not idx:
+        return None, idx
+    vecs = [rows[i].vector for i in idx]
+    want = dim if dim is not None else vecs[0].shape[0]
+    for i, v in zip(idx, vecs):
+        if v.shape[0] != want:
+            raise DimensionMismatchError(
+                f"Document {rows[i].id!r} has an embedding of dimension {v.shape[0]} but this "
+                f"store holds {want}-d embeddings; embed all Documents with the same model "
+                "(nothing of this batch was written)")
+    m = np.stack(vecs).astype(np.float32, copy=False)
+    if not np.isfinite(m).all():
+        from shoal.errors import BadInputError  # noqa: PLC0415
+
+        raise BadInputError("embeddings contain NaN or infinite values; clean them first "
+                            "(nothing of this batch was written)")
+    return m, idx
+
+
+def attrs_dict(attrs: str | None) -> dict[str, Any]:
+    """The ``attrs`` JSON as a dict ({} for None)."""
+    return loads_json(attrs) if attrs else {}

@@ -1,0 +1,922 @@
+"""SQLite document store: ``DocumentArray(storage='sqlite', config={'connection': 'data.db'})``.
+
+Schema (one table per array, several arrays per database; ``shoal_arrays`` holds each
+array's format version, counters and write sequence number)::
+
+    <table>        rowid, id UNIQUE, pos (indexed order key, dense 0..n-1), label (vector
+                   column row, UNIQUE), flags, text, tags JSON, attrs JSON, doc BLOB
+                   (shoal codec bytes), c_<tag> hot columns (indexed)
+    <table>__dead  vector labels no longer used (deleted / replaced), with their seq
+    <table>.<epoch>.vec   the vector column file next to the database
+
+The engine, schema and filters are SQLAlchemy Core; the hot statements (get, extend)
+run on the engine's DBAPI connection, which is where the per-call time goes.
+Transactions are explicit (``with store.atomic():``, nested = savepoints), ``BEGIN
+IMMEDIATE`` takes the write lock up front, WAL + ``synchronous=NORMAL``; a writer that
+cannot get the lock within ``timeout`` seconds raises StoreLockedError. Reads outside a
+transaction see every committed write (no reopen needed).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import (Column, Index, Integer, LargeBinary, MetaData, Table, Text,
+                        create_engine, event, make_url, select, text)
+from sqlalchemy.exc import DatabaseError as SADatabaseError, OperationalError as SAOperationalError
+from sqlalchemy.pool import StaticPool
+
+from shoal.document.codec import doc_to_bytes, dumps_json, loads_json
+from shoal.document.document import Document
+from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
+                          DuplicateIdError, EmptyArrayError, InvalidConfigError, StoreLockedError,
+                          StoreNotWritableError, StoreVersionError)
+from shoal.utils.distance import as_matrix, canonical_metric
+
+from shoal.docstore.column import VectorColumn, search_column
+from shoal.docstore.config import SqliteConfig, parse_config
+from shoal.docstore.rows import Row, decode, encode, encode_many, stack_vectors
+from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
+from shoal.docstore.tracking import FetchTracker, Stored
+
+__all__ = ["SqliteStore", "FORMAT_VERSION"]
+
+#: on-disk format of a shoal sqlite array; bump with a migration in _MIGRATIONS
+FORMAT_VERSION = 1
+#: version -> function(store, raw connection) upgrading an array from that version
+_MIGRATIONS: dict[int, Callable[[Any, sqlite3.Connection], None]] = {}
+IN_BLOB = 1
+_CHUNK = 900  # ids / positions per IN (...) list
+_DOC_COLS = "pos, id, label, flags, text, tags, doc"
+_META_COLS = ("version", "count", "seq", "vec_rows", "n_dead", "dim", "epoch")
+
+
+def _op(method: Callable) -> Callable:
+    """Run a public method under the store lock, translating sqlite errors."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.DatabaseError, SADatabaseError) as exc:
+                err = self._translate(exc)
+                if err is exc:
+                    raise
+                raise err from exc
+
+    return wrapper
+
+
+class SqliteStore:
+    """A DocStore in a SQLite database (see the module docstring)."""
+
+    name = "sqlite"
+    persistent = True
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = cfg = parse_config(SqliteConfig, config, "sqlite")
+        self.on_duplicate = cfg.on_duplicate
+        self.list_like = cfg.list_like
+        self.hot = dict(cfg.columns)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
+        self._tx: dict[str, Any] | None = None
+        self._meta_cache: dict[str, Any] | None = None
+        self._data_version = -1
+        self._closed = False
+        self.tracker = FetchTracker(cfg.track_fetched)
+        self.path, url = _resolve(cfg.connection)
+        self.t = cfg.table_name
+        self._qt = f'"{self.t}"'
+        self._engine = create_engine(
+            url, poolclass=StaticPool,
+            connect_args={"timeout": float(cfg.timeout), "check_same_thread": False,
+                          "isolation_level": None})
+        event.listen(self._engine, "connect", functools.partial(_on_connect, journal=cfg.journal_mode))
+        try:
+            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self.db: sqlite3.Connection = self._conn.connection.driver_connection
+            self._setup()
+        except (sqlite3.DatabaseError, SADatabaseError) as exc:
+            self._engine.dispose()
+            raise self._translate(exc) from exc
+        self.column = VectorColumn(self._column_path(self._meta()["epoch"]),
+                                   self._meta()["dim"], self._meta()["vec_rows"])
+
+    # --- setup ---------------------------------------------------------------------------
+    def _translate(self, exc: Exception) -> Exception:
+        msg = str(getattr(exc, "orig", None) or exc)
+        low = msg.lower()
+        if "locked" in low or "busy" in low:
+            return StoreLockedError(
+                f"the sqlite store {self.path} is locked by another writer and stayed locked for "
+                f"more than timeout={self.config.timeout}s; retry later, or open it with a larger "
+                "config['timeout']")
+        if "not a database" in low or "malformed" in low or "corrupt" in low:
+            return CorruptStoreError(
+                f"the sqlite store {self.path} is damaged ({msg}); restore it from a backup")
+        if "unable to open" in low or "readonly" in low or "read-only" in low:
+            return StoreNotWritableError(
+                f"cannot open {self.path} for writing ({msg}); check the path and its permissions")
+        return exc
+
+    def _table(self) -> Table:
+        md = MetaData()
+        cols = [Column("rowid", Integer, primary_key=True),
+                Column("id", Text, nullable=False, unique=True),
+                Column("pos", Integer), Column("label", Integer), Column("flags", Integer),
+                Column("text", Text), Column("tags", Text), Column("attrs", Text),
+                Column("doc", LargeBinary)]
+        cols += [Column("c_" + k, Text if v == "str" else Integer) for k, v in self.hot.items()]
+        t = Table(self.t, md, *cols)
+        Index(f"{self.t}__pos", t.c.pos)
+        Index(f"{self.t}__label", t.c.label, unique=True)
+        for k in self.hot:
+            Index(f"{self.t}__c_{k}", t.c["c_" + k])
+        Table(f"{self.t}__dead", md, Column("label", Integer, primary_key=True),
+              Column("seq", Integer))
+        Table("shoal_arrays", md, Column("name", Text, primary_key=True),
+              *(Column(c, Integer) for c in _META_COLS), Column("config", Text))
+        self._md = md
+        return t
+
+    def _setup(self) -> None:
+        self.table = self._table()
+        exists = self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name IN ('shoal_arrays', ?)",
+            (self.t,)).fetchall()
+        names = {r[0] for r in exists}
+        row = None
+        if "shoal_arrays" in names:
+            row = self.db.execute("SELECT version, config FROM shoal_arrays WHERE name=?",
+                                  (self.t,)).fetchone()
+        if row is not None:
+            self._open_existing(row[0], loads_json(row[1] or "{}"))
+            return
+        if self.t in names:
+            raise InvalidConfigError(
+                f"table {self.t!r} in {self.path} exists but is not a shoal array; choose another "
+                "table_name")
+        with self.atomic(meta=False):
+            self._md.create_all(self._conn)  # IF NOT EXISTS
+            self.db.execute(
+                "INSERT INTO shoal_arrays (name, version, count, seq, vec_rows, n_dead, dim, epoch,"
+                " config) VALUES (?, ?, 0, 0, 0, 0, ?, 0, ?)",
+                (self.t, FORMAT_VERSION, self.config.n_dim,
+                 dumps_json({"list_like": self.list_like, "columns": self.hot})))
+
+    def _open_existing(self, version: int, stored: dict[str, Any]) -> None:
+        if version > FORMAT_VERSION:
+            raise StoreVersionError(
+                f"array {self.t!r} in {self.path} was written by a newer shoal (format "
+                f"{version}, this version reads up to {FORMAT_VERSION}); upgrade shoal to open it")
+        if version < FORMAT_VERSION:
+            with self.atomic(meta=False):
+                for v in range(version, FORMAT_VERSION):
+                    _MIGRATIONS[v](self, self.db)
+                self.db.execute("UPDATE shoal_arrays SET version=? WHERE name=?",
+                                (FORMAT_VERSION, self.t))
+        if bool(stored.get("list_like", True)) != self.list_like:
+            raise InvalidConfigError(
+                f"array {self.t!r} was created with list_like={stored.get('list_like')}; open it "
+                "with the same setting")
+        old_hot = dict(stored.get("columns", {}))
+        merged = {**old_hot, **self.hot}
+        if merged != old_hot:
+            self._add_hot_columns({k: v for k, v in merged.items() if k not in old_hot}, merged)
+        self.hot = merged
+        self.table = self._table()
+
+    def _add_hot_columns(self, new: dict[str, str], merged: dict[str, str]) -> None:
+        """Declare more hot tags on an existing array: add, backfill and index the columns."""
+        with self.atomic(meta=False):
+            for k, kind in new.items():
+                self.db.execute(f'ALTER TABLE {self._qt} ADD COLUMN "c_{k}" {HOT_TYPES[kind]}')
+                rows = self.db.execute(
+                    f"SELECT rowid, json_extract(tags, ?) FROM {self._qt} WHERE tags IS NOT NULL",
+                    (f'$."{k}"',)).fetchall()
+                self.db.executemany(f'UPDATE {self._qt} SET "c_{k}"=? WHERE rowid=?',
+                                    [(hot_value(kind, v), r) for r, v in rows])
+                self.db.execute(f'CREATE INDEX IF NOT EXISTS "{self.t}__c_{k}" ON {self._qt} ("c_{k}")')
+            self.db.execute("UPDATE shoal_arrays SET config=? WHERE name=?",
+                            (dumps_json({"list_like": self.list_like, "columns": merged}), self.t))
+
+    def _column_path(self, epoch: int) -> str:
+        return f"{self.path}.{self.t}.{epoch}.vec"
+
+    # --- meta and transactions ------------------------------------------------------------
+    def _read_meta(self) -> dict[str, Any]:
+        row = self.db.execute(f"SELECT {', '.join(_META_COLS)} FROM shoal_arrays WHERE name=?",
+                              (self.t,)).fetchone()
+        if row is None:
+            raise CorruptStoreError(f"array {self.t!r} lost its entry in shoal_arrays ({self.path})")
+        return dict(zip(_META_COLS, row))
+
+    def _meta(self) -> dict[str, Any]:
+        """The array's counters: the open transaction's, or the latest committed ones."""
+        if self._tx is not None:
+            return self._tx
+        dv = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if self._meta_cache is None or dv != self._data_version:
+            self._meta_cache = self._read_meta()
+            self._data_version = dv
+            self._sync_column(self._meta_cache)
+        return self._meta_cache
+
+    def _sync_column(self, m: dict[str, Any]) -> None:
+        col = getattr(self, "column", None)
+        if col is None:
+            return
+        path = self._column_path(m["epoch"])
+        if col.path != path:  # vacuum / clear elsewhere wrote a new generation
+            col.close()
+            self.column = VectorColumn(path, m["dim"], m["vec_rows"], writable=False)
+        else:
+            col.dim = m["dim"]
+            col.set_rows(m["vec_rows"])
+
+    @contextmanager
+    def atomic(self, meta: bool = True) -> Iterator[SqliteStore]:
+        """One transaction (nested: a savepoint); all writes inside commit or roll back together."""
+        with self._lock:
+            if self._depth:
+                name = f"sp{self._depth}"
+                self.db.execute(f"SAVEPOINT {name}")
+                snapshot = dict(self._tx) if self._tx is not None else None
+                self._depth += 1
+                try:
+                    yield self
+                except BaseException:
+                    self.db.execute(f"ROLLBACK TO {name}")
+                    self.db.execute(f"RELEASE {name}")
+                    if snapshot is not None:
+                        self._tx = snapshot
+                    raise
+                else:
+                    self.db.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._translate(exc) from exc
+            self._depth = 1
+            try:
+                if meta:
+                    self._tx = self._read_meta()
+                    start = dict(self._tx)
+                    self._sync_column(start)
+                yield self
+                if meta and self._tx != start:
+                    self.column.flush()
+                    m = self._tx
+                    self.db.execute(
+                        "UPDATE shoal_arrays SET count=?, seq=?, vec_rows=?, n_dead=?, dim=?, epoch=?"
+                        " WHERE name=?", (m["count"], m["seq"], m["vec_rows"], m["n_dead"],
+                                          m["dim"], m["epoch"], self.t))
+                self.db.execute("COMMIT")
+            except BaseException:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._tx = None
+                self._meta_cache = None
+                raise
+            else:
+                if meta:
+                    self._meta_cache = self._tx
+                    self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+                    self._sync_column(self._tx)
+                for fn in self._after_commit:
+                    fn()
+            finally:
+                self._depth = 0
+                self._tx = None
+                self._after_commit = []
+
+    # --- reading rows ----------------------------------------------------------------------
+    @property
+    def _src(self) -> str:
+        """The FROM source with a ``pos`` column (a numbered view when not list-like)."""
+        if self.list_like:
+            return self._qt
+        return (f"(SELECT *, rowid AS rowid, row_number() OVER (ORDER BY rowid) - 1 AS pos "
+                f"FROM {self._qt}) AS {self._qt}")
+
+    def _rows_at(self, positions: Sequence[int], cols: str = _DOC_COLS) -> dict[int, tuple]:
+        """Rows (first column pos) at ``positions``, keyed by position."""
+        out: dict[int, tuple] = {}
+        ps = sorted(set(positions))
+        if not ps:
+            return out
+        src = self._src
+        for lo, hi in _runs(ps):
+            if hi - lo >= 8 or not self.list_like:
+                rows = self.db.execute(f"SELECT {cols} FROM {src} WHERE pos BETWEEN ? AND ?",
+                                       (lo, hi)).fetchall()
+                out.update((r[0], r) for r in rows)
+            else:
+                for p in range(lo, hi + 1):
+                    r = self.db.execute(f"SELECT {cols} FROM {src} WHERE pos=?", (p,)).fetchone()
+                    if r is not None:
+                        out[r[0]] = r
+        return out
+
+    def _rows_by_ids(self, ids: Sequence[str], cols: str = "id, label, flags, text, tags, doc"
+                     ) -> dict[str, tuple]:
+        out: dict[str, tuple] = {}
+        if len(ids) == 1:
+            r = self.db.execute(f"SELECT {cols} FROM {self._qt} WHERE id=?", (ids[0],)).fetchone()
+            if r is not None:
+                out[r[0]] = r
+            return out
+        uniq = list(dict.fromkeys(ids))
+        for i in range(0, len(uniq), _CHUNK):
+            part = uniq[i:i + _CHUNK]
+            q = f"SELECT {cols} FROM {self._qt} WHERE id IN ({','.join('?' * len(part))})"
+            out.update((r[0], r) for r in self.db.execute(q, part))
+        return out
+
+    def _materialize(self, rows: Sequence[tuple]) -> list[Document]:
+        """Documents of rows ``(id, label, flags, text, tags, doc)``; column embeddings set."""
+        tracker = self.tracker
+        docs: list[Document] = []
+        need: list[tuple[Document, int]] = []
+        for doc_id, label, flags, txt, tags, blob in rows:
+            st = Stored(blob, txt, tags, label)
+            d = tracker.lookup(doc_id, st) if tracker.capacity else None
+            if d is None:
+                d = decode(blob, txt, tags)
+                if label is not None and not flags & IN_BLOB:
+                    need.append((d, label))
+                tracker.add(d, st)
+            docs.append(d)
+        if need:
+            self._meta()  # column up to date with the committed rows
+            m = self.column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
+            for (d, _), v in zip(need, m):
+                d._embedding = v
+        if tracker.full():
+            self._sync_changed()
+            tracker.clear()
+        return docs
+
+    # --- DocStore: reads --------------------------------------------------------------------
+    @_op
+    def __len__(self) -> int:
+        return self._meta()["count"]
+
+    @_op
+    def __contains__(self, doc_id: object) -> bool:
+        if not isinstance(doc_id, str):
+            return False
+        return self.db.execute(f"SELECT 1 FROM {self._qt} WHERE id=?", (doc_id,)).fetchone() is not None
+
+    @_op
+    def get_at(self, positions: Sequence[int]) -> list[Document]:
+        rows = self._rows_at(positions)
+        try:
+            return self._materialize([rows[p][1:] for p in positions])
+        except KeyError as exc:
+            raise DocumentNotFoundError(f"no Document at position {exc.args[0]}") from None
+
+    @_op
+    def get_by_ids(self, ids: Sequence[str]) -> list[Document]:
+        rows = self._rows_by_ids(ids)
+        try:
+            return self._materialize([rows[i] for i in ids])
+        except KeyError as exc:
+            raise DocumentNotFoundError(f"no Document with id {exc.args[0]!r} in this array") from None
+
+    @_op
+    def position_of(self, doc_id: str) -> int:
+        if self.list_like:
+            r = self.db.execute(f"SELECT pos FROM {self._qt} WHERE id=?", (doc_id,)).fetchone()
+        else:
+            r = self.db.execute(f"SELECT rowid FROM {self._qt} WHERE id=?", (doc_id,)).fetchone()
+            if r is not None:
+                r = self.db.execute(f"SELECT count(*) FROM {self._qt} WHERE rowid < ?", r).fetchone()
+        if r is None:
+            raise DocumentNotFoundError(f"no Document with id {doc_id!r} in this array")
+        return r[0]
+
+    @_op
+    def ids_at(self, positions: Sequence[int]) -> list[str]:
+        rows = self._rows_at(positions, "pos, id")
+        return [rows[p][1] for p in positions]
+
+    def iter_docs(self, block: int = 2048) -> Iterator[Document]:
+        start = 0
+        while True:
+            with self._lock:
+                n = len(self)
+                if start >= n:
+                    return
+                docs = self.get_at(range(start, min(start + block, n)))
+            yield from docs
+            start += block
+
+    # --- writing rows ------------------------------------------------------------------------
+    def _insert_sql(self) -> str:
+        hot = "".join(f', "c_{k}"' for k in self.hot)
+        marks = ",".join("?" * (8 + len(self.hot)))
+        return (f"INSERT INTO {self._qt} (id, pos, label, flags, text, tags, attrs, doc{hot}) "
+                f"VALUES ({marks})")
+
+    def _hot_values(self, d: Document) -> tuple:
+        tags = d._tags or {}
+        return tuple(hot_value(kind, tags.get(k)) for k, kind in self.hot.items())
+
+    def _append_vectors(self, rows: Sequence[Row], replacing: bool = False) -> list[int | None]:
+        """Write the rows' vectors to the column (uncommitted); their labels, None if none.
+
+        ``replacing``: the rows update existing Documents, so vectors of one new dimension
+        (re-embedding with another model) switch the column to that dimension when the
+        config does not fix ``n_dim``; new Documents of another dimension are refused.
+        """
+        m = self._tx
+        dims = {r.vector.shape[0] for r in rows if r.vector is not None}
+        if (replacing and m["dim"] and len(dims) == 1 and dims != {m["dim"]}
+                and self.config.n_dim is None):
+            self._switch_dim()
+        vecs, idx = stack_vectors(rows, m["dim"])
+        labels: list[int | None] = [None] * len(rows)
+        if vecs is None:
+            return labels
+        if self.column.path != self._column_path(m["epoch"]):
+            self._sync_column(m)
+        self.column.writable = True
+        start = m["vec_rows"]
+        self.column.write(start, vecs)
+        m["dim"] = self.column.dim
+        m["vec_rows"] = start + len(idx)
+        for j, i in enumerate(idx):
+            labels[i] = start + j
+        return labels
+
+    def _switch_dim(self) -> None:
+        """Move every column embedding into its Document's blob and start an empty column."""
+        m = self._tx
+        self._sync_column(m)
+        rows = self.db.execute(
+            f"SELECT rowid, label, flags, doc FROM {self._qt} WHERE label IS NOT NULL").fetchall()
+        upd = []
+        for start in range(0, len(rows), self.config.block_size):
+            part = rows[start:start + self.config.block_size]
+            vecs = self.column.take(np.array([r[1] for r in part], dtype=np.int64))
+            for (rowid, _, flags, blob), v in zip(part, vecs):
+                if not flags & IN_BLOB:
+                    d = decode(blob, None, None)
+                    d._embedding = v
+                    blob = doc_to_bytes(d)
+                upd.append((blob, flags | IN_BLOB, rowid))
+        self.db.executemany(f"UPDATE {self._qt} SET label=NULL, flags=?, doc=? WHERE rowid=?",
+                            [(f, b, r) for b, f, r in upd])
+        self.db.execute(f'DELETE FROM "{self.t}__dead"')
+        self._after_commit.append(functools.partial(_remove, self._column_path(m["epoch"])))
+        m.update(vec_rows=0, n_dead=0, dim=None, epoch=m["epoch"] + 1)
+        self._sync_column(m)
+
+    def _kill_labels(self, labels: Iterable[int | None]) -> None:
+        dead = [(lab, self._tx["seq"] + 1) for lab in labels if lab is not None]
+        if dead:
+            self.db.executemany(f'INSERT OR REPLACE INTO "{self.t}__dead" (label, seq) VALUES (?, ?)', dead)
+            self._tx["n_dead"] += len(dead)
+
+    def _params(self, docs: Sequence[Document], rows: Sequence[Row], start_pos: int | None,
+                labels: Sequence[int | None]) -> list[tuple]:
+        hot = bool(self.hot)
+        out = []
+        for i, (d, r, lab) in enumerate(zip(docs, rows, labels)):
+            p = (r.id, None if start_pos is None else start_pos + i, lab, IN_BLOB if r.in_blob else 0,
+                 r.text, r.tags, r.attrs, r.blob)
+            out.append(p + self._hot_values(d) if hot else p)
+        return out
+
+    def _raise_duplicate(self, ids: Sequence[str]) -> None:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                break
+            seen.add(i)
+        else:
+            found = self._rows_by_ids(list(ids), "id")
+            i = next((x for x in ids if x in found), ids[0])
+        raise DuplicateIdError(
+            f"a Document with id {i!r} is already in the array; set da[{i!r}] = doc to replace it, "
+            "or open the array with config={'on_duplicate': 'overwrite'} (nothing of this batch "
+            "was written)")
+
+    @_op
+    def extend(self, docs: Iterable[Document]) -> None:
+        docs = docs if isinstance(docs, list) else list(docs)
+        if not docs:
+            return
+        rows = encode_many(docs)
+        with self.atomic():
+            if self.on_duplicate == "overwrite":
+                docs, rows = self._overwrite_existing(docs, rows)
+                if not docs:
+                    self._tx["seq"] += 1
+                    return
+            m = self._tx
+            labels = self._append_vectors(rows)
+            start = m["count"] if self.list_like else None
+            try:
+                self.db.executemany(self._insert_sql(), self._params(docs, rows, start, labels))
+            except sqlite3.IntegrityError:
+                self._raise_duplicate([r.id for r in rows])
+            m["count"] += len(rows)
+            m["seq"] += 1
+
+    def _overwrite_existing(self, docs: list[Document], rows: list[Row]
+                            ) -> tuple[list[Document], list[Row]]:
+        """Replace Documents whose id exists (in place); return the ones to append."""
+        last = {r.id: i for i, r in enumerate(rows)}  # the last copy of an id wins
+        existing = self._rows_by_ids(list(last), "id")
+        keep_new: list[int] = []
+        firsts: dict[str, int] = {}
+        for i, r in enumerate(rows):
+            if r.id not in existing and r.id not in firsts:
+                firsts[r.id] = i
+                keep_new.append(i)
+        new_docs = [docs[last[rows[i].id]] for i in keep_new]
+        new_rows = [rows[last[rows[i].id]] for i in keep_new]
+        upd = [(i, docs[j], rows[j]) for i, j in last.items() if i in existing]
+        if upd:
+            self._update_rows(upd)
+        return new_docs, new_rows
+
+    def _update_rows(self, items: Sequence[tuple[str, Document, Row]]) -> None:
+        """Rewrite the rows of ids ``items[k][0]`` with new Documents (inside a transaction)."""
+        ids = [i for i, _, _ in items]
+        old = self._rows_by_ids(ids, "id, label")
+        missing = [i for i in ids if i not in old]
+        if missing:
+            raise DocumentNotFoundError(
+                f"no Document with id {missing[0]!r} in this array; append it instead of updating")
+        rows = [r for _, _, r in items]
+        old_labels = [old[i][1] for i in ids]
+        keep = self._reusable(rows, old_labels)
+        fresh = [r if not k else r._replace(vector=None) for r, k in zip(rows, keep)]
+        epoch = self._tx["epoch"]
+        new_labels = self._append_vectors(fresh, replacing=True)
+        if self._tx["epoch"] != epoch:  # the column was switched: old labels are gone
+            old_labels = [None] * len(old_labels)
+        labels = [ol if k else nl for ol, nl, k in zip(old_labels, new_labels, keep)]
+        self._kill_labels(ol for ol, k in zip(old_labels, keep) if not k)
+        hot = "".join(f', "c_{k}"=?' for k in self.hot)
+        sql = (f"UPDATE {self._qt} SET id=?, label=?, flags=?, text=?, tags=?, attrs=?, doc=?{hot} "
+               "WHERE id=?")
+        params = [(r.id, lab, IN_BLOB if r.in_blob else 0, r.text, r.tags, r.attrs, r.blob,
+                   *self._hot_values(d), i)
+                  for (i, d, r), lab in zip(items, labels)]
+        try:
+            self.db.executemany(sql, params)
+        except sqlite3.IntegrityError:
+            self._raise_duplicate([r.id for r in rows])
+        self._tx["seq"] += 1
+        self.tracker.forget(ids)
+        for (_, d, r), lab in zip(items, labels):
+            self.tracker.add(d, Stored(r.blob, r.text, r.tags, lab))
+
+    def _reusable(self, rows: Sequence[Row], old_labels: Sequence[int | None]) -> list[bool]:
+        """For each row, whether its vector equals the stored one at its old label."""
+        keep = [False] * len(rows)
+        idx = [i for i, (r, ol) in enumerate(zip(rows, old_labels))
+               if r.vector is not None and ol is not None]
+        if idx:
+            self._sync_column(self._tx)
+            stored = self.column.take(np.array([old_labels[i] for i in idx], dtype=np.int64))
+            for i, s in zip(idx, stored):
+                v = rows[i].vector
+                keep[i] = v.shape == s.shape and np.array_equal(v, s)
+        return keep
+
+    @_op
+    def update_docs(self, docs: Sequence[Document]) -> None:
+        """Write back Documents (matched by id) that were changed in place."""
+        if not docs:
+            return
+        with self.atomic():
+            self._update_rows([(d.id, d, encode(d)) for d in docs])
+
+    @_op
+    def set_at(self, positions: Sequence[int], docs: Sequence[Document]) -> None:
+        if not positions:
+            return
+        rows = encode_many(docs)
+        new_ids = [r.id for r in rows]
+        with self.atomic():
+            old = self._rows_at(positions, "pos, id, label, rowid")
+            if len(set(new_ids)) != len(new_ids):
+                self._raise_duplicate(new_ids)
+            old_ids = {old[p][1] for p in positions}
+            clash = self._rows_by_ids(new_ids, "id")
+            dup = next((i for i in new_ids if i in clash and i not in old_ids), None)
+            if dup is not None:
+                raise DuplicateIdError(
+                    f"cannot set: a Document with id {dup!r} is already in the array at another "
+                    "position; delete it first or give the new Document another id")
+            old_labels = [old[p][2] for p in positions]
+            keep = self._reusable(rows, old_labels)
+            fresh = [r if not k else r._replace(vector=None) for r, k in zip(rows, keep)]
+            epoch = self._tx["epoch"]
+            new_labels = self._append_vectors(fresh, replacing=True)
+            if self._tx["epoch"] != epoch:
+                old_labels = [None] * len(old_labels)
+            labels = [ol if k else nl for ol, nl, k in zip(old_labels, new_labels, keep)]
+            self._kill_labels(ol for ol, k in zip(old_labels, keep) if not k)
+            self._delete_rowids([old[p][3] for p in positions])
+            params = self._params(docs, rows, 0 if self.list_like else None, labels)
+            if self.list_like:
+                params = [(p[0], pos) + p[2:] for p, pos in zip(params, positions)]
+            self.db.executemany(self._insert_sql(), params)
+            self._tx["seq"] += 1
+            self.tracker.forget(old_ids)
+            for d, r, lab in zip(docs, rows, labels):
+                self.tracker.add(d, Stored(r.blob, r.text, r.tags, lab))
+
+    def _delete_rowids(self, rowids: Sequence[int]) -> None:
+        for i in range(0, len(rowids), _CHUNK):
+            part = rowids[i:i + _CHUNK]
+            self.db.execute(f"DELETE FROM {self._qt} WHERE rowid IN ({','.join('?' * len(part))})", part)
+
+    @_op
+    def insert(self, position: int, doc: Document) -> None:
+        n = len(self)
+        if not self.list_like and position != n:
+            raise BadInputError("this array was opened with list_like=False: it has no positional "
+                                "order, so Documents can only be appended")
+        row = encode(doc)
+        with self.atomic():
+            labels = self._append_vectors([row])
+            if self.list_like:
+                self.db.execute(f"UPDATE {self._qt} SET pos = pos + 1 WHERE pos >= ?", (position,))
+            try:
+                self.db.executemany(self._insert_sql(),
+                                    self._params([doc], [row], position if self.list_like else None,
+                                                 labels))
+            except sqlite3.IntegrityError:
+                raise DuplicateIdError(
+                    f"a Document with id {doc.id!r} is already in the array; give it a new id") from None
+            self._tx["count"] += 1
+            self._tx["seq"] += 1
+
+    @_op
+    def delete_at(self, positions: Sequence[int]) -> None:
+        if not positions:
+            return
+        ps = sorted(set(positions))
+        with self.atomic():
+            old = self._rows_at(ps, "pos, id, label, rowid")
+            self._kill_labels(old[p][2] for p in ps)
+            self._delete_rowids([old[p][3] for p in ps])
+            if self.list_like:
+                bounds = ps + [None]
+                self.db.executemany(
+                    f"UPDATE {self._qt} SET pos = pos - ? WHERE pos > ? AND pos < ?",
+                    [(k + 1, ps[k], bounds[k + 1] if bounds[k + 1] is not None else 1 << 62)
+                     for k in range(len(ps))])
+            self._tx["count"] -= len(ps)
+            self._tx["seq"] += 1
+        self.tracker.forget(old[p][1] for p in ps)
+
+    @_op
+    def clear(self) -> None:
+        with self.atomic():
+            old_epoch = self._tx["epoch"]
+            self.db.execute(f"DELETE FROM {self._qt}")
+            self.db.execute(f'DELETE FROM "{self.t}__dead"')
+            self._tx.update(count=0, vec_rows=0, n_dead=0, dim=self.config.n_dim,
+                            epoch=old_epoch + 1, seq=self._tx["seq"] + 1)
+        self.tracker.clear()
+        _remove(self._column_path(old_epoch))
+
+    @_op
+    def reorder(self, order: Sequence[int]) -> None:
+        """Permute: position i gets the Document that was at ``order[i]``."""
+        if not self.list_like:
+            raise BadInputError("this array was opened with list_like=False and has no order to sort")
+        with self.atomic():
+            rowids = [r[0] for r in self.db.execute(f"SELECT rowid FROM {self._qt} ORDER BY pos")]
+            self.db.executemany(f"UPDATE {self._qt} SET pos=? WHERE rowid=?",
+                                [(i, rowids[o]) for i, o in enumerate(order)])
+            self._tx["seq"] += 1
+
+    # --- sync / close --------------------------------------------------------------------------
+    def _vector_at(self, label: int) -> np.ndarray:
+        return self.column.take(np.array([label]))[0]
+
+    def _sync_changed(self) -> None:
+        changed = self.tracker.changed(self._vector_at)
+        if changed:
+            with self.atomic():
+                self._update_rows(changed)
+
+    @_op
+    def sync(self) -> None:
+        """Write back tracked Documents that were changed in place."""
+        if not self._closed:
+            self._meta()
+            self._sync_changed()
+
+    @_op
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.tracker.clear()
+        self.column.close()
+        self._conn.close()
+        self._engine.dispose()
+
+    # --- fast paths ------------------------------------------------------------------------------
+    def _where(self, filter: dict) -> tuple[str, list[Any]]:
+        expr = to_sql(self.table, filter, self.hot)
+        compiled = expr.compile(dialect=self._engine.dialect,
+                                compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        return str(compiled), [params[k] for k in compiled.positiontup]
+
+    @_op
+    def filter_positions(self, filter: dict) -> list[int]:
+        where, params = self._where(filter)
+        return [r[0] for r in self.db.execute(
+            f"SELECT pos FROM {self._src} WHERE {where} ORDER BY pos", params)]
+
+    @_op
+    def embeddings_at(self, positions: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
+        m = self._meta()
+        if positions is None:
+            if m["count"] == 0:
+                return None
+            labels = [r[0] for r in self.db.execute(f"SELECT label FROM {self._src} ORDER BY pos")]
+        else:
+            positions = np.asarray(positions, dtype=np.int64).tolist()
+            rows = self._rows_at(positions, "pos, label")
+            labels = [rows[p][1] for p in positions]
+        missing = sum(1 for lab in labels if lab is None)
+        if missing == len(labels):
+            return None
+        if missing:
+            raise EmptyArrayError(
+                f"{missing} of {len(labels)} Documents have no embedding; embed all of them (or "
+                "select those that have one)")
+        lab = np.asarray(labels, dtype=np.int64)
+        if lab.size and lab[0] == 0 and lab[-1] == lab.size - 1 and np.all(np.diff(lab) == 1):
+            return np.array(self.column.matrix()[: lab.size])
+        return self.column.take(lab)
+
+    @_op
+    def find_vectors(self, queries: np.ndarray, limit: int, metric: str = "cosine",
+                     filter: dict | None = None, block_size: int | None = None,
+                     **params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``limit`` over the vector column (pre-filtered), as (scores, positions)."""
+        metric = canonical_metric(metric)
+        queries = as_matrix(queries, what="query vectors")
+        block = block_size or self.config.block_size
+        m = self._meta()
+        q = queries.shape[0]
+        empty = (np.full((q, limit), np.nan, np.float32), np.full((q, limit), -1, np.int64))
+        if filter is not None:
+            where, wparams = self._where(filter)
+            rows = self.db.execute(f"SELECT pos, label FROM {self._src} WHERE {where}",
+                                   wparams).fetchall()
+            if not rows:
+                return empty
+            if any(r[1] is None for r in rows):
+                raise EmptyArrayError(
+                    "some Documents passing the filter have no embedding; embed them first")
+            arr = np.asarray(rows, dtype=np.int64)
+            arr = arr[np.argsort(arr[:, 1])]
+            scores, labels = search_column(self.column, queries, limit, metric,
+                                           labels=arr[:, 1].copy(), block_size=block)
+            idx = np.searchsorted(arr[:, 1], np.maximum(labels, 0))
+            return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
+        if m["count"] == 0:
+            raise EmptyArrayError("cannot search an empty array; add Documents first")
+        if m["vec_rows"] - m["n_dead"] != m["count"]:
+            raise EmptyArrayError(
+                f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
+                "embedding; embed all of them (or search with a filter selecting those that have one)")
+        dead = np.fromiter((r[0] for r in self.db.execute(
+            f'SELECT label FROM "{self.t}__dead" ORDER BY label')), np.int64) if m["n_dead"] else None
+        scores, labels = search_column(self.column, queries, limit, metric, dead=dead,
+                                       block_size=block)
+        return scores, self._positions_of_labels(labels)
+
+    def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
+        uniq = np.unique(labels[labels >= 0]).tolist()
+        found: dict[int, int] = {}
+        for i in range(0, len(uniq), _CHUNK):
+            part = uniq[i:i + _CHUNK]
+            found.update(self.db.execute(
+                f"SELECT label, pos FROM {self._src} WHERE label IN ({','.join('?' * len(part))})",
+                part).fetchall())
+        flat = [found.get(lab, -1) for lab in labels.ravel().tolist()]
+        return np.asarray(flat, dtype=np.int64).reshape(labels.shape)
+
+    # --- maintenance ------------------------------------------------------------------------------
+    @_op
+    def vacuum(self) -> None:
+        """Reclaim the space of deleted Documents and replaced vectors (rewrites the files)."""
+        self.sync()
+        with self.atomic():
+            m = self._tx
+            old_epoch = m["epoch"]
+            live = [r[0] for r in self.db.execute(
+                f"SELECT label FROM {self._qt} WHERE label IS NOT NULL ORDER BY label")]
+            new = VectorColumn(self._column_path(old_epoch + 1), m["dim"], 0)
+            src = self.column
+            self._sync_column(m)
+            lab = np.asarray(live, dtype=np.int64)
+            for start in range(0, lab.size, self.config.block_size):
+                new.write(start, src.take(lab[start:start + self.config.block_size]))
+            new.flush()
+            new.close()
+            self.db.executemany(f"UPDATE {self._qt} SET label=? WHERE label=?",
+                                [(i, o) for i, o in enumerate(live) if i != o])
+            self.db.execute(f'DELETE FROM "{self.t}__dead"')
+            m.update(vec_rows=len(live), n_dead=0, epoch=old_epoch + 1, seq=m["seq"] + 1)
+        self.tracker.clear()
+        _remove(self._column_path(old_epoch))
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: count, seq, vec_rows, n_dead, dim, epoch, version."""
+        with self._lock:
+            return dict(self._meta())
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any, journal: str = "WAL") -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA journal_mode={journal}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+    dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(p: str) -> re.Pattern:
+    return re.compile(p)
+
+
+def _regexp(pattern: str, value: Any) -> int:
+    return int(isinstance(value, str) and _pattern(pattern).search(value) is not None)
+
+
+def _resolve(connection: str) -> tuple[str, str]:
+    """(file path, SQLAlchemy URL) of a path or a sqlite URL; creates the parent directory."""
+    if "://" in connection:
+        url = make_url(connection)
+        if url.get_backend_name() != "sqlite":
+            raise InvalidConfigError(
+                f"storage 'sqlite' takes a file path or a sqlite:/// URL, got {url.get_backend_name()!r};"
+                " other databases are not supported by this version")
+        path = url.database or ""
+    else:
+        path = connection
+    if not path or path == ":memory:":
+        raise InvalidConfigError("the sqlite store needs a file path (':memory:' cannot hold the vector column)")
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise StoreNotWritableError(f"cannot create the directory {parent}: {exc}") from exc
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise StoreNotWritableError(
+            f"{path} is not writable; choose a path you can write or fix its permissions")
+    return path, f"sqlite:///{path}"
+
+
+def _runs(sorted_positions: list[int]) -> Iterator[tuple[int, int]]:
+    """Contiguous runs (lo, hi inclusive) of sorted unique ints."""
+    lo = prev = sorted_positions[0]
+    for p in sorted_positions[1:]:
+        if p != prev + 1:
+            yield lo, prev
+            lo = p
+        prev = p
+    yield lo, prev
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

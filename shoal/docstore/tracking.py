@@ -1,0 +1,95 @@
+"""Which Documents were handed out by a disk store, so in-place changes can be written back.
+
+Documents read from disk are copies. The tracker keeps each one (by id) with the
+stored row it was decoded from; :meth:`FetchTracker.changed` re-encodes them and returns
+the ones that differ, which the store writes back on ``sync()`` / ``close()``. While a
+Document is tracked, reading the same id again returns the *same object* (so
+``da[0].text = 'x'; da[0].text`` sees the change), unless the stored row changed under it
+(another process wrote it), in which case the fresh copy replaces it.
+
+At most ``capacity`` Documents are tracked; when that is exceeded the store syncs and
+the tracker starts over, so iterating a store larger than RAM stays bounded.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, NamedTuple
+
+import numpy as np
+
+from shoal.document.document import Document
+from shoal.docstore.rows import Row, encode
+
+__all__ = ["FetchTracker", "Stored"]
+
+
+class Stored(NamedTuple):
+    """What a tracked Document was decoded from."""
+
+    blob: bytes
+    text: str | None
+    tags: str | None
+    label: int | None
+
+
+class FetchTracker:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._docs: dict[str, tuple[Document, Stored]] = {}
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    @property
+    def enabled(self) -> bool:
+        return self.capacity > 0
+
+    def lookup(self, doc_id: str, stored: Stored) -> Document | None:
+        """The tracked Document for ``doc_id`` if the store still holds ``stored`` for it."""
+        hit = self._docs.get(doc_id)
+        if hit is None:
+            return None
+        if hit[1] != stored:
+            del self._docs[doc_id]
+            return None
+        return hit[0]
+
+    def add(self, doc: Document, stored: Stored) -> None:
+        if self.capacity > 0:
+            self._docs[doc._id] = (doc, stored)
+
+    def full(self) -> bool:
+        return self.capacity > 0 and len(self._docs) > self.capacity
+
+    def forget(self, ids: Iterable[str]) -> None:
+        for i in ids:
+            self._docs.pop(i, None)
+
+    def clear(self) -> None:
+        self._docs.clear()
+
+    def changed(self, vector_at: Callable[[int], np.ndarray]) -> list[tuple[str, Document, Row]]:
+        """(id it was read with, Document, its new row) for every tracked Document changed since it was read.
+
+        ``vector_at(label)`` gives the stored column row a Document's embedding is
+        compared against. A Document whose id was changed in place counts as changed
+        (it is written back under the id it was read with, see the stores).
+        """
+        out = []
+        for doc_id, (doc, st) in self._docs.items():
+            row = encode(doc)
+            same = (doc._id == doc_id and row.blob == st.blob and row.text == st.text
+                    and row.tags == st.tags)
+            if same and not row.in_blob:
+                if st.label is None:
+                    same = row.vector is None
+                else:
+                    same = row.vector is not None and np.array_equal(row.vector, vector_at(st.label))
+            if not same:
+                out.append((doc_id, doc, row))
+        return out
+
+    def ids(self) -> list[str]:
+        return list(self._docs)
+
+    def entries(self) -> list[tuple[str, Document, Stored]]:
+        return [(i, d, s) for i, (d, s) in self._docs.items()]
