@@ -1,0 +1,105 @@
+"""Turning ``post(inputs=...)`` into requests of ``request_size`` Documents.
+
+``inputs`` may be a Document, a DocumentArray, a list (or any iterable) of Documents
+or of values a Document accepts (text, dicts), a generator, a function returning any
+of these, an async generator (or async iterable), or None — which sends one request
+without Documents. ``request_size <= 0`` puts everything into one request (Jina).
+An empty iterable sends nothing.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, AsyncIterator, Iterable, Iterator
+
+from shoal.document.array import DocumentArray
+from shoal.document.document import Document
+from shoal.document.request import DataRequest
+from shoal.errors import BadInputError
+
+__all__ = ["RequestFactory", "is_async_inputs"]
+
+
+def _resolve(inputs: Any) -> Any:
+    if callable(inputs) and not isinstance(inputs, (Document, DocumentArray)):
+        inputs = inputs()
+    return inputs
+
+
+def is_async_inputs(inputs: Any) -> bool:
+    """True for an async generator / iterable (or a function returning one)."""
+    if inspect.isasyncgenfunction(inputs):
+        return True
+    return hasattr(inputs, "__aiter__")
+
+
+def _as_doc(value: Any) -> Document:
+    return value if isinstance(value, Document) else Document(value)
+
+
+class RequestFactory:
+    """Builds the DataRequests of one ``post`` (endpoint, parameters, target shared)."""
+
+    def __init__(self, on: str, parameters: dict | None, request_size: int,
+                 target_executor: str | None, timeout_ms: int = 0) -> None:
+        if not isinstance(request_size, int) or isinstance(request_size, bool):
+            raise BadInputError(f"request_size={request_size!r} must be an int")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise BadInputError(f"parameters must be a dict, not {type(parameters).__name__}")
+        self.on = on or "/"
+        self.parameters = parameters
+        self.request_size = request_size if request_size > 0 else 0
+        self.target = target_executor or ""
+        self.timeout_ms = timeout_ms
+
+    def make(self, docs: Any = None) -> DataRequest:
+        req = DataRequest(docs, endpoint=self.on, parameters=self.parameters,
+                          target_executor=self.target)
+        req.header.timeout_ms = self.timeout_ms
+        return req
+
+    def iter_sync(self, inputs: Any) -> Iterator[DataRequest]:
+        """Requests for sync ``inputs`` (see the module docstring)."""
+        inputs = _resolve(inputs)
+        if inputs is None:
+            yield self.make()
+            return
+        if isinstance(inputs, Document):
+            yield self.make([inputs])
+            return
+        if isinstance(inputs, (str, bytes, dict)):
+            yield self.make([Document(inputs)])
+            return
+        if not isinstance(inputs, Iterable):
+            raise BadInputError(
+                f"inputs= must be a Document, an iterable of Documents, a generator or a "
+                f"function returning one, not {type(inputs).__name__}")
+        size = self.request_size
+        if isinstance(inputs, DocumentArray) and (not size or len(inputs) <= size):
+            if len(inputs):
+                yield self.make(inputs)
+            return
+        batch: list[Document] = []
+        for value in inputs:
+            batch.append(_as_doc(value))
+            if size and len(batch) >= size:
+                yield self.make(batch)
+                batch = []
+        if batch:
+            yield self.make(batch)
+
+    async def iter_async(self, inputs: Any) -> AsyncIterator[DataRequest]:
+        """Requests for sync or async ``inputs``."""
+        inputs = _resolve(inputs)
+        if not hasattr(inputs, "__aiter__"):
+            for req in self.iter_sync(inputs):
+                yield req
+            return
+        size = self.request_size
+        batch: list[Document] = []
+        async for value in inputs:
+            batch.append(_as_doc(value))
+            if size and len(batch) >= size:
+                yield self.make(batch)
+                batch = []
+        if batch:
+            yield self.make(batch)

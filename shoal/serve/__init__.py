@@ -1,0 +1,19 @@
+"""Serving a Flow: worker-process runtimes and the network gateways.
+
+Importing this package registers, without importing grpc or FastAPI:
+
+* the gateways ``'grpc'``, ``'http'`` and ``'websocket'`` with
+  :mod:`shoal.flow.gateways` (started when a Flow has ``protocol=`` or ``port=``);
+* ``runtime='process'`` with :mod:`shoal.flow.runtimes` (:mod:`shoal.serve.runtime`).
+"""
+from __future__ import annotations
+
+from shoal.flow.gateways import register_gateway
+from shoal.serve import runtime as _runtime  # noqa: F401 - registers runtime='process'
+from shoal.serve.gateway.config import PROTOCOLS
+from shoal.serve.gateway.starter import start_gateway
+
+for _protocol in PROTOCOLS:
+    register_gateway(_protocol, start_gateway)
+
+__all__ = ["start_gateway"]
