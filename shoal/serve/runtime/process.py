@@ -118,8 +118,6 @@ class ProcessWorker:
         self._monitor = asyncio.ensure_future(self._watch())
 
     async def _spawn(self) -> None:
-        import grpc  # noqa: PLC0415
-
         read_fd, write_fd = os.pipe()
         env = {**os.environ, **self.spec.config.env, CONFIG_ENV: json.dumps(self._config),
                FD_ENV: str(write_fd)}
@@ -129,6 +127,8 @@ class ProcessWorker:
                 pass_fds=(write_fd,), start_new_session=True, stdin=subprocess.DEVNULL)
         finally:
             os.close(write_fd)
+        import grpc  # noqa: PLC0415 - imported while the worker boots
+
         try:
             message = await asyncio.wait_for(self._read_handshake(read_fd), self._timeout)
         except asyncio.TimeoutError:
