@@ -115,3 +115,36 @@ def test_build_error_before_any_executor_runs():
         with f:
             pass
     assert closed == [1]  # what started was stopped
+
+
+def test_in_process_timeout_ready_names_deployment():
+    import time
+
+    from shoal.errors import DeploymentNotReadyError
+
+    class SlowStart(Executor):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            time.sleep(0.5)
+
+    with pytest.raises(DeploymentNotReadyError, match="slowpoke"):
+        with Flow().add(name="slowpoke", uses=SlowStart, timeout_ready=50):
+            pass
+
+
+def test_env_is_visible_to_in_process_executor():
+    import os
+
+    seen = []
+
+    class ReadEnv(Executor):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            seen.append(os.environ.get("SHOAL_TEST_ENV"))
+
+    try:
+        with Flow().add(uses=ReadEnv, env={"SHOAL_TEST_ENV": "yes"}):
+            pass
+    finally:
+        os.environ.pop("SHOAL_TEST_ENV", None)
+    assert seen == ["yes"]
