@@ -256,7 +256,7 @@ def ndarray_from_dict(obj: Any, what: str = "array") -> np.ndarray:
 
 _VARINT1 = [bytes((i,)) for i in range(128)]
 _pack_d = struct.Struct("<d").pack
-_ND_HEADERS: dict[tuple, tuple[bytes, bytes, bytes]] = {}
+_ND_HEADERS: dict[tuple, tuple[bytes, np.dtype | None]] = {}
 
 
 def _varint(n: int) -> bytes:
@@ -397,7 +397,7 @@ def _encode_doc_parts(d: Document) -> list[bytes]:
     if v is not None:
         add(b"\x69" + _pack_d(v))
     v = d.location
-    if v:
+    if v is not None and len(v):
         add(_ld(b"\x72", struct.pack(f"<{len(v)}d", *v)))
     v = d.weight
     if v is not None:
@@ -413,6 +413,16 @@ def _encode_doc_parts(d: Document) -> list[bytes]:
     if v:
         parts.extend(_score_entries(b"\x9a\x01", v))
     return parts
+
+
+def _guarded(encode: Any, arg: Any) -> bytes:
+    """``encode(arg)`` with stray low-level errors turned into BadInputError."""
+    try:
+        return encode(arg)
+    except BadInputError:
+        raise
+    except (struct.error, TypeError, ValueError, OverflowError) as exc:
+        raise BadInputError(f"cannot serialize a Document: {exc}") from exc
 
 
 def _encode_docs(docs: Iterable[Document]) -> bytes:
@@ -636,7 +646,7 @@ def _parse(message: Any, data: bytes, what: str) -> Any:
 
 def doc_to_proto(doc: Document) -> Any:
     """``doc`` as a ``shoal_pb2.DocumentProto``."""
-    return pb2.DocumentProto.FromString(_encode_doc(doc))
+    return pb2.DocumentProto.FromString(_guarded(_encode_doc, doc))
 
 
 def doc_from_proto(pb: Any) -> Document:
@@ -646,7 +656,7 @@ def doc_from_proto(pb: Any) -> Document:
 
 def doc_to_bytes(doc: Document, compress: str | None = None) -> bytes:
     """``DocumentProto`` bytes of ``doc``, optionally compressed."""
-    return compress_bytes(_encode_doc(doc), compress)
+    return compress_bytes(_guarded(_encode_doc, doc), compress)
 
 
 def doc_from_bytes(data: bytes, compress: str | None = None) -> Document:
@@ -660,7 +670,7 @@ def _score_dict(scores: dict) -> dict[str, dict[str, Any]]:
 
 
 def _plain(x: Any) -> Any:
-    """A JSON-ready deep copy of a tags value (numpy scalars / arrays made plain)."""
+    """A JSON-ready deep copy of a value (numpy scalars / arrays made plain)."""
     if isinstance(x, dict):
         return {k: _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -698,11 +708,9 @@ def doc_to_dict(doc: Document, *, array_format: str | None = None,
         elif name in ("chunks", "matches"):
             out[name] = [doc_to_dict(c, array_format=array_format, exclude=skip) for c in v]
         elif name in ("scores", "evaluations"):
-            out[name] = _score_dict(v)
-        elif name == "location":
-            out[name] = list(v)
+            out[name] = _plain(_score_dict(v))
         else:
-            out[name] = v
+            out[name] = _plain(v)
     return out
 
 
@@ -817,7 +825,7 @@ def docs_to_bytes(docs: Iterable[Document], protocol: str = "protobuf",
     if _protocol(protocol) == "pickle":
         data = pickle.dumps(list(docs), protocol=pickle.HIGHEST_PROTOCOL)
     else:
-        data = _encode_docs(docs)
+        data = _guarded(_encode_docs, docs)
     return compress_bytes(data, compress)
 
 
@@ -846,7 +854,7 @@ def _unpickle_docs(raw: bytes) -> list[Document]:
 
 def docs_to_protobuf(docs: Iterable[Document]) -> Any:
     """A ``shoal_pb2.DocumentArrayProto``."""
-    return pb2.DocumentArrayProto.FromString(_encode_docs(docs))
+    return pb2.DocumentArrayProto.FromString(_guarded(_encode_docs, docs))
 
 
 def docs_from_protobuf(pb: Any) -> list[Document]:
@@ -928,7 +936,7 @@ def request_to_bytes(req: DataRequest) -> bytes:
     if req.parameters:
         parts.append(_ld(b"\x12", dumps_json(req.parameters, "parameters").encode()))
     if req._docs is not None and len(req._docs):
-        parts.append(_ld(b"\x1a", _encode_docs(req._docs)))
+        parts.append(_ld(b"\x1a", _guarded(_encode_docs, req._docs)))
     for route in req.routes:
         parts.append(_str_field(b"\x22", route, "route"))
     return b"".join(parts)

@@ -411,3 +411,18 @@ def test_same_length_embeddings_of_other_shape_or_dtype_stay_apart():
     back = codec.docs_from_bytes(codec.docs_to_bytes(docs))
     for a, b in zip(docs, back):
         assert_same_array(a.embedding, b.embedding)
+
+
+def test_numpy_scalars_in_fields_and_bad_values():
+    d = Document(weight=np.float32(0.5), location=np.array([1.0, 2.0]), granularity=np.int64(2))
+    d.scores["s"] = np.float32(0.25)
+    text = json.dumps(codec.doc_to_dict(d))  # plain JSON, no numpy left
+    back = codec.doc_from_dict(json.loads(text))
+    assert back.weight == 0.5 and back.location == [1.0, 2.0] and back.granularity == 2
+    assert codec.doc_from_bytes(codec.doc_to_bytes(d)).location == [1.0, 2.0]
+    with pytest.raises(BadInputError, match="serialize"):
+        codec.doc_to_bytes(Document(weight="heavy"))
+    bad = Document()
+    bad.scores["s"] = "high"
+    with pytest.raises(BadInputError):
+        codec.docs_to_bytes([bad])
