@@ -119,7 +119,8 @@ def save_docs(docs: Iterable[Document], file: Any, protocol: str = "protobuf",
         raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
     total = len(docs) if hasattr(docs, "__len__") else None
     count = 0
-    with _open_write(file) as f, progress(total, "saving", "doc", enabled=show_progress) as bar:
+    with _open_write(file) as f, progress(total, "saving", "doc", enabled=show_progress) as bar, \
+            codec.gc_paused():
         f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, _PROTOCOL_IDS[proto],
                              _COMPRESS_IDS[compress], 0))
         for batch in _batches(docs, batch_size):
@@ -252,7 +253,7 @@ def load_docs(file: Any, protocol: str | None = None, compress: str | None = Non
         if f2 is f:
             f.seek(-len(MAGIC), os.SEEK_CUR)
         out: list[Document] = []
-        with progress(None, "loading", "doc", enabled=show_progress) as bar:
+        with progress(None, "loading", "doc", enabled=show_progress) as bar, codec.gc_paused():
             for docs in _iter_records(f2, _name(file), protocol):
                 out.extend(docs)
                 bar.update(len(docs))
