@@ -119,8 +119,8 @@ class ProcessWorker:
 
     async def _spawn(self) -> None:
         read_fd, write_fd = os.pipe()
-        env = {**os.environ, **self.spec.config.env, CONFIG_ENV: json.dumps(self._config),
-               FD_ENV: str(write_fd)}
+        env = {"PYTHONUNBUFFERED": "1", **os.environ, **self.spec.config.env,
+               CONFIG_ENV: json.dumps(self._config), FD_ENV: str(write_fd)}
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "shoal.serve.runtime.worker", env=env,

@@ -163,3 +163,28 @@ def test_add_returns_a_copy_like_jina():
     f = Flow()
     g = f.add(name="x")
     assert f.num_deployments == 0 and g.num_deployments == 1
+
+
+def test_yaml_forward_needs_and_cycles():
+    from shoal.errors import TopologyError
+
+    ok = textwrap.dedent("""
+        jtype: Flow
+        executors:
+          - name: b
+            needs: a
+          - name: a
+            needs: gateway
+    """)
+    f = Flow.load_config(ok)
+    assert f.topology.order == ("a", "b")
+    cyclic = textwrap.dedent("""
+        jtype: Flow
+        executors:
+          - name: a
+            needs: b
+          - name: b
+            needs: a
+    """)
+    with pytest.raises(TopologyError, match="cycle"):
+        Flow.load_config(cyclic)
