@@ -44,6 +44,7 @@ from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.rows import Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
 from shoal.docstore.tracking import FetchTracker, Stored
+from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
 
@@ -320,7 +321,7 @@ class SqliteStore:
         if not ps:
             return out
         src = self._src
-        for lo, hi in _runs(ps):
+        for lo, hi in runs(ps):
             if hi - lo >= 8 or not self.list_like:
                 rows = self.db.execute(f"SELECT {cols} FROM {src} WHERE pos BETWEEN ? AND ?",
                                        (lo, hi)).fetchall()
@@ -483,7 +484,7 @@ class SqliteStore:
         self.db.executemany(f"UPDATE {self._qt} SET label=NULL, flags=?, doc=? WHERE rowid=?",
                             [(f, b, r) for b, f, r in upd])
         self.db.execute(f'DELETE FROM "{self.t}__dead"')
-        self._after_commit.append(functools.partial(_remove, self._column_path(m["epoch"])))
+        self._after_commit.append(functools.partial(remove_file, self._column_path(m["epoch"])))
         m.update(vec_rows=0, n_dead=0, dim=None, epoch=m["epoch"] + 1)
         self._sync_column(m)
 
@@ -504,18 +505,11 @@ class SqliteStore:
         return out
 
     def _raise_duplicate(self, ids: Sequence[str]) -> None:
-        seen: set[str] = set()
-        for i in ids:
-            if i in seen:
-                break
-            seen.add(i)
-        else:
+        i = first_repeat(ids)
+        if i is None:
             found = self._rows_by_ids(list(ids), "id")
             i = next((x for x in ids if x in found), ids[0])
-        raise DuplicateIdError(
-            f"a Document with id {i!r} is already in the array; set da[{i!r}] = doc to replace it, "
-            "or open the array with config={'on_duplicate': 'overwrite'} (nothing of this batch "
-            "was written)")
+        raise duplicate_error(i)
 
     @_op
     def extend(self, docs: Iterable[Document]) -> None:
@@ -701,7 +695,7 @@ class SqliteStore:
             self._tx.update(count=0, vec_rows=0, n_dead=0, dim=self.config.n_dim,
                             epoch=old_epoch + 1, seq=self._tx["seq"] + 1)
         self.tracker.clear()
-        _remove(self._column_path(old_epoch))
+        remove_file(self._column_path(old_epoch))
 
     @_op
     def reorder(self, order: Sequence[int]) -> None:
@@ -850,7 +844,7 @@ class SqliteStore:
             self.db.execute(f'DELETE FROM "{self.t}__dead"')
             m.update(vec_rows=len(live), n_dead=0, epoch=old_epoch + 1, seq=m["seq"] + 1)
         self.tracker.clear()
-        _remove(self._column_path(old_epoch))
+        remove_file(self._column_path(old_epoch))
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -902,21 +896,3 @@ def _resolve(connection: str) -> tuple[str, str]:
         raise StoreNotWritableError(
             f"{path} is not writable; choose a path you can write or fix its permissions")
     return path, f"sqlite:///{path}"
-
-
-def _runs(sorted_positions: list[int]) -> Iterator[tuple[int, int]]:
-    """Contiguous runs (lo, hi inclusive) of sorted unique ints."""
-    lo = prev = sorted_positions[0]
-    for p in sorted_positions[1:]:
-        if p != prev + 1:
-            yield lo, prev
-            lo = p
-        prev = p
-    yield lo, prev
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass

@@ -1,0 +1,984 @@
+"""LMDB document store: ``DocumentArray(storage='lmdb', config={'path': 'data/', 'name': 'docs'})``.
+
+One LMDB environment per directory holds several named arrays; each array has named
+sub-databases (keys are big-endian int64 unless noted)::
+
+    <name>:docs    rid -> record: header (label, flags, lengths) + id + text + tags JSON +
+                   attrs JSON + codec bytes of the rest of the Document
+    <name>:ids     id (utf-8) -> rid, pos
+    <name>:order   pos -> rid, id        (dense 0..n-1; absent when list_like=False)
+    <name>:labels  vector label -> rid
+    <name>:dead    vector label -> seq   (labels freed by deletes / replaced embeddings)
+    shoal:meta     <name> -> JSON counters (format version, count, seq, vec_rows, ...)
+    <name>.<epoch>.vec   the vector column file in the same directory
+
+Every write is one LMDB write transaction (nested ``atomic()`` blocks are child
+transactions). A full map is grown by doubling and the transaction retried. Writers of
+all processes are serialised by LMDB; a ``shoal-writer.lock`` file lock in front of it
+turns a long wait into StoreLockedError after ``timeout`` seconds. Readers open a fresh
+read transaction per call, so they see every committed write.
+"""
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import os
+import shutil
+import struct
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import lmdb
+import numpy as np
+
+from shoal.document.codec import doc_to_bytes, dumps_json, loads_json
+from shoal.document.document import Document
+from shoal.document.filters import compile_filter
+from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
+                          DuplicateIdError, EmptyArrayError, InvalidConfigError, StoreError,
+                          StoreLockedError, StoreNotWritableError, StoreVersionError)
+from shoal.utils.distance import as_matrix, canonical_metric
+
+from shoal.docstore.column import VectorColumn, search_column
+from shoal.docstore.config import LmdbConfig, parse_config
+from shoal.docstore.rows import Row, decode, encode, encode_many, stack_vectors
+from shoal.docstore.tracking import FetchTracker, Stored
+from shoal.docstore.util import duplicate_error, first_repeat, remove_file
+
+__all__ = ["LmdbStore", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+IN_BLOB = 1
+_HEAD = struct.Struct("<qBIIII")  # label (-1: none), flags, len id / text / tags / attrs
+_NONE = 0xFFFFFFFF
+_Q = struct.Struct(">q")
+_QQ = struct.Struct(">qq")
+_META = "shoal:meta"
+
+
+def _k(i: int) -> bytes:
+    return _Q.pack(i)
+
+
+# --- environments: one per directory and process, shared by the arrays in it ------------
+
+class _Env:
+    def __init__(self, path: str, cfg: LmdbConfig) -> None:
+        try:
+            self.env = lmdb.open(path, map_size=cfg.map_size, max_dbs=256,
+                                 max_readers=cfg.max_readers, subdir=True, lock=True)
+        except lmdb.InvalidError as exc:
+            raise CorruptStoreError(
+                f"{path} is not a readable LMDB store ({exc}); restore it from a backup") from exc
+        except lmdb.Error as exc:
+            raise StoreNotWritableError(f"cannot open the LMDB store at {path}: {exc}") from exc
+        self.path = path
+        self.pid = os.getpid()
+        self.refs = 0
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.lockfd = os.open(os.path.join(path, "shoal-writer.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self.dbs: dict[str, Any] = {}
+
+    def db(self, name: str) -> Any:
+        h = self.dbs.get(name)
+        if h is None:
+            h = self.dbs[name] = self.env.open_db(name.encode())
+        return h
+
+    def acquire(self, timeout: float) -> None:
+        """Take the cross-process writer lock, waiting at most ``timeout`` seconds."""
+        if not self.lock.acquire(timeout=timeout if timeout > 0 else -1):
+            raise StoreLockedError(f"another thread holds the writer lock of {self.path}")
+        if self.depth == 0:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        self.lock.release()
+                        raise StoreLockedError(
+                            f"the LMDB store {self.path} is locked by another writer for more than "
+                            f"timeout={timeout}s; retry later, or open it with a larger "
+                            "config['timeout']") from None
+                    time.sleep(0.005)
+        self.depth += 1
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            fcntl.flock(self.lockfd, fcntl.LOCK_UN)
+        self.lock.release()
+
+    def grow(self) -> None:
+        size = self.env.info()["map_size"]
+        self.env.set_mapsize(size * 2)
+
+
+_ENVS: dict[str, _Env] = {}
+_ENVS_LOCK = threading.Lock()
+
+
+def _acquire_env(path: str, cfg: LmdbConfig) -> _Env:
+    with _ENVS_LOCK:
+        e = _ENVS.get(path)
+        if e is None or e.pid != os.getpid():
+            e = _ENVS[path] = _Env(path, cfg)
+        e.refs += 1
+        return e
+
+
+def _release_env(e: _Env) -> None:
+    with _ENVS_LOCK:
+        e.refs -= 1
+        if e.refs <= 0 and _ENVS.get(e.path) is e:
+            del _ENVS[e.path]
+            e.env.close()
+            os.close(e.lockfd)
+
+
+# --- records ----------------------------------------------------------------------------------
+
+def _pack(r: Row, label: int | None) -> bytes:
+    idb = r.id.encode()
+    t = r.text.encode() if r.text is not None else b""
+    g = r.tags.encode() if r.tags is not None else b""
+    a = r.attrs.encode() if r.attrs is not None else b""
+    head = _HEAD.pack(-1 if label is None else label, IN_BLOB if r.in_blob else 0, len(idb),
+                      _NONE if r.text is None else len(t), _NONE if r.tags is None else len(g),
+                      _NONE if r.attrs is None else len(a))
+    return b"".join((head, idb, t, g, a, r.blob))
+
+
+def _unpack(rec: bytes) -> tuple[str, int | None, int, str | None, str | None, str | None, bytes]:
+    """(id, label, flags, text, tags, attrs, blob) of a record."""
+    try:
+        label, flags, li, lt, lg, la = _HEAD.unpack_from(rec)
+        o = _HEAD.size
+        doc_id = bytes(rec[o:o + li]).decode()
+        o += li
+        out = []
+        for n in (lt, lg, la):
+            if n == _NONE:
+                out.append(None)
+            else:
+                out.append(bytes(rec[o:o + n]).decode())
+                o += n
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise CorruptStoreError(f"a stored LMDB record cannot be read ({exc}); the store is damaged") from exc
+    return doc_id, (None if label < 0 else label), flags, out[0], out[1], out[2], bytes(rec[o:])
+
+
+class _FilterView:
+    """The filterable fields of a record, as ``compile_filter`` reads them from a Document."""
+
+    __slots__ = ("id", "text", "mime_type", "modality", "uri", "parent_id", "weight",
+                 "granularity", "adjacency", "offset", "_tags")
+
+    def __init__(self, doc_id: str, text: str | None, tags: str | None, attrs: str | None) -> None:
+        self.id, self.text = doc_id, text
+        self._tags = json.loads(tags) if tags else None
+        a = json.loads(attrs) if attrs else {}
+        self.mime_type = a.get("mime_type")
+        self.modality = a.get("modality")
+        self.uri = a.get("uri")
+        self.parent_id = a.get("parent_id")
+        self.weight = a.get("weight")
+        self.offset = a.get("offset")
+        self.granularity = a.get("granularity", 0)
+        self.adjacency = a.get("adjacency", 0)
+
+
+def _op(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def wrapper(self: LmdbStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            try:
+                return method(self, *args, **kwargs)
+            except lmdb.CorruptedError as exc:
+                raise CorruptStoreError(f"the LMDB store {self.path} is damaged ({exc}); restore "
+                                        "it from a backup") from exc
+    return wrapper
+
+
+class LmdbStore:
+    """A DocStore in an LMDB environment (see the module docstring)."""
+
+    name = "lmdb"
+    persistent = True
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = cfg = parse_config(LmdbConfig, config, "lmdb")
+        self.on_duplicate = cfg.on_duplicate
+        self.list_like = cfg.list_like
+        self.path = path = os.path.abspath(cfg.path)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise StoreNotWritableError(f"cannot create the LMDB directory {path}: {exc}") from exc
+        if not os.access(path, os.W_OK):
+            raise StoreNotWritableError(f"{path} is not writable; choose a path you can write or "
+                                        "fix its permissions")
+        self._lock = threading.RLock()
+        self._txn: Any = None
+        self._tx: dict[str, Any] | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self._closed = False
+        self.tracker = FetchTracker(cfg.track_fetched)
+        self.e = _acquire_env(path, cfg)
+        n = cfg.name
+        try:
+            self._dbs = {k: self.e.db(f"{n}:{k}") for k in ("docs", "ids", "order", "labels", "dead")}
+            self._meta_db = self.e.db(_META)
+            self._open_meta()
+        except BaseException:
+            _release_env(self.e)
+            raise
+        m = self._meta()
+        self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
+
+    # --- meta ------------------------------------------------------------------------------
+    def _column_path(self, epoch: int) -> str:
+        return os.path.join(self.path, f"{self.config.name}.{epoch}.vec")
+
+    def _open_meta(self) -> None:
+        with self.e.env.begin(db=self._meta_db) as txn:
+            raw = txn.get(self.config.name.encode())
+        if raw is not None:
+            m = loads_json(bytes(raw))
+            if m.get("version", 0) > FORMAT_VERSION:
+                raise StoreVersionError(
+                    f"array {self.config.name!r} in {self.path} was written by a newer shoal "
+                    f"(format {m['version']}, this version reads up to {FORMAT_VERSION}); "
+                    "upgrade shoal to open it")
+            if bool(m.get("list_like", True)) != self.list_like:
+                raise InvalidConfigError(
+                    f"array {self.config.name!r} was created with list_like={m.get('list_like')}; "
+                    "open it with the same setting")
+            return
+        with self.atomic(meta=False) as txn:
+            txn.put(self.config.name.encode(), dumps_json(
+                {"version": FORMAT_VERSION, "count": 0, "seq": 0, "vec_rows": 0, "n_dead": 0,
+                 "dim": self.config.n_dim, "epoch": 0, "next_rid": 0,
+                 "list_like": self.list_like}).encode(), db=self._meta_db)
+
+    def _read_meta(self, txn: Any) -> dict[str, Any]:
+        raw = txn.get(self.config.name.encode(), db=self._meta_db)
+        if raw is None:
+            raise CorruptStoreError(f"array {self.config.name!r} lost its meta record in {self.path}")
+        return loads_json(bytes(raw))
+
+    def _meta(self) -> dict[str, Any]:
+        if self._tx is not None:
+            return self._tx
+        with self._read() as txn:
+            m = self._read_meta(txn)
+        self._sync_column(m)
+        return m
+
+    def _sync_column(self, m: dict[str, Any]) -> None:
+        col = getattr(self, "column", None)
+        if col is None:
+            return
+        path = self._column_path(m["epoch"])
+        if col.path != path:
+            col.close()
+            self.column = VectorColumn(path, m["dim"], m["vec_rows"], writable=False)
+        else:
+            col.dim = m["dim"]
+            col.set_rows(m["vec_rows"])
+
+    # --- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        if self._txn is not None:
+            yield self._txn
+            return
+        while True:
+            try:
+                txn = self.e.env.begin(buffers=False)
+                break
+            except lmdb.MapResizedError:
+                self.e.env.set_mapsize(0)
+        try:
+            yield txn
+        finally:
+            txn.abort()
+
+    @contextmanager
+    def atomic(self, meta: bool = True) -> Iterator[Any]:
+        """One write transaction (nested: a child transaction); all in or all out."""
+        with self._lock:
+            if self._txn is not None:
+                parent, snapshot = self._txn, dict(self._tx) if self._tx is not None else None
+                child = self.e.env.begin(write=True, parent=parent)
+                self._txn = child
+                try:
+                    yield child
+                except BaseException:
+                    child.abort()
+                    self._tx = snapshot
+                    raise
+                else:
+                    child.commit()
+                finally:
+                    self._txn = parent
+                return
+            self.e.acquire(self.config.timeout)
+            try:
+                while True:
+                    try:
+                        txn = self.e.env.begin(write=True)
+                        break
+                    except lmdb.MapResizedError:
+                        self.e.env.set_mapsize(0)
+                self._txn = txn
+                try:
+                    if meta:
+                        self._tx = self._read_meta(txn)
+                        start = dict(self._tx)
+                        self._sync_column(start)
+                    yield txn
+                    if meta and self._tx != start:
+                        self.column.flush()
+                        txn.put(self.config.name.encode(), dumps_json(self._tx).encode(),
+                                db=self._meta_db)
+                    txn.commit()
+                except BaseException:
+                    txn.abort()
+                    raise
+                else:
+                    if meta:
+                        self._sync_column(self._tx)
+                    for fn in self._after_commit:
+                        fn()
+                finally:
+                    self._txn = None
+                    self._tx = None
+                    self._after_commit = []
+            finally:
+                self.e.release()
+
+    def _write(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(txn)`` in a write transaction, growing the map and retrying when it is full."""
+        if self._txn is not None:
+            return fn(self._txn)
+        for _ in range(40):
+            try:
+                with self.atomic() as txn:
+                    return fn(txn)
+            except lmdb.MapFullError:
+                self.e.grow()
+        raise StoreError(f"the LMDB map of {self.path} could not be grown enough")  # pragma: no cover
+
+    # --- reading ------------------------------------------------------------------------------
+    def _order_rows(self, txn: Any, positions: Sequence[int]) -> dict[int, tuple[int, str]]:
+        """pos -> (rid, id) for ``positions``."""
+        out: dict[int, tuple[int, str]] = {}
+        ps = sorted(set(positions))
+        if not ps:
+            return out
+        if self.list_like:
+            cur = txn.cursor(db=self._dbs["order"])
+            for k, v in cur.getmulti([_k(p) for p in ps]):
+                out[_Q.unpack(k)[0]] = (_Q.unpack_from(v)[0], bytes(v[8:]).decode())
+            return out
+        want = set(ps)
+        cur = txn.cursor(db=self._dbs["docs"])
+        for i, (k, v) in enumerate(cur):  # no order key: positions are ranks in rid order
+            if i > ps[-1]:
+                break
+            if i in want:
+                out[i] = (_Q.unpack(k)[0], _unpack(v)[0])
+        return out
+
+    def _records(self, txn: Any, rids: Sequence[int]) -> dict[int, bytes]:
+        cur = txn.cursor(db=self._dbs["docs"])
+        return {_Q.unpack(k)[0]: v for k, v in cur.getmulti([_k(r) for r in rids])}
+
+    def _materialize(self, recs: Sequence[bytes]) -> list[Document]:
+        tracker = self.tracker
+        docs: list[Document] = []
+        need: list[tuple[Document, int]] = []
+        for rec in recs:
+            doc_id, label, flags, txt, tags, _, blob = _unpack(rec)
+            st = Stored(blob, txt, tags, label)
+            d = tracker.lookup(doc_id, st) if tracker.capacity else None
+            if d is None:
+                d = decode(blob, txt, tags)
+                if label is not None and not flags & IN_BLOB:
+                    need.append((d, label))
+                tracker.add(d, st)
+            docs.append(d)
+        if need:
+            self._meta()
+            m = self.column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
+            for (d, _), v in zip(need, m):
+                d._embedding = v
+        if tracker.full():
+            self._sync_changed()
+            tracker.clear()
+        return docs
+
+    @_op
+    def __len__(self) -> int:
+        return self._meta()["count"]
+
+    @_op
+    def __contains__(self, doc_id: object) -> bool:
+        if not isinstance(doc_id, str):
+            return False
+        with self._read() as txn:
+            return txn.get(doc_id.encode(), db=self._dbs["ids"]) is not None
+
+    @_op
+    def get_at(self, positions: Sequence[int]) -> list[Document]:
+        with self._read() as txn:
+            order = self._order_rows(txn, positions)
+            try:
+                rids = [order[p][0] for p in positions]
+            except KeyError as exc:
+                raise DocumentNotFoundError(f"no Document at position {exc.args[0]}") from None
+            recs = self._records(txn, rids)
+            return self._materialize([recs[r] for r in rids])
+
+    @_op
+    def get_by_ids(self, ids: Sequence[str]) -> list[Document]:
+        with self._read() as txn:
+            if len(ids) == 1:
+                v = txn.get(ids[0].encode(), db=self._dbs["ids"])
+                if v is None:
+                    raise DocumentNotFoundError(f"no Document with id {ids[0]!r} in this array")
+                rec = txn.get(v[:8], db=self._dbs["docs"])
+                return self._materialize([rec])
+            cur = txn.cursor(db=self._dbs["ids"])
+            found = {bytes(k).decode(): _QQ.unpack(v)[0]
+                     for k, v in cur.getmulti([i.encode() for i in dict.fromkeys(ids)])}
+            missing = next((i for i in ids if i not in found), None)
+            if missing is not None:
+                raise DocumentNotFoundError(f"no Document with id {missing!r} in this array")
+            rids = [found[i] for i in ids]
+            recs = self._records(txn, rids)
+            return self._materialize([recs[r] for r in rids])
+
+    @_op
+    def position_of(self, doc_id: str) -> int:
+        with self._read() as txn:
+            v = txn.get(doc_id.encode(), db=self._dbs["ids"])
+            if v is None:
+                raise DocumentNotFoundError(f"no Document with id {doc_id!r} in this array")
+            rid, pos = _QQ.unpack(v)
+            if self.list_like:
+                return pos
+            cur = txn.cursor(db=self._dbs["docs"])
+            n = 0
+            for k in cur.iternext(keys=True, values=False):
+                if _Q.unpack(k)[0] >= rid:
+                    return n
+                n += 1
+            return n
+
+    @_op
+    def ids_at(self, positions: Sequence[int]) -> list[str]:
+        with self._read() as txn:
+            order = self._order_rows(txn, positions)
+        return [order[p][1] for p in positions]
+
+    def iter_docs(self, block: int = 2048) -> Iterator[Document]:
+        start = 0
+        while True:
+            with self._lock:
+                n = len(self)
+                if start >= n:
+                    return
+                docs = self.get_at(range(start, min(start + block, n)))
+            yield from docs
+            start += block
+
+    # --- writing ------------------------------------------------------------------------------
+    def _append_vectors(self, txn: Any, rows: Sequence[Row], rids: Sequence[int],
+                        replacing: bool = False) -> list[int | None]:
+        m = self._tx
+        dims = {r.vector.shape[0] for r in rows if r.vector is not None}
+        if (replacing and m["dim"] and len(dims) == 1 and dims != {m["dim"]}
+                and self.config.n_dim is None):
+            self._switch_dim(txn)
+        vecs, idx = stack_vectors(rows, m["dim"])
+        labels: list[int | None] = [None] * len(rows)
+        if vecs is None:
+            return labels
+        if self.column.path != self._column_path(m["epoch"]):
+            self._sync_column(m)
+        self.column.writable = True
+        start = m["vec_rows"]
+        self.column.write(start, vecs)
+        m["dim"] = self.column.dim
+        m["vec_rows"] = start + len(idx)
+        for j, i in enumerate(idx):
+            labels[i] = start + j
+        txn.cursor(db=self._dbs["labels"]).putmulti(
+            [(_k(start + j), _k(rids[i])) for j, i in enumerate(idx)], append=True)
+        return labels
+
+    def _switch_dim(self, txn: Any) -> None:
+        """Move every column embedding into its record's blob and start an empty column."""
+        m = self._tx
+        self._sync_column(m)
+        docs = self._dbs["docs"]
+        updates = []
+        for k, rec in txn.cursor(db=docs):
+            doc_id, label, flags, t, g, a, blob = _unpack(rec)
+            if label is None:
+                continue
+            if not flags & IN_BLOB:
+                d = decode(blob, None, None)
+                d._embedding = self.column.take(np.array([label]))[0]
+                blob = doc_to_bytes(d)
+            updates.append((bytes(k), _pack(Row(doc_id, t, g, a, blob, None, True), None)))
+        for k, v in updates:
+            txn.put(k, v, db=docs)
+        txn.drop(self._dbs["labels"], delete=False)
+        txn.drop(self._dbs["dead"], delete=False)
+        self._after_commit.append(functools.partial(remove_file, self._column_path(m["epoch"])))
+        m.update(vec_rows=0, n_dead=0, dim=None, epoch=m["epoch"] + 1)
+        self._sync_column(m)
+
+    def _kill_labels(self, txn: Any, labels: Iterable[int | None]) -> None:
+        seq = _k(self._tx["seq"] + 1)
+        n = 0
+        for lab in labels:
+            if lab is not None:
+                txn.delete(_k(lab), db=self._dbs["labels"])
+                txn.put(_k(lab), seq, db=self._dbs["dead"])
+                n += 1
+        self._tx["n_dead"] += n
+
+    @_op
+    def extend(self, docs: Iterable[Document]) -> None:
+        docs = docs if isinstance(docs, list) else list(docs)
+        if not docs:
+            return
+        rows = encode_many(docs)
+        self._write(functools.partial(self._extend_txn, docs, rows))
+
+    def _extend_txn(self, docs: list[Document], rows: list[Row], txn: Any) -> None:
+        m = self._tx
+        if self.on_duplicate == "overwrite":
+            last = {r.id: i for i, r in enumerate(rows)}
+            ids_db = self._dbs["ids"]
+            existing = {i for i in last if txn.get(i.encode(), db=ids_db) is not None}
+            if existing:
+                self._update_txn([(i, docs[last[i]], rows[last[i]]) for i in existing], txn)
+            firsts: dict[str, int] = {}
+            for j, r in enumerate(rows):
+                if r.id not in existing and r.id not in firsts:
+                    firsts[r.id] = j
+            docs = [docs[last[i]] for i in firsts]
+            rows = [rows[last[i]] for i in firsts]
+            if not rows:
+                m["seq"] += 1
+                return
+        n = len(rows)
+        rid0, pos0 = m["next_rid"], m["count"]
+        rids = range(rid0, rid0 + n)
+        labels = self._append_vectors(txn, rows, rids)
+        keys = [_k(r) for r in rids]
+        txn.cursor(db=self._dbs["docs"]).putmulti(
+            zip(keys, [_pack(r, lab) for r, lab in zip(rows, labels)]), append=True)
+        idb = [r.id.encode() for r in rows]
+        _, added = txn.cursor(db=self._dbs["ids"]).putmulti(
+            zip(idb, [_QQ.pack(rid0 + j, pos0 + j) for j in range(n)]), overwrite=False)
+        if added != n:
+            dup = first_repeat([r.id for r in rows])
+            if dup is None:
+                dup = next(r.id for r, b in zip(rows, idb)
+                           if _QQ.unpack(txn.get(b, db=self._dbs["ids"]))[0] < rid0)
+            raise duplicate_error(dup)
+        if self.list_like:
+            txn.cursor(db=self._dbs["order"]).putmulti(
+                zip([_k(pos0 + j) for j in range(n)], [k + b for k, b in zip(keys, idb)]),
+                append=True)
+        m["count"] += n
+        m["next_rid"] += n
+        m["seq"] += 1
+
+    def _update_txn(self, items: Sequence[tuple[str, Document, Row]], txn: Any) -> None:
+        """Rewrite the records of ids ``items[k][0]`` with new Documents."""
+        ids_db, docs_db = self._dbs["ids"], self._dbs["docs"]
+        locs = []
+        for i, _, _ in items:
+            v = txn.get(i.encode(), db=ids_db)
+            if v is None:
+                raise DocumentNotFoundError(
+                    f"no Document with id {i!r} in this array; append it instead of updating")
+            locs.append(_QQ.unpack(v))
+        old_labels = [_unpack(txn.get(_k(rid), db=docs_db))[1] for rid, _ in locs]
+        rows = [r for _, _, r in items]
+        keep = self._reusable(rows, old_labels)
+        fresh = [r if not k else r._replace(vector=None) for r, k in zip(rows, keep)]
+        epoch = self._tx["epoch"]
+        new_labels = self._append_vectors(txn, fresh, [rid for rid, _ in locs], replacing=True)
+        if self._tx["epoch"] != epoch:
+            old_labels = [None] * len(old_labels)
+        labels = [ol if k else nl for ol, nl, k in zip(old_labels, new_labels, keep)]
+        self._kill_labels(txn, (ol for ol, k in zip(old_labels, keep) if not k))
+        renamed = [(i, r.id, loc) for (i, _, r), loc in zip(items, locs) if r.id != i]
+        for i, _, _ in renamed:
+            txn.delete(i.encode(), db=ids_db)
+        for i, new_id, (rid, pos) in renamed:
+            if not txn.put(new_id.encode(), _QQ.pack(rid, pos), db=ids_db, overwrite=False):
+                raise DuplicateIdError(
+                    f"cannot rename Document {i!r} to {new_id!r}: that id is already in the array")
+            if self.list_like:
+                txn.put(_k(pos), _k(rid) + new_id.encode(), db=self._dbs["order"])
+        for (rid, _), r, lab in zip(locs, rows, labels):
+            txn.put(_k(rid), _pack(r, lab), db=docs_db)
+        self._tx["seq"] += 1
+        self.tracker.forget(i for i, _, _ in items)
+        for (_, d, r), lab in zip(items, labels):
+            self.tracker.add(d, Stored(r.blob, r.text, r.tags, lab))
+
+    def _reusable(self, rows: Sequence[Row], old_labels: Sequence[int | None]) -> list[bool]:
+        keep = [False] * len(rows)
+        idx = [i for i, (r, ol) in enumerate(zip(rows, old_labels))
+               if r.vector is not None and ol is not None]
+        if idx:
+            self._sync_column(self._tx)
+            stored = self.column.take(np.array([old_labels[i] for i in idx], dtype=np.int64))
+            for i, s in zip(idx, stored):
+                v = rows[i].vector
+                keep[i] = v.shape == s.shape and np.array_equal(v, s)
+        return keep
+
+    @_op
+    def update_docs(self, docs: Sequence[Document]) -> None:
+        """Write back Documents (matched by id) that were changed in place."""
+        if docs:
+            items = [(d.id, d, encode(d)) for d in docs]
+            self._write(functools.partial(self._update_txn, items))
+
+    @_op
+    def set_at(self, positions: Sequence[int], docs: Sequence[Document]) -> None:
+        if not positions:
+            return
+        rows = encode_many(docs)
+
+        def fn(txn: Any) -> None:
+            order = self._order_rows(txn, positions)
+            new_ids = [r.id for r in rows]
+            dup = first_repeat(new_ids)
+            if dup is not None:
+                raise duplicate_error(dup)
+            old_ids = [order[p][1] for p in positions]
+            olds = set(old_ids)
+            ids_db = self._dbs["ids"]
+            for i in new_ids:
+                if i not in olds and txn.get(i.encode(), db=ids_db) is not None:
+                    raise DuplicateIdError(
+                        f"cannot set: a Document with id {i!r} is already in the array at another "
+                        "position; delete it first or give the new Document another id")
+            # the old ids are freed first (renames are applied after all deletions)
+            self._update_txn([(o, d, r) for o, d, r in zip(old_ids, docs, rows)], txn)
+
+        self._write(fn)
+
+    @_op
+    def insert(self, position: int, doc: Document) -> None:
+        n = len(self)
+        if not self.list_like and position != n:
+            raise BadInputError("this array was opened with list_like=False: it has no positional "
+                                "order, so Documents can only be appended")
+        if position >= n:
+            self.extend([doc])
+            return
+        row = encode(doc)
+
+        def fn(txn: Any) -> None:
+            self._shift(txn, position, 1)
+            m = self._tx
+            rid = m["next_rid"]
+            labels = self._append_vectors(txn, [row], [rid])
+            if not txn.put(row.id.encode(), _QQ.pack(rid, position), db=self._dbs["ids"],
+                           overwrite=False):
+                raise DuplicateIdError(
+                    f"a Document with id {row.id!r} is already in the array; give it a new id")
+            txn.put(_k(rid), _pack(row, labels[0]), db=self._dbs["docs"])
+            txn.put(_k(position), _k(rid) + row.id.encode(), db=self._dbs["order"])
+            m["count"] += 1
+            m["next_rid"] += 1
+            m["seq"] += 1
+
+        self._write(fn)
+
+    def _shift(self, txn: Any, start: int, by: int) -> None:
+        """Move order entries at positions >= start by ``by`` (updating ids' positions)."""
+        order, ids_db = self._dbs["order"], self._dbs["ids"]
+        cur = txn.cursor(db=order)
+        entries = []
+        if cur.set_range(_k(start)):
+            entries = [(bytes(k), bytes(v)) for k, v in cur]
+        for k, _ in entries:
+            txn.delete(k, db=order)
+        self._put_order(txn, [(_Q.unpack(k)[0] + by, v) for k, v in entries])
+
+    def _put_order(self, txn: Any, entries: list[tuple[int, bytes]]) -> None:
+        order, ids_db = self._dbs["order"], self._dbs["ids"]
+        for pos, v in entries:
+            txn.put(_k(pos), v, db=order)
+            txn.put(v[8:], _k(_Q.unpack_from(v)[0]) + _k(pos), db=ids_db)
+
+    @_op
+    def delete_at(self, positions: Sequence[int]) -> None:
+        if not positions:
+            return
+        ps = sorted(set(positions))
+
+        def fn(txn: Any) -> None:
+            order = self._order_rows(txn, ps)
+            docs_db, ids_db = self._dbs["docs"], self._dbs["ids"]
+            labels = []
+            for p in ps:
+                rid, doc_id = order[p]
+                rec = txn.get(_k(rid), db=docs_db)
+                labels.append(_unpack(rec)[1])
+                txn.delete(_k(rid), db=docs_db)
+                txn.delete(doc_id.encode(), db=ids_db)
+            self._kill_labels(txn, labels)
+            if self.list_like:
+                odb = self._dbs["order"]
+                cur = txn.cursor(db=odb)
+                entries = []
+                if cur.set_range(_k(ps[0])):
+                    entries = [(_Q.unpack(k)[0], bytes(v)) for k, v in cur]
+                for p, _ in entries:
+                    txn.delete(_k(p), db=odb)
+                gone = set(ps)
+                keep = [v for p, v in entries if p not in gone]
+                self._put_order(txn, list(zip(range(ps[0], ps[0] + len(keep)), keep)))
+            self._tx["count"] -= len(ps)
+            self._tx["seq"] += 1
+            self.tracker.forget(order[p][1] for p in ps)
+
+        self._write(fn)
+
+    @_op
+    def clear(self) -> None:
+        def fn(txn: Any) -> None:
+            for db in self._dbs.values():
+                txn.drop(db, delete=False)
+            m = self._tx
+            self._after_commit.append(functools.partial(remove_file, self._column_path(m["epoch"])))
+            m.update(count=0, vec_rows=0, n_dead=0, dim=self.config.n_dim, epoch=m["epoch"] + 1,
+                     seq=m["seq"] + 1, next_rid=0)
+
+        self._write(fn)
+        self.tracker.clear()
+
+    @_op
+    def reorder(self, order: Sequence[int]) -> None:
+        """Permute: position i gets the Document that was at ``order[i]``."""
+        if not self.list_like:
+            raise BadInputError("this array was opened with list_like=False and has no order to sort")
+
+        def fn(txn: Any) -> None:
+            odb = self._dbs["order"]
+            entries = [bytes(v) for _, v in txn.cursor(db=odb)]
+            txn.drop(odb, delete=False)
+            self._put_order(txn, [(i, entries[o]) for i, o in enumerate(order)])
+            self._tx["seq"] += 1
+
+        self._write(fn)
+
+    # --- sync / close -----------------------------------------------------------------------------
+    def _vector_at(self, label: int) -> np.ndarray:
+        return self.column.take(np.array([label]))[0]
+
+    def _sync_changed(self) -> None:
+        changed = self.tracker.changed(self._vector_at)
+        if changed:
+            self._write(functools.partial(self._update_txn, changed))
+
+    @_op
+    def sync(self) -> None:
+        """Write back tracked Documents that were changed in place."""
+        if not self._closed:
+            self._meta()
+            self._sync_changed()
+
+    @_op
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.tracker.clear()
+        self.column.close()
+        _release_env(self.e)
+
+    # --- fast paths -------------------------------------------------------------------------------
+    def _scan(self, txn: Any) -> Iterator[tuple[int, bytes]]:
+        """(position, record) in order."""
+        docs_db = self._dbs["docs"]
+        if self.list_like:
+            get = txn.get
+            for k, v in txn.cursor(db=self._dbs["order"]):
+                yield _Q.unpack(k)[0], get(bytes(v[:8]), db=docs_db)
+        else:
+            for i, (_, v) in enumerate(txn.cursor(db=docs_db)):
+                yield i, v
+
+    def _filtered(self, filter: dict) -> list[tuple[int, int | None]]:
+        """(position, label) of the records passing ``filter``, in order."""
+        pred = compile_filter(filter)
+        out = []
+        with self._read() as txn:
+            for pos, rec in self._scan(txn):
+                doc_id, label, _, t, g, a, _ = _unpack(rec)
+                if pred(_FilterView(doc_id, t, g, a)):
+                    out.append((pos, label))
+        return out
+
+    @_op
+    def filter_positions(self, filter: dict) -> list[int]:
+        return [p for p, _ in self._filtered(filter)]
+
+    @_op
+    def embeddings_at(self, positions: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
+        with self._read() as txn:
+            if positions is None:
+                labels = [_unpack(rec)[1] for _, rec in self._scan(txn)]
+            else:
+                positions = np.asarray(positions, dtype=np.int64).tolist()
+                order = self._order_rows(txn, positions)
+                recs = self._records(txn, [order[p][0] for p in positions])
+                labels = [_unpack(recs[order[p][0]])[1] for p in positions]
+        if not labels:
+            return None
+        missing = sum(1 for lab in labels if lab is None)
+        if missing == len(labels):
+            return None
+        if missing:
+            raise EmptyArrayError(
+                f"{missing} of {len(labels)} Documents have no embedding; embed all of them (or "
+                "select those that have one)")
+        self._meta()
+        return self.column.take(np.asarray(labels, dtype=np.int64))
+
+    @_op
+    def find_vectors(self, queries: np.ndarray, limit: int, metric: str = "cosine",
+                     filter: dict | None = None, block_size: int | None = None,
+                     **params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``limit`` over the vector column (pre-filtered), as (scores, positions)."""
+        metric = canonical_metric(metric)
+        queries = as_matrix(queries, what="query vectors")
+        block = block_size or self.config.block_size
+        m = self._meta()
+        q = queries.shape[0]
+        if filter is not None:
+            rows = self._filtered(filter)
+            if not rows:
+                return (np.full((q, limit), np.nan, np.float32), np.full((q, limit), -1, np.int64))
+            if any(lab is None for _, lab in rows):
+                raise EmptyArrayError(
+                    "some Documents passing the filter have no embedding; embed them first")
+            arr = np.asarray(rows, dtype=np.int64)
+            arr = arr[np.argsort(arr[:, 1])]
+            scores, labels = search_column(self.column, queries, limit, metric,
+                                           labels=arr[:, 1].copy(), block_size=block)
+            idx = np.searchsorted(arr[:, 1], np.maximum(labels, 0))
+            return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
+        if m["count"] == 0:
+            raise EmptyArrayError("cannot search an empty array; add Documents first")
+        if m["vec_rows"] - m["n_dead"] != m["count"]:
+            raise EmptyArrayError(
+                f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
+                "embedding; embed all of them (or search with a filter selecting those that have one)")
+        dead = None
+        if m["n_dead"]:
+            with self._read() as txn:
+                dead = np.fromiter((_Q.unpack(k)[0] for k in txn.cursor(db=self._dbs["dead"])
+                                    .iternext(keys=True, values=False)), np.int64)
+        scores, labels = search_column(self.column, queries, limit, metric, dead=dead,
+                                       block_size=block)
+        return scores, self._positions_of_labels(labels)
+
+    def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
+        found: dict[int, int] = {}
+        with self._read() as txn:
+            for lab in np.unique(labels[labels >= 0]).tolist():
+                rid = txn.get(_k(lab), db=self._dbs["labels"])
+                if rid is None:
+                    continue
+                doc_id = _unpack(txn.get(bytes(rid), db=self._dbs["docs"]))[0]
+                found[lab] = self.position_of(doc_id) if not self.list_like else \
+                    _QQ.unpack(txn.get(doc_id.encode(), db=self._dbs["ids"]))[1]
+        flat = [found.get(lab, -1) for lab in labels.ravel().tolist()]
+        return np.asarray(flat, dtype=np.int64).reshape(labels.shape)
+
+    # --- maintenance ---------------------------------------------------------------------------------
+    @_op
+    def vacuum(self) -> None:
+        """Compact the vector column and the LMDB file (deleted text and vectors are gone).
+
+        Run it while no other process has the store open: the LMDB file is replaced.
+        """
+        self.sync()
+
+        def fn(txn: Any) -> None:
+            m = self._tx
+            old_epoch = m["epoch"]
+            docs_db, lab_db = self._dbs["docs"], self._dbs["labels"]
+            live = [(_Q.unpack(k)[0], bytes(v)) for k, v in txn.cursor(db=lab_db)]
+            new = VectorColumn(self._column_path(old_epoch + 1), m["dim"], 0)
+            bs = self.config.block_size
+            lab = np.asarray([label for label, _ in live], dtype=np.int64)
+            for start in range(0, lab.size, bs):
+                new.write(start, self.column.take(lab[start:start + bs]))
+            new.flush()
+            new.close()
+            txn.drop(lab_db, delete=False)
+            txn.drop(self._dbs["dead"], delete=False)
+            for i, (_, rid) in enumerate(live):
+                doc_id, _, flags, t, g, a, blob = _unpack(txn.get(rid, db=docs_db))
+                txn.put(rid, _pack(Row(doc_id, t, g, a, blob, None, bool(flags & IN_BLOB)), i),
+                        db=docs_db)
+                txn.put(_k(i), rid, db=lab_db)
+            self._after_commit.append(functools.partial(remove_file, self._column_path(old_epoch)))
+            m.update(vec_rows=len(live), n_dead=0, epoch=old_epoch + 1, seq=m["seq"] + 1)
+
+        self._write(fn)
+        self.tracker.clear()
+        self._compact_env()
+
+    def _compact_env(self) -> None:
+        """Rewrite data.mdb without its free pages (env.copy(compact=True)), then reopen."""
+        e = self.e
+        if e.refs > 1:
+            raise StoreError(
+                f"vacuum of {self.path} needs the only open handle of this LMDB directory in this "
+                "process; close the other arrays in it first")
+        tmp = os.path.join(self.path, ".compact")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        e.acquire(self.config.timeout)
+        try:
+            e.env.copy(tmp, compact=True)
+            e.env.close()
+            os.replace(os.path.join(tmp, "data.mdb"), os.path.join(self.path, "data.mdb"))
+            e.env = lmdb.open(self.path, map_size=max(self.config.map_size, 1 << 20), max_dbs=256,
+                              max_readers=self.config.max_readers, subdir=True, lock=True)
+            e.dbs.clear()
+            self._dbs = {k: e.db(f"{self.config.name}:{k}") for k in self._dbs}
+            self._meta_db = e.db(_META)
+        finally:
+            e.release()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: count, seq, vec_rows, n_dead, dim, epoch, version."""
+        with self._lock:
+            return dict(self._meta())

@@ -1,0 +1,46 @@
+"""Small helpers shared by the disk stores."""
+from __future__ import annotations
+
+import os
+from typing import Iterator, Sequence
+
+from shoal.errors import DuplicateIdError
+
+__all__ = ["runs", "remove_file", "duplicate_error", "first_repeat"]
+
+
+def runs(sorted_positions: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Contiguous runs ``(lo, hi)`` (inclusive) of sorted unique ints."""
+    lo = prev = sorted_positions[0]
+    for p in sorted_positions[1:]:
+        if p != prev + 1:
+            yield lo, prev
+            lo = p
+        prev = p
+    yield lo, prev
+
+
+def remove_file(path: str) -> None:
+    """Delete ``path`` if it exists."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def first_repeat(ids: Sequence[str]) -> str | None:
+    """The first id that occurs twice in ``ids``, or None."""
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            return i
+        seen.add(i)
+    return None
+
+
+def duplicate_error(doc_id: str) -> DuplicateIdError:
+    """The error for extending with an id that is already stored (or repeated in the batch)."""
+    return DuplicateIdError(
+        f"a Document with id {doc_id!r} is already in the array; set da[{doc_id!r}] = doc to "
+        "replace it, or open the array with config={'on_duplicate': 'overwrite'} (nothing of "
+        "this batch was written)")
