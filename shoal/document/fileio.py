@@ -40,22 +40,54 @@ _PROTOCOL_IDS = {"protobuf": 0, "pickle": 1}
 _COMPRESS_IDS = {None: 0, "zlib": 1, "gzip": 2, "bz2": 3, "lzma": 4, "lz4": 5}
 _CHUNK = 64 << 20
 
+
 def _name(target: Any) -> str:
     return os.fspath(target) if isinstance(target, (str, os.PathLike)) else \
         getattr(target, "name", "<file object>")
 
 
 @contextmanager
+def _as_text(f: IO[Any], mode_write: bool) -> Iterator[IO[str]]:
+    """A caller's file object as text; a binary one is wrapped, then detached (not closed)."""
+    if isinstance(f, io.TextIOBase):
+        yield f
+        return
+    wrapper = io.TextIOWrapper(f, encoding="utf-8", newline="", write_through=mode_write)
+    try:
+        yield wrapper
+    finally:
+        if mode_write:
+            wrapper.flush()
+        wrapper.detach()
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def _open_write(target: Any, text: bool = False) -> Iterator[IO[Any]]:
     """A writable file; a path is written to a temp file, fsynced and renamed into place."""
     if not isinstance(target, (str, os.PathLike)):
-        yield io.TextIOWrapper(target, encoding="utf-8", newline="", write_through=True) \
-            if text and not isinstance(target, io.TextIOBase) else target
+        if text:
+            with _as_text(target, True) as f:
+                yield f
+        else:
+            yield target
         return
     path = os.fspath(target)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
     try:
-        f = open(tmp, "w", encoding="utf-8", newline="") if text else open(tmp, "wb")
+        f = open(tmp, "x", encoding="utf-8", newline="") if text else open(tmp, "xb")
     except OSError as exc:
         raise StoreNotWritableError(f"cannot write {path!r}: {exc}") from exc
     try:
@@ -64,6 +96,7 @@ def _open_write(target: Any, text: bool = False) -> Iterator[IO[Any]]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -75,8 +108,9 @@ def _open_write(target: Any, text: bool = False) -> Iterator[IO[Any]]:
 @contextmanager
 def _open_read(source: Any, text: bool = False) -> Iterator[IO[Any]]:
     if not isinstance(source, (str, os.PathLike)):
-        if text and not isinstance(source, io.TextIOBase):
-            yield io.TextIOWrapper(source, encoding="utf-8", newline="")
+        if text:
+            with _as_text(source, False) as f:
+                yield f
         else:
             yield source
         return
@@ -84,6 +118,8 @@ def _open_read(source: Any, text: bool = False) -> Iterator[IO[Any]]:
         f = open(source, encoding="utf-8", newline="") if text else open(source, "rb")
     except FileNotFoundError as exc:
         raise BadInputError(f"no such file: {os.fspath(source)!r}") from exc
+    except OSError as exc:
+        raise BadInputError(f"cannot read {os.fspath(source)!r}: {exc}") from exc
     with f:
         yield f
 
@@ -134,15 +170,16 @@ def save_docs(docs: Iterable[Document], file: Any, protocol: str = "protobuf",
 
 
 def _read_exact(f: IO[bytes], n: int) -> bytes:
-    if n <= _CHUNK:
-        return f.read(n)
-    parts, left = [], n
-    while left:
-        part = f.read(min(left, _CHUNK))
-        if not part:
-            break
-        parts.append(part)
-        left -= len(part)
+    """``n`` bytes, fewer only at end of file (pipes and sockets may return short reads)."""
+    data = f.read(min(n, _CHUNK))
+    if data is None or len(data) == n:
+        return data or b""
+    parts, left = [data], n - len(data)
+    while left and data:
+        data = f.read(min(left, _CHUNK))
+        if data:
+            parts.append(data)
+            left -= len(data)
     return b"".join(parts)
 
 
@@ -158,9 +195,10 @@ def _remaining(f: IO[bytes]) -> int | None:
         return None
 
 
-def _iter_records(f: IO[bytes], name: str, protocol: str | None) -> Iterator[list[Document]]:
-    """Documents record by record; the header must already be checked."""
-    head = f.read(_HEADER.size)
+def _iter_records(f: IO[bytes], name: str, protocol: str | None,
+                  consumed: bytes = b"") -> Iterator[list[Document]]:
+    """Documents record by record; ``consumed`` is the start of the file already read."""
+    head = consumed + _read_exact(f, _HEADER.size - len(consumed))
     if len(head) < _HEADER.size or not head.startswith(MAGIC):
         raise MalformedDataError(f"{name!r} is not a shoal document file (bad magic bytes)")
     _, version, proto_id, comp_id, _flags = _HEADER.unpack(head)
@@ -182,7 +220,7 @@ def _iter_records(f: IO[bytes], name: str, protocol: str | None) -> Iterator[lis
     index = 0
     while True:
         where = f"{name!r} is damaged at record {index} (after {seen} documents)"
-        raw = f.read(_RECORD.size)
+        raw = _read_exact(f, _RECORD.size)
         if len(raw) < _RECORD.size:
             raise MalformedDataError(f"{where}: the file is truncated (no end record)")
         length, count, crc = _RECORD.unpack(raw)
@@ -243,41 +281,18 @@ def load_docs(file: Any, protocol: str | None = None, compress: str | None = Non
     as is) are read whole with ``protocol`` / ``compress`` as given.
     """
     with _open_read(file) as f:
-        start = f.read(len(MAGIC))
+        start = _read_exact(f, len(MAGIC))
         if start != MAGIC:
-            raw = start + f.read()
+            raw = start + (f.read() or b"")
             if not raw:
                 raise MalformedDataError(f"{_name(file)!r} is empty")
             return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
-        f2 = io.BufferedReader(_Prefixed(start, f)) if not f.seekable() else f
-        if f2 is f:
-            f.seek(-len(MAGIC), os.SEEK_CUR)
         out: list[Document] = []
         with progress(None, "loading", "doc", enabled=show_progress) as bar, codec.gc_paused():
-            for docs in _iter_records(f2, _name(file), protocol):
+            for docs in _iter_records(f, _name(file), protocol, consumed=start):
                 out.extend(docs)
                 bar.update(len(docs))
         return out
-
-
-class _Prefixed(io.RawIOBase):
-    """A non-seekable stream with some bytes already read put back in front."""
-
-    def __init__(self, prefix: bytes, f: IO[bytes]) -> None:
-        self._prefix, self._f = prefix, f
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        if self._prefix:
-            n = min(len(b), len(self._prefix))
-            b[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._f.read(len(b))
-        b[:len(data)] = data
-        return len(data)
 
 
 # ----------------------------------------------------------------------------------

@@ -226,3 +226,42 @@ def test_bad_csv_cell_names_line_and_column(tmp_path):
         fileio.load_csv(path)
     path.write_text("")
     assert fileio.load_csv(path) == []
+
+
+def test_text_formats_on_file_objects_leave_them_open():
+    docs = make_docs(3)
+    for save, load in ((fileio.save_json, fileio.load_json), (fileio.save_csv, fileio.load_csv)):
+        buf = io.BytesIO()
+        save(docs, buf)
+        assert not buf.closed
+        buf.seek(0)
+        back = load(buf)
+        assert not buf.closed and [d.id for d in back] == [d.id for d in docs]
+    text = io.StringIO()
+    fileio.save_json(docs, text)
+    text.seek(0)
+    assert fileio.load_json(text) == docs
+
+
+def test_non_seekable_stream(tmp_path):
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._buf = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def readinto(self, b) -> int:  # short reads, like a pipe
+            data = self._buf.read(min(len(b), 7))
+            b[: len(data)] = data
+            return len(data)
+
+    buf = io.BytesIO()
+    fileio.save_docs(make_docs(6), buf, batch_size=4)
+    assert fileio.load_docs(Pipe(buf.getvalue())) == make_docs(6)
+    assert fileio.load_docs(io.BufferedReader(Pipe(buf.getvalue()))) == make_docs(6)
+    with pytest.raises(MalformedDataError, match="truncated"):
+        fileio.load_docs(Pipe(buf.getvalue()[:-20]))
