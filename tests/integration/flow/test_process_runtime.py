@@ -177,9 +177,7 @@ def test_ctrl_c_or_killed_parent_leaves_no_orphans(tmp_path, sig):
         pids = [int(p) for p in line.split()]
         assert len(pids) == 2 and all(_alive(p) for p in pids)
         proc.send_signal(sig)
-        proc.wait(timeout=30)
-        if sig == signal.SIGINT:
-            assert "stopped" in proc.stdout.read()
+        proc.wait(timeout=30)  # no hang
         deadline = time.time() + 15
         while any(_alive(p) for p in pids) and time.time() < deadline:
             time.sleep(0.05)
