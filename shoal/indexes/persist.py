@@ -1,0 +1,147 @@
+"""Crash-safe index directories: generation-named files plus a JSON meta swapped in last.
+
+Layout of an index directory::
+
+    meta.json                 {"format_version", "backend", "dim", "metric", "params",
+                               "search_params", "count", "applied_seq", "generation",
+                               "files": {role: {"name", "size", "crc32"}}, "extra"}
+    <role>-<generation>.<ext> one file per role (native index, label arrays ...)
+
+Every file is written to a temp name, fsynced and renamed; ``meta.json`` is replaced
+last, so a crash at any point leaves either the old or the new index, never a mix.
+Files of older generations are deleted after the swap.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from shoal.errors import CorruptStoreError, StoreNotWritableError
+
+__all__ = ["FORMAT_VERSION", "META_NAME", "save_bundle", "load_bundle", "read_meta",
+           "npy_writer", "load_npy"]
+
+FORMAT_VERSION = 1
+META_NAME = "meta.json"
+_CHUNK = 1 << 22
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def npy_writer(arr: np.ndarray) -> Callable[[Path], None]:
+    """A writer for :func:`save_bundle` that stores ``arr`` as a ``.npy`` file."""
+    def write(path: Path) -> None:
+        with open(path, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+    return write
+
+
+def load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CorruptStoreError(f"index file {path} cannot be read ({exc}); rebuild the index") from exc
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``meta.json`` of an index directory, or CorruptStoreError."""
+    meta_path = Path(path) / META_NAME
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptStoreError(f"no index at {path} ({META_NAME} is missing); build it") from None
+    except (OSError, ValueError) as exc:
+        raise CorruptStoreError(f"index meta {meta_path} is unreadable ({exc}); rebuild the index") from exc
+    if not isinstance(meta, dict) or "format_version" not in meta or "backend" not in meta:
+        raise CorruptStoreError(f"index meta {meta_path} is not a shoal index meta; rebuild the index")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise CorruptStoreError(
+            f"index at {path} has format_version {meta['format_version']!r}, this shoal reads "
+            f"{FORMAT_VERSION}; rebuild the index from the store (or upgrade shoal)"
+        )
+    return meta
+
+
+def save_bundle(path: str | os.PathLike[str], meta: dict[str, Any],
+                writers: dict[str, tuple[str, Callable[[Path], None]]]) -> None:
+    """Write ``writers`` (role -> (extension, writer(path))) and ``meta`` atomically into ``path``."""
+    root = Path(path)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreNotWritableError(f"cannot create index directory {root}: {exc}") from exc
+    try:
+        old = read_meta(root)
+    except CorruptStoreError:
+        old = None
+    gen = uuid.uuid4().hex[:12]
+    files: dict[str, dict[str, Any]] = {}
+    try:
+        for role, (ext, write) in writers.items():
+            name = f"{role}-{gen}{ext}"
+            tmp = root / f"{name}.tmp"
+            write(tmp)
+            _fsync_path(tmp)
+            os.replace(tmp, root / name)
+            files[role] = {"name": name, "size": (root / name).stat().st_size,
+                           "crc32": _crc32(root / name)}
+        full = {**meta, "format_version": FORMAT_VERSION, "generation": gen, "files": files}
+        tmp = root / f"{META_NAME}.{gen}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(full, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, root / META_NAME)
+        _fsync_path(root)
+    except OSError as exc:
+        for info in files.values():
+            (root / info["name"]).unlink(missing_ok=True)
+        raise StoreNotWritableError(f"cannot write index to {root}: {exc}") from exc
+    keep = {info["name"] for info in files.values()} | {META_NAME}
+    if old is not None:
+        for info in old.get("files", {}).values():
+            if info.get("name") not in keep:
+                (root / str(info.get("name"))).unlink(missing_ok=True)
+    for stray in root.glob("*.tmp"):
+        stray.unlink(missing_ok=True)
+
+
+def load_bundle(path: str | os.PathLike[str], *, verify: bool = True
+                ) -> tuple[dict[str, Any], dict[str, Path]]:
+    """``(meta, role -> file path)`` of an index directory, checked for size and CRC."""
+    root = Path(path)
+    meta = read_meta(root)
+    paths: dict[str, Path] = {}
+    for role, info in meta.get("files", {}).items():
+        p = root / str(info.get("name", ""))
+        try:
+            size = p.stat().st_size
+        except OSError:
+            raise CorruptStoreError(f"index file {p} is missing; rebuild the index") from None
+        if size != info.get("size"):
+            raise CorruptStoreError(
+                f"index file {p} has {size} bytes, expected {info.get('size')}; rebuild the index")
+        if verify and _crc32(p) != info.get("crc32"):
+            raise CorruptStoreError(f"index file {p} fails its checksum; rebuild the index")
+        paths[role] = p
+    return meta, paths
