@@ -42,8 +42,11 @@ _CHUNK = 64 << 20
 
 
 def _name(target: Any) -> str:
-    return os.fspath(target) if isinstance(target, (str, os.PathLike)) else \
-        getattr(target, "name", "<file object>")
+    if isinstance(target, (str, os.PathLike)):
+        return os.fspath(target)
+    if isinstance(target, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    return str(getattr(target, "name", "<file object>"))
 
 
 @contextmanager
@@ -107,6 +110,9 @@ def _open_write(target: Any, text: bool = False) -> Iterator[IO[Any]]:
 
 @contextmanager
 def _open_read(source: Any, text: bool = False) -> Iterator[IO[Any]]:
+    """A readable file from a path, a file object, or bytes already in memory."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)
     if not isinstance(source, (str, os.PathLike)):
         if text:
             with _as_text(source, False) as f:

@@ -265,3 +265,12 @@ def test_non_seekable_stream(tmp_path):
     assert fileio.load_docs(io.BufferedReader(Pipe(buf.getvalue()))) == make_docs(6)
     with pytest.raises(MalformedDataError, match="truncated"):
         fileio.load_docs(Pipe(buf.getvalue()[:-20]))
+
+
+def test_load_from_bytes_in_memory():
+    buf = io.BytesIO()
+    fileio.save_docs(make_docs(3), buf)
+    assert fileio.load_docs(buf.getvalue()) == make_docs(3)
+    assert [len(b) for b in fileio.iter_load(buf.getvalue(), batch_size=2)] == [2, 1]
+    with pytest.raises(MalformedDataError, match="<bytes>"):
+        fileio.load_docs(buf.getvalue()[:-3])
