@@ -22,8 +22,9 @@ import weakref
 from typing import TYPE_CHECKING, Any, Sequence
 
 from shoal.document.request import ErrorInfo
-from shoal.errors import DeploymentNotReadyError, ExecutorLoadError, InvalidConfigError
-from shoal.serve.runtime.protocol import CONFIG_ENV, FD_ENV, METHOD, pack
+from shoal.errors import (DeploymentNotReadyError, ExecutorLoadError, FlowError,
+                          InvalidConfigError)
+from shoal.serve.runtime.protocol import CONFIG_ENV, FD_ENV, LOADING_ENV, METHOD, pack
 
 if TYPE_CHECKING:
     from shoal.document.request import DataRequest
@@ -113,6 +114,11 @@ class ProcessWorker:
     # --- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """Spawn the process and wait until it serves (DeploymentNotReadyError on timeout)."""
+        if os.environ.get(LOADING_ENV):
+            raise FlowError(
+                f"deployment {self.spec.config.name!r}: a runtime='process' Flow was started "
+                "while a worker imported the executor's script; put the Flow code under "
+                "`if __name__ == '__main__':`")
         _LIVE.add(self)
         await self._spawn()
         self._monitor = asyncio.ensure_future(self._watch())

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Sequence
 if TYPE_CHECKING:
     from shoal.document.request import DataRequest
 
-__all__ = ["CONFIG_ENV", "FD_ENV", "MATRIX_KEY", "METHOD", "pack", "unpack"]
+__all__ = ["CONFIG_ENV", "FD_ENV", "LOADING_ENV", "MATRIX_KEY", "METHOD", "pack", "unpack"]
 
 CONFIG_ENV = "SHOAL_WORKER_CONFIG"
 FD_ENV = "SHOAL_WORKER_FD"
+#: Set while a worker imports the executor's module (a script without a main guard).
+LOADING_ENV = "SHOAL_WORKER_LOADING"
 MATRIX_KEY = "__shoal_matrix__"
 METHOD = "/shoal.Worker/Process"
 

@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Any
 
-from shoal.serve.runtime.protocol import CONFIG_ENV, FD_ENV, METHOD, unpack
+from shoal.serve.runtime.protocol import CONFIG_ENV, FD_ENV, LOADING_ENV, METHOD, unpack
 
 __all__ = ["main", "load_from_config"]
 
@@ -72,7 +72,11 @@ async def _serve(cfg: dict[str, Any], report: Any) -> None:
     from shoal.document.request import ErrorInfo  # noqa: PLC0415
     from shoal.executors.handler import invoke_async, invoke_sync, prepare  # noqa: PLC0415
 
-    executor = load_from_config(cfg)
+    os.environ[LOADING_ENV] = "1"  # a user script imported here must not spawn workers
+    try:
+        executor = load_from_config(cfg)
+    finally:
+        os.environ.pop(LOADING_ENV, None)
     name = cfg.get("name") or executor.metas.name
 
     async def process(raw: bytes, context: Any) -> bytes:

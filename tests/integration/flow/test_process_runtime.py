@@ -206,3 +206,30 @@ def test_monitoring_in_a_worker_process():
                     raise
                 time.sleep(0.1)
     assert 'shoal_process_request_seconds_count{endpoint="/",executor="mon"} 1.0' in body
+
+
+_UNGUARDED = textwrap.dedent("""
+    import shoal.serve.runtime
+    from shoal.executors import Executor, requests
+    from shoal.flow import Flow
+    from shoal.document.document import Document
+
+    class InScript(Executor):
+        @requests
+        def f(self, docs, **kwargs):
+            for d in docs:
+                d.text = 'from script'
+
+    with Flow().add(uses=InScript, runtime='process') as f:  # no __main__ guard
+        print(f.post('/', Document()).texts[0], flush=True)
+""")
+
+
+def test_script_without_main_guard_does_not_fork_bomb(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=45)
+    assert proc.returncode != 0
+    assert "__main__" in proc.stderr
