@@ -521,7 +521,7 @@ class _EmbeddingGroup:
             ok &= (rows[:, end:] == np.frombuffer(self.suffix, np.uint8)).all(axis=1)
         mat = np.array(rows[:, start:end])  # one aligned, writable copy
         mat = mat.view(self.dtype).reshape((n, *self.shape))
-        for d, row in zip(self.docs, mat):
+        for d, row in zip(self.docs, mat, strict=True):
             d._embedding = row
         if not ok.all():  # same length, other dtype / shape: decode those one by one
             for i in np.flatnonzero(~ok):
@@ -621,7 +621,7 @@ def _set_children(d: Document, name: str, kids: list[Document]) -> None:
     """Set chunks / matches keeping each child's stored parent_id, granularity, adjacency."""
     saved = [(k.parent_id, k.granularity, k.adjacency) for k in kids]
     setattr(d, name, kids)
-    for k, (parent_id, granularity, adjacency) in zip(kids, saved):
+    for k, (parent_id, granularity, adjacency) in zip(kids, saved, strict=True):
         k.parent_id, k.granularity, k.adjacency = parent_id, granularity, adjacency
 
 

@@ -343,8 +343,7 @@ def iter_json(file: Any) -> Iterator[Document]:
 
 def _numbered(first: str, rest: Iterable[str]) -> Iterator[tuple[int, str]]:
     yield 1, first
-    for i, line in enumerate(rest, 2):
-        yield i, line
+    yield from enumerate(rest, 2)
 
 
 def load_json(file: Any) -> list[Document]:
@@ -438,7 +437,7 @@ def load_csv(file: Any, field_resolver: dict[str, str] | None = None,
                     continue
                 d: dict[str, Any] = {}
                 tags: dict[str, Any] = {}
-                for col, cell in zip(columns, row):
+                for col, cell in zip(columns, row, strict=False):  # short rows are fine
                     if cell == "":
                         continue
                     if col.startswith(_TAG_PREFIX):

@@ -409,7 +409,7 @@ def test_same_length_embeddings_of_other_shape_or_dtype_stay_apart():
     docs = [Document(id=str(i), embedding=np.arange(np.prod(shape)).astype(dt).reshape(shape) + i)
             for i, (shape, dt) in enumerate(shapes * 3)]
     back = codec.docs_from_bytes(codec.docs_to_bytes(docs))
-    for a, b in zip(docs, back):
+    for a, b in zip(docs, back, strict=True):
         assert_same_array(a.embedding, b.embedding)
 
 
