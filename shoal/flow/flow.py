@@ -333,6 +333,9 @@ class Flow:
         """Stop gateways, close every executor (``close()`` once each), stop the loop."""
         if not self._started:
             return
+        if threading.current_thread() is self._loop_thread:
+            raise FlowError("Flow.close() cannot run on the Flow's own loop; call it from "
+                            "another thread (e.g. loop.run_in_executor(None, flow.close))")
         loop = self.loop
         try:
             if loop is not None and loop.is_running():
