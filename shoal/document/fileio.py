@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import struct
 import zlib
@@ -325,25 +326,18 @@ def iter_json(file: Any) -> Iterator[Document]:
     """Documents from JSON Lines, one at a time (a whole-file JSON list also works)."""
     name = _name(file)
     with _open_read(file, text=True) as f:
-        first = ""
-        for first in f:
-            if first.strip():
-                break
+        start, first = next(((i, line) for i, line in enumerate(f, 1) if line.strip()),
+                            (0, ""))
         if first.lstrip().startswith("["):  # one JSON array, possibly over many lines
             yield from codec.docs_from_json(first + f.read())
             return
-        for lineno, line in _numbered(first, f):
+        for lineno, line in itertools.chain([(start, first)], enumerate(f, start + 1)):
             if not line.strip():
                 continue
             try:
                 yield codec.doc_from_dict(codec.loads_json(line))
             except MalformedDataError as exc:
                 raise MalformedDataError(f"{name!r} line {lineno}: {exc}") from exc
-
-
-def _numbered(first: str, rest: Iterable[str]) -> Iterator[tuple[int, str]]:
-    yield 1, first
-    yield from enumerate(rest, 2)
 
 
 def load_json(file: Any) -> list[Document]:

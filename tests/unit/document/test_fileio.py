@@ -183,6 +183,11 @@ def test_json_array_file_and_bad_line(tmp_path):
     path.write_text('{"text": "a"}\n\n{"text": oops}\n')
     with pytest.raises(MalformedDataError, match="line 3"):
         fileio.load_json(path)
+    path.write_text('\n\n{"text": "a"}\n{"text": oops}\n')
+    with pytest.raises(MalformedDataError, match="line 4"):
+        fileio.load_json(path)
+    path.write_text("")
+    assert fileio.load_json(path) == []
 
 
 # --- CSV ----------------------------------------------------------------------------------
