@@ -426,3 +426,13 @@ def test_numpy_scalars_in_fields_and_bad_values():
     bad.scores["s"] = "high"
     with pytest.raises(BadInputError):
         codec.docs_to_bytes([bad])
+
+
+def test_decoded_documents_have_every_slot_set():
+    """The decoder bypasses Document.__init__: a new slot must be added there too."""
+    for d in (codec.doc_from_bytes(codec.doc_to_bytes(Document())),
+              codec.docs_from_bytes(codec.docs_to_bytes([rich_doc()]))[0].matches[0]):
+        for name in Document.__slots__:
+            if name != "__weakref__":
+                getattr(d, name)
+        assert d == Document(d)
