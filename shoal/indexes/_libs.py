@@ -13,7 +13,8 @@ def import_hnswlib() -> ModuleType:
         import hnswlib  # noqa: PLC0415 - lazy on purpose
     except ImportError as exc:
         raise MissingExtraError(
-            "the 'hnsw' index needs hnswlib: pip install hnswlib (or pip install 'shoal[all]')"
+            "the 'hnsw' index needs hnswlib (a shoal dependency) which is not installed: "
+            "pip install 'hnswlib>=0.8,<0.9'"
         ) from exc
     return hnswlib
 
@@ -23,6 +24,7 @@ def import_faiss() -> ModuleType:
         import faiss  # noqa: PLC0415 - lazy on purpose
     except ImportError as exc:
         raise MissingExtraError(
-            "the 'faiss' index needs faiss: pip install faiss-cpu (or pip install 'shoal[all]')"
+            "the 'faiss' index needs faiss (a shoal dependency) which is not installed: "
+            "pip install faiss-cpu (or faiss-gpu)"
         ) from exc
     return faiss

@@ -312,6 +312,15 @@ class FaissIndex:
             k_fetch = k * r
             params = self._search_params(sel, nprobe, ef, frac, k_fetch)
             dist, slot_ids = self._idmap.search(qs, k_fetch, params=params)
+            if self._ivf is not None and params.nprobe < self._ivf.nlist:
+                # too few hits in the probed lists (small or heavily filtered index):
+                # probe every list for those queries, so k results come back when k exist
+                avail = min(k_fetch, int(frac * live + 0.5))
+                short = np.flatnonzero((slot_ids[:, :avail] < 0).any(axis=1))
+                if short.size:
+                    params.nprobe = self._ivf.nlist
+                    d2, s2 = self._idmap.search(np.ascontiguousarray(qs[short]), k_fetch, params=params)
+                    dist[short], slot_ids[short] = d2, s2
             del keep
             labels = np.where(slot_ids >= 0, self._slot_labels[np.maximum(slot_ids, 0)], -1)
             if r > 1:
