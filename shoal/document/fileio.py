@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import os
 import struct
 import zlib
@@ -360,12 +361,37 @@ def _csv_cell(value: Any) -> str:
     return codec.dumps_json(value, "a CSV cell")
 
 
+def _looks_like_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _tag_cell(value: Any) -> str:
+    """A tag value as a cell: plain text for strings, JSON for everything else (and for
+    strings that would read back as JSON, such as ``"1"`` or ``""``), so types survive."""
+    if isinstance(value, str) and value and not _looks_like_json(value):
+        return value
+    return codec.dumps_json(value, "a tag")
+
+
+def _tag_value(cell: str) -> Any:
+    """The inverse of :func:`_tag_cell`: JSON if the cell parses as JSON, else the text."""
+    try:
+        return json.loads(cell)
+    except ValueError:
+        return cell
+
+
 def save_csv(docs: Iterable[Document], file: Any, flatten_tags: bool = True,
              exclude_fields: Iterable[str] = ()) -> int:
     """Scalar fields, arrays (as JSON array dicts), blob (base64) and tags as CSV columns.
 
-    With ``flatten_tags`` each top-level tag is a ``tag__<key>`` column; otherwise one
-    ``tags`` column holds JSON. Chunks, matches and scores are not written.
+    With ``flatten_tags`` each top-level tag is a ``tag__<key>`` column (strings as
+    text, other values as JSON, so :func:`load_csv` gets int / float / bool / None back);
+    otherwise one ``tags`` column holds JSON. Chunks, matches and scores are not written.
     """
     docs = list(docs)
     skip = set(exclude_fields)
@@ -389,7 +415,7 @@ def save_csv(docs: Iterable[Document], file: Any, flatten_tags: bool = True,
         for r in rows:
             tags = r.get("tags", {})
             writer.writerow([_csv_cell(r[k]) if k in r else "" for k in fields]
-                            + [_csv_cell(tags[k]) if k in tags else "" for k in tag_keys])
+                            + [_tag_cell(tags[k]) if k in tags else "" for k in tag_keys])
     return len(rows)
 
 
@@ -408,8 +434,9 @@ def load_csv(file: Any, field_resolver: dict[str, str] | None = None,
     """Documents from a CSV with a header row, like DocArray's ``from_csv``.
 
     Columns named like fields (or mapped by ``field_resolver``: column -> field) fill
-    those fields; ``tag__x`` columns and unknown columns become tags (as strings). Empty
-    cells are skipped. ``size`` stops after that many rows.
+    those fields. ``tag__x`` columns become tag ``x``, read as JSON when the cell is JSON
+    (``3`` -> 3, ``true`` -> True) and as text otherwise; other unknown columns become
+    string tags, as in DocArray. Empty cells are skipped. ``size`` stops after that many rows.
     """
     resolver = field_resolver or {}
     name = _name(file)
@@ -435,7 +462,7 @@ def load_csv(file: Any, field_resolver: dict[str, str] | None = None,
                     if cell == "":
                         continue
                     if col.startswith(_TAG_PREFIX):
-                        tags[col[len(_TAG_PREFIX):]] = cell
+                        tags[col[len(_TAG_PREFIX):]] = _tag_value(cell)
                     elif col in _CSV_FIELDS or col in ("location", "tags"):
                         try:
                             d[col] = _csv_value(col, cell)

@@ -215,7 +215,19 @@ def test_from_csv_like_docarray(tmp_path):
     assert [d.text for d in docs] == ["what?", "why?"]
     assert docs[0].uri == "a.txt" and docs[1].uri is None
     assert docs[0].tags == {"lang": "en", "score": "3"} and docs[1].tags == {"lang": "de"}
+    path.write_text("text,tag__n,tag__ok\na,3,true\n")
+    assert fileio.load_csv(path)[0].tags == {"n": 3, "ok": True}
     assert len(fileio.load_csv(path, size=1)) == 1
+
+
+def test_csv_flattened_tags_keep_types(tmp_path):
+    tags = {"int": 1, "float": 1.0, "bool": False, "none": None, "text": "plain",
+            "numeric_text": "1", "empty": "", "quoted": '"q"', "list": [1, {"a": 2.5}]}
+    path = tmp_path / "docs.csv"
+    fileio.save_csv([Document(id="a", tags=tags)], path)
+    back = fileio.load_csv(path)[0].tags
+    assert back == tags
+    assert type(back["int"]) is int and type(back["float"]) is float
 
 
 def test_csv_unflattened_tags_keep_types(tmp_path):
