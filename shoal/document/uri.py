@@ -97,6 +97,8 @@ def decode_image(data: bytes | None, width: int | None = None, height: int | Non
     for name, value in (("width", width), ("height", height)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise BadInputError(f"{name} must be a positive int, got {value!r}")
+    if channel_axis not in (-3, -2, -1, 0, 1, 2):
+        raise BadInputError(f"channel_axis must be in -3..2, got {channel_axis!r}")
     image_mod = _pil()
     try:
         img = image_mod.open(io.BytesIO(bytes(data)))

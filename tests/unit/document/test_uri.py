@@ -75,6 +75,8 @@ def test_decode_image_errors():
         decode_image(png_bytes()[:40])  # truncated
     with pytest.raises(BadInputError, match="width"):
         decode_image(png_bytes(), width=0)
+    with pytest.raises(BadInputError, match="channel_axis"):
+        decode_image(png_bytes(), channel_axis=3)
 
 
 def test_decompression_bomb_is_refused_before_decoding():
