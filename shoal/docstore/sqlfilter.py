@@ -151,9 +151,10 @@ def _cond(table: Table, node: Cond, hot: dict[str, str]) -> ColumnElement:
     op, value, path = node.op, node.value, node.path
     if path[0] == "tags" and len(path) == 2 and path[1] in hot:
         expr = _hot(table.c["c_" + path[1]], hot[path[1]], op, value)
-        if expr is not None:
-            expr = func.coalesce(expr, 0)
-            return not_(expr == 1) if op in ("$ne", "$nin") else expr == 1
+        if expr is not None:  # never NULL, and still an indexable range / IN on the column
+            col = table.c["c_" + path[1]]
+            expr = and_(col.is_not(None), expr)
+            return not_(expr) if op in ("$ne", "$nin") else expr
     src = _source(table, path)
     if op in ("$eq", "$ne"):
         expr = _eq(src, value)

@@ -311,8 +311,9 @@ class SqliteStore:
         """The FROM source with a ``pos`` column (a numbered view when not list-like)."""
         if self.list_like:
             return self._qt
-        return (f"(SELECT *, rowid AS rowid, row_number() OVER (ORDER BY rowid) - 1 AS pos "
-                f"FROM {self._qt}) AS {self._qt}")
+        hot = "".join(f', "c_{k}"' for k in self.hot)
+        return (f"(SELECT rowid, id, label, flags, text, tags, attrs, doc{hot}, "
+                f"row_number() OVER (ORDER BY rowid) - 1 AS pos FROM {self._qt}) AS {self._qt}")
 
     def _rows_at(self, positions: Sequence[int], cols: str = _DOC_COLS) -> dict[int, tuple]:
         """Rows (first column pos) at ``positions``, keyed by position."""
@@ -527,7 +528,8 @@ class SqliteStore:
             labels = self._append_vectors(rows)
             start = m["count"] if self.list_like else None
             try:
-                self.db.executemany(self._insert_sql(), self._params(docs, rows, start, labels))
+                with self.atomic():  # a savepoint, so the lookup below sees the store as it was
+                    self.db.executemany(self._insert_sql(), self._params(docs, rows, start, labels))
             except sqlite3.IntegrityError:
                 self._raise_duplicate([r.id for r in rows])
             m["count"] += len(rows)
@@ -576,7 +578,8 @@ class SqliteStore:
                    *self._hot_values(d), i)
                   for (i, d, r), lab in zip(items, labels)]
         try:
-            self.db.executemany(sql, params)
+            with self.atomic():
+                self.db.executemany(sql, params)
         except sqlite3.IntegrityError:
             self._raise_duplicate([r.id for r in rows])
         self._tx["seq"] += 1

@@ -1,0 +1,190 @@
+"""Durability and bad input of the disk stores: versions, corruption, vacuum, config, atomicity."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sqlite3
+
+import lmdb
+import numpy as np
+import pytest
+
+from shoal.document.array import DocumentArray
+from shoal.document.document import Document
+from shoal.errors import (CorruptStoreError, InvalidConfigError, StoreNotWritableError,
+                          StoreVersionError, UnknownBackendError)
+
+
+def docs(n, start=0):
+    return [Document(id=f"d{i}", text=f"text {i}", tags={"i": i},
+                     embedding=np.full(4, i, dtype=np.float32)) for i in range(start, start + n)]
+
+
+def _files(cfg):
+    if "connection" in cfg:
+        return glob.glob(cfg["connection"] + "*")
+    return glob.glob(os.path.join(cfg["path"], "*"))
+
+
+def _bump_version(storage, cfg):
+    if storage == "sqlite":
+        con = sqlite3.connect(cfg["connection"])
+        con.execute("UPDATE shoal_arrays SET version=99 WHERE name=?", (cfg["table_name"],))
+        con.commit()
+        con.close()
+        return
+    env = lmdb.open(cfg["path"], max_dbs=256)
+    meta = env.open_db(b"shoal:meta")
+    with env.begin(write=True, db=meta) as txn:
+        m = json.loads(txn.get(cfg["name"].encode()))
+        m["version"] = 99
+        txn.put(cfg["name"].encode(), json.dumps(m).encode())
+    env.close()
+
+
+def test_unknown_format_version_is_refused(disk):
+    da = disk(docs(3))
+    cfg = disk.config(da)
+    da.close()
+    _bump_version(disk.storage, cfg)
+    with pytest.raises(StoreVersionError, match="newer shoal"):
+        DocumentArray(storage=disk.storage, config=cfg)
+
+
+def test_corrupted_file_is_reported(disk):
+    da = disk(docs(3))
+    cfg = disk.config(da)
+    da.close()
+    target = cfg["connection"] if disk.storage == "sqlite" else os.path.join(cfg["path"], "data.mdb")
+    for f in glob.glob(target + "-*"):
+        os.remove(f)
+    with open(target, "r+b") as f:
+        f.write(b"garbage!" * 512)
+    with pytest.raises(CorruptStoreError):
+        DocumentArray(storage=disk.storage, config=cfg)
+
+
+def test_truncated_vector_column_is_reported(disk):
+    da = disk(docs(10))
+    cfg = disk.config(da)
+    da.close()
+    (vec,) = [f for f in _files(cfg) if f.endswith(".vec")]
+    os.truncate(vec, 16)
+    with pytest.raises(CorruptStoreError, match="vector column"):
+        DocumentArray(storage=disk.storage, config=cfg)
+
+
+def test_uncommitted_column_rows_are_dropped_on_open(disk):
+    da = disk(docs(10))
+    cfg = disk.config(da)
+    da.close()
+    (vec,) = [f for f in _files(cfg) if f.endswith(".vec")]
+    size = os.path.getsize(vec)
+    with open(vec, "ab") as f:
+        f.write(b"\x01" * 40)  # half-written rows of a batch that never committed
+    again = DocumentArray(storage=disk.storage, config=cfg)
+    assert os.path.getsize(vec) == size
+    again.extend(docs(2, start=10))
+    assert np.array_equal(again.embeddings[-2:], np.full((2, 4), [[10], [11]]))
+    again.close()
+
+
+def test_vacuum_removes_deleted_text_and_vectors(disk):
+    secret = "SECRET-" + "x" * 64
+    da = disk(docs(50) + [Document(id="s", text=secret, embedding=np.full(4, 7e7, np.float32))])
+    del da["s"]
+    da.sync()
+    da._store.vacuum()
+    cfg = disk.config(da)
+    da.close()
+    marker = np.full(4, 7e7, np.float32).tobytes()
+    for f in _files(cfg):
+        if os.path.isfile(f):
+            data = open(f, "rb").read()
+            assert secret.encode() not in data, f
+            assert marker not in data, f
+    again = DocumentArray(storage=disk.storage, config=cfg)
+    assert len(again) == 50 and again[49].id == "d49"
+    assert again.find(np.full(4, 3, np.float32), limit=1, metric="euclidean")[0].id == "d3"
+    again.close()
+
+
+def test_unknown_config_key_names_the_valid_ones(disk, make_config):
+    with pytest.raises(InvalidConfigError, match="valid keys"):
+        DocumentArray(storage=disk.storage, config=make_config(disk.storage, colour="red"))
+    with pytest.raises(InvalidConfigError, match="on_duplicate"):
+        DocumentArray(storage=disk.storage, config=make_config(disk.storage, on_duplicate="maybe"))
+    with pytest.raises(UnknownBackendError):
+        DocumentArray(storage="nosuchstore")
+
+
+def test_unwritable_path(disk, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    cfg = ({"connection": str(blocker / "sub" / "x.db")} if disk.storage == "sqlite"
+           else {"path": str(blocker / "sub")})
+    with pytest.raises(StoreNotWritableError):
+        DocumentArray(storage=disk.storage, config=cfg)
+
+
+def test_atomic_block_is_all_or_nothing_and_nests(disk):
+    da = disk(docs(2))
+    store = da._store
+    with pytest.raises(RuntimeError):
+        with store.atomic():
+            da.extend(docs(3, start=2))
+            raise RuntimeError("boom")
+    assert len(da) == 2 and "d2" not in da
+    with store.atomic():
+        da.extend(docs(1, start=2))
+        with pytest.raises(RuntimeError):
+            with store.atomic():
+                da.extend(docs(1, start=3))
+                raise RuntimeError("inner")
+        da.extend(docs(1, start=4))
+    assert [d.id for d in da] == ["d0", "d1", "d2", "d4"]
+    assert np.array_equal(da.embeddings[:, 0], [0, 1, 2, 4])
+
+
+def test_two_handles_see_each_others_commits(disk):
+    da = disk(docs(3))
+    other = DocumentArray(storage=disk.storage, config=disk.config(da))
+    assert len(other) == 3
+    da.extend(docs(2, start=3))
+    da[0] = Document(id="new0", text="fresh")
+    assert len(other) == 5 and other[0].text == "fresh"
+    assert np.array_equal(other[1:].embeddings[:, 0], [1, 2, 3, 4])
+    other.close()
+
+
+def test_several_arrays_in_one_database(disk, make_config):
+    cfg = make_config(disk.storage)
+    names = ("table_name", "x1", "x2") if disk.storage == "sqlite" else ("name", "x1", "x2")
+    a = DocumentArray(docs(3), storage=disk.storage, config={**cfg, names[0]: names[1]})
+    b = DocumentArray(docs(5), storage=disk.storage, config={**cfg, names[0]: names[2]})
+    assert len(a) == 3 and len(b) == 5
+    a.close()
+    b.close()
+    a = DocumentArray(storage=disk.storage, config={**cfg, names[0]: names[1]})
+    assert [d.id for d in a] == ["d0", "d1", "d2"]
+    a.close()
+
+
+def test_key_value_mode_without_order(disk):
+    da = disk(docs(5), list_like=False)
+    assert len(da) == 5 and da["d3"].text == "text 3"
+    del da["d1"]
+    assert [d.id for d in da] == ["d0", "d2", "d3", "d4"]
+    assert da.index("d3") == 2 and da[2].id == "d3"
+    assert [d.id for d in da.find(filter={"tags__i": {"$gt": 2}})] == ["d3", "d4"]
+    assert da.find(np.full(4, 4, np.float32), limit=1, metric="euclidean")[0].id == "d4"
+
+
+def test_stats_count_sequence_numbers(disk):
+    da = disk(docs(3))
+    s0 = da._store.stats()
+    da.extend(docs(2, start=3))
+    del da[0]
+    s1 = da._store.stats()
+    assert s1["seq"] == s0["seq"] + 2 and s1["count"] == 4 and s1["n_dead"] == 1
