@@ -1,4 +1,4 @@
-"""Regenerate shoal_pb2.py / shoal_pb2_grpc.py from shoal.proto (run from anywhere).
+"""Regenerate shoal_pb2.py (+ .pyi stubs) / shoal_pb2_grpc.py from shoal.proto (run from anywhere).
 
     python shoal/proto/generate.py
 
@@ -19,7 +19,7 @@ def main() -> int:
 
     include = Path(protoc.__file__).resolve().parent / "_proto"
     args = ["grpc_tools.protoc", f"-I{HERE}", f"-I{include}", f"--python_out={HERE}",
-            f"--grpc_python_out={HERE}", str(HERE / "shoal.proto")]
+            f"--pyi_out={HERE}", f"--grpc_python_out={HERE}", str(HERE / "shoal.proto")]
     code = protoc.main(args)
     if code != 0:
         print(f"protoc failed with exit code {code}", file=sys.stderr)
@@ -29,7 +29,7 @@ def main() -> int:
     text = re.sub(r"^import shoal_pb2 as", "from shoal.proto import shoal_pb2 as", text,
                   flags=re.M)
     grpc_file.write_text(text)
-    print(f"generated {HERE / 'shoal_pb2.py'} and {grpc_file}")
+    print(f"generated shoal_pb2.py, shoal_pb2.pyi and shoal_pb2_grpc.py in {HERE}")
     return 0
 
 
