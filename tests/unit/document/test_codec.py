@@ -436,3 +436,21 @@ def test_decoded_documents_have_every_slot_set():
             if name != "__weakref__":
                 getattr(d, name)
         assert d == Document(d)
+
+
+def test_generated_proto_code_is_up_to_date(tmp_path):
+    """shoal_pb2.py is committed: its schema must match shoal.proto (run generate.py)."""
+    pytest.importorskip("grpc_tools")
+    import re
+    from pathlib import Path
+
+    from shoal.proto import generate
+
+    generate.generate(tmp_path)
+
+    def schema(text: str) -> str:  # the serialized descriptor, not the version header
+        return re.search(r"AddSerializedFile\((.*)\)", text).group(1)
+
+    fresh = (tmp_path / "shoal_pb2.py").read_text()
+    committed = (Path(generate.HERE) / "shoal_pb2.py").read_text()
+    assert schema(fresh) == schema(committed), "shoal_pb2.py is stale: run generate.py"
