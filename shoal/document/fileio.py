@@ -163,8 +163,7 @@ def save_docs(docs: Iterable[Document], file: Any, protocol: str = "protobuf",
         raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
     total = len(docs) if hasattr(docs, "__len__") else None
     count = 0
-    with _open_write(file) as f, progress(total, "saving", "doc", enabled=show_progress) as bar, \
-            codec.gc_paused():
+    with _open_write(file) as f, progress(total, "saving", "doc", enabled=show_progress) as bar:
         f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, _PROTOCOL_IDS[proto],
                              _COMPRESS_IDS[compress], 0))
         for batch in _batches(docs, batch_size):
