@@ -546,11 +546,11 @@ class _Pending:
             d._embedding = arr
             return
         tail = _ld(b"\x12", b"".join(_varint(n) for n in shape)) + _ld(b"\x1a", nd.dtype.encode())
-        head = b"\x0a" + _varint(len(buf)) if buf else b""
-        if raw == tail + head + buf:  # shoal's layout
+        head = b"\x0a" + _varint(len(buf))
+        if raw == tail + head + buf:  # shoal's layout (buffer last, always written)
             prefix, suffix = tail + head, b""
-        elif raw == head + buf + tail:  # field-number order (upb, C++, Go ...)
-            prefix, suffix = head, tail
+        elif raw == (head if buf else b"") + buf + tail:  # field order (upb, C++, Go ...)
+            prefix, suffix = (head if buf else b""), tail
         else:
             d._embedding = arr
             return
