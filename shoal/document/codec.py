@@ -473,14 +473,15 @@ _SCALAR_SLOTS = {"parent_id": "parent_id", "granularity": "granularity",
 _SCORE_ATTRS = (None, "value", "op_type", "description", "ref_id")
 
 
-def _decode_scores(pb_map: Any) -> NamedScoreMap:
+def _decode_scores(entries: Any) -> NamedScoreMap:
+    """Score map entries, in wire order (a repeated key keeps its first place, last value)."""
     out = NamedScoreMap()
-    for key, s in pb_map.items():
+    for entry in entries:
         ns = _new_score(NamedScore)
         ns.value = ns.op_type = ns.description = ns.ref_id = None
-        for fd, v in s.ListFields():
+        for fd, v in entry.value.ListFields():
             setattr(ns, _SCORE_ATTRS[fd.number], v)
-        dict.__setitem__(out, key, ns)
+        dict.__setitem__(out, entry.key, ns)
     return out
 
 

@@ -91,22 +91,16 @@ class DocumentArrayProto(_message.Message):
     docs: _containers.RepeatedCompositeFieldContainer[DocumentProto]
     def __init__(self, docs: _Optional[_Iterable[_Union[DocumentProto, _Mapping]]] = ...) -> None: ...
 
+class NamedScoreEntryProto(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: NamedScoreProto
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[NamedScoreProto, _Mapping]] = ...) -> None: ...
+
 class DocumentViewProto(_message.Message):
     __slots__ = ("id", "parent_id", "granularity", "adjacency", "text", "blob", "tensor", "embedding", "uri", "mime_type", "tags_json", "modality", "offset", "location", "weight", "chunks", "matches", "scores", "evaluations")
-    class ScoresEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: NamedScoreProto
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[NamedScoreProto, _Mapping]] = ...) -> None: ...
-    class EvaluationsEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: NamedScoreProto
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[NamedScoreProto, _Mapping]] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     GRANULARITY_FIELD_NUMBER: _ClassVar[int]
@@ -143,9 +137,9 @@ class DocumentViewProto(_message.Message):
     weight: float
     chunks: _containers.RepeatedCompositeFieldContainer[DocumentViewProto]
     matches: _containers.RepeatedCompositeFieldContainer[DocumentViewProto]
-    scores: _containers.MessageMap[str, NamedScoreProto]
-    evaluations: _containers.MessageMap[str, NamedScoreProto]
-    def __init__(self, id: _Optional[str] = ..., parent_id: _Optional[str] = ..., granularity: _Optional[int] = ..., adjacency: _Optional[int] = ..., text: _Optional[str] = ..., blob: _Optional[bytes] = ..., tensor: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., uri: _Optional[str] = ..., mime_type: _Optional[str] = ..., tags_json: _Optional[str] = ..., modality: _Optional[str] = ..., offset: _Optional[float] = ..., location: _Optional[_Iterable[float]] = ..., weight: _Optional[float] = ..., chunks: _Optional[_Iterable[_Union[DocumentViewProto, _Mapping]]] = ..., matches: _Optional[_Iterable[_Union[DocumentViewProto, _Mapping]]] = ..., scores: _Optional[_Mapping[str, NamedScoreProto]] = ..., evaluations: _Optional[_Mapping[str, NamedScoreProto]] = ...) -> None: ...
+    scores: _containers.RepeatedCompositeFieldContainer[NamedScoreEntryProto]
+    evaluations: _containers.RepeatedCompositeFieldContainer[NamedScoreEntryProto]
+    def __init__(self, id: _Optional[str] = ..., parent_id: _Optional[str] = ..., granularity: _Optional[int] = ..., adjacency: _Optional[int] = ..., text: _Optional[str] = ..., blob: _Optional[bytes] = ..., tensor: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., uri: _Optional[str] = ..., mime_type: _Optional[str] = ..., tags_json: _Optional[str] = ..., modality: _Optional[str] = ..., offset: _Optional[float] = ..., location: _Optional[_Iterable[float]] = ..., weight: _Optional[float] = ..., chunks: _Optional[_Iterable[_Union[DocumentViewProto, _Mapping]]] = ..., matches: _Optional[_Iterable[_Union[DocumentViewProto, _Mapping]]] = ..., scores: _Optional[_Iterable[_Union[NamedScoreEntryProto, _Mapping]]] = ..., evaluations: _Optional[_Iterable[_Union[NamedScoreEntryProto, _Mapping]]] = ...) -> None: ...
 
 class DocumentArrayViewProto(_message.Message):
     __slots__ = ("docs",)

@@ -454,3 +454,13 @@ def test_generated_proto_code_is_up_to_date(tmp_path):
     fresh = (tmp_path / "shoal_pb2.py").read_text()
     committed = (Path(generate.HERE) / "shoal_pb2.py").read_text()
     assert schema(fresh) == schema(committed), "shoal_pb2.py is stale: run generate.py"
+
+
+@pytest.mark.parametrize("enc,dec", [c for c in BYTES_CODECS if c[0] is not codec.doc_to_proto])
+def test_score_order_is_kept(enc, dec):
+    """Kept on every bytes / dict path; a DocumentProto *object*'s map is unordered."""
+    d = Document()
+    names = ["zeta", "alpha", "mid", "beta", "omega", "a1"]
+    for i, name in enumerate(names):
+        d.scores[name] = i
+    assert list(dec(enc(d)).scores) == names
