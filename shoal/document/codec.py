@@ -120,10 +120,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+_DECODER = json.JSONDecoder()
+
+
 def dumps_json(obj: Any, what: str = "value") -> str:
     """Compact JSON; numpy scalars / arrays become numbers / lists."""
     try:
-        return json.dumps(obj, default=_json_default, separators=(",", ":"))
+        return _ENCODER.encode(obj)
     except (TypeError, ValueError) as exc:
         raise BadInputError(f"{what} cannot be written as JSON: {exc}") from exc
 
@@ -131,7 +135,7 @@ def dumps_json(obj: Any, what: str = "value") -> str:
 def loads_json(data: str | bytes | bytearray) -> Any:
     """Parse JSON text; bad JSON raises MalformedDataError with the position."""
     try:
-        return json.loads(data)
+        return _DECODER.decode(data) if type(data) is str else json.loads(data)
     except json.JSONDecodeError as exc:
         raise MalformedDataError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
@@ -466,6 +470,7 @@ _new_doc = Document.__new__
 _new_score = NamedScore.__new__
 _VIEW_FIELDS = pb2.DocumentViewProto.DESCRIPTOR.fields_by_name
 _FD_ID, _FD_TEXT, _FD_EMB = _VIEW_FIELDS["id"], _VIEW_FIELDS["text"], _VIEW_FIELDS["embedding"]
+_FD_NAMES = {fd: name for name, fd in _VIEW_FIELDS.items()}  # fd.name is slow on upb
 _SCALAR_SLOTS = {"parent_id": "parent_id", "granularity": "granularity",
                  "adjacency": "adjacency", "blob": "_blob", "uri": "uri",
                  "mime_type": "mime_type", "modality": "modality", "offset": "offset",
@@ -594,7 +599,7 @@ def _decode_doc(p: Any, pending: _Pending, _new: Any = _new_doc, _cls: type = Do
             else:
                 pending.add_new(d, v)
         else:
-            _decode_rare_field(d, fd.name, v, pending)
+            _decode_rare_field(d, _FD_NAMES[fd], v, pending)
     return d
 
 
