@@ -11,6 +11,8 @@ from shoal.utils.distance import normalize_rows, sort_key
 
 __all__ = ["VectorSource", "rerank"]
 
+_GATHER_FLOATS = 1 << 18
+
 VectorSource = Callable[[np.ndarray], np.ndarray]
 """``labels (int64 array) -> (n, D) float32`` exact vectors, in the order asked."""
 
@@ -21,7 +23,8 @@ def rerank(queries: np.ndarray, labels: np.ndarray, source: VectorSource, k: int
 
     ``queries`` are raw (not normalized); scores follow :mod:`shoal.utils.distance`.
     """
-    uniq = np.unique(labels[labels >= 0])
+    valid = labels >= 0
+    uniq, inverse = np.unique(labels[valid], return_inverse=True)
     if uniq.size == 0:
         return pad_result(np.full(labels.shape, np.nan, np.float32), labels, k)
     vecs = np.asarray(source(uniq), dtype=np.float32)
@@ -29,16 +32,22 @@ def rerank(queries: np.ndarray, labels: np.ndarray, source: VectorSource, k: int
         raise BadInputError(
             f"vector_source returned shape {vecs.shape} for {uniq.size} labels of dimension "
             f"{queries.shape[1]}")
-    cand = vecs[np.searchsorted(uniq, np.maximum(labels, 0))]          # (Q, C, D)
+    if metric == "cosine":  # normalize each distinct vector once, not each candidate
+        vecs, queries = normalize_rows(vecs), normalize_rows(queries)
+    rows = np.zeros(labels.shape, dtype=np.intp)
+    rows[valid] = inverse
+    dots = np.empty(labels.shape, dtype=np.float32)                  # (Q, C)
+    step = max(1, _GATHER_FLOATS // max(1, labels.shape[1] * vecs.shape[1]))
+    for start in range(0, labels.shape[0], step):  # cache-sized gathers, not one (Q, C, D) array
+        sl = slice(start, start + step)
+        np.matmul(vecs[rows[sl]], queries[sl, :, None], out=dots[sl, :, None])
     if metric == "cosine":
-        qn = normalize_rows(queries)
-        cn = cand / np.maximum(np.linalg.norm(cand, axis=2, keepdims=True), 1e-30)
-        scores = 1.0 - np.einsum("qd,qcd->qc", qn, cn)
+        scores = 1.0 - dots
     elif metric == "inner_product":
-        scores = np.einsum("qd,qcd->qc", queries, cand)
+        scores = dots
     else:
-        diff = cand - queries[:, None, :]
-        scores = np.einsum("qcd,qcd->qc", diff, diff)
+        sq = np.einsum("ij,ij->i", vecs, vecs)[rows] + np.einsum("ij,ij->i", queries, queries)[:, None]
+        scores = np.maximum(sq - 2.0 * dots, 0.0)
         if metric == "euclidean":
             scores = np.sqrt(scores)
     scores = scores.astype(np.float32, copy=False)

@@ -1,0 +1,304 @@
+"""How much do shoal's vector indexes cost over the raw libraries, and what recall do they give?
+
+One run measures, on Gaussian-mixture clustered vectors (not uniform noise) with exact
+ground truth from BLAS (faiss.knn):
+
+1. shoal ``'hnsw'`` vs bare hnswlib, same graph parameters: batch QPS and recall@10 at
+   several ``ef`` values, and the QPS ratio;
+2. single-query latency: shoal ``search`` vs bare ``knn_query``, overhead in µs;
+3. shoal ``'faiss'`` IVF-PQ (+ exact ``refine`` through a ``vector_source``) vs bare faiss
+   (IndexIVFPQ, and IndexRefineFlat for refine): recall@10 and QPS;
+4. filtered search (``allowed`` = 10% / 0.5% of labels) vs bare hnswlib's filter (``--full``).
+
+Writes ``results/bench_indexes.{json,md,png}`` (recall@10 vs QPS, log QPS axis, the
+ann-benchmarks picture). The through-``da.find`` measurements (store + index) are left to
+:func:`bench_through_find`, to be filled in once the disk stores exist.
+
+    python benchmarks/bench_indexes.py --n 100000            # a few minutes on 2 cores
+    python benchmarks/bench_indexes.py --n 200000 --full
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import RESULTS, best_of, markdown_table, write_results  # noqa: E402
+
+from shoal.indexes import FaissIndex, HnswIndex  # noqa: E402
+from shoal.utils.distance import knn, normalize_rows  # noqa: E402
+
+K = 10
+METRIC = "cosine"
+
+
+# -- data ----------------------------------------------------------------------------------
+def make_data(n: int, dim: int, n_queries: int, clusters: int = 256, seed: int = 0
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """A Gaussian mixture with uneven cluster sizes and spreads; queries from the same mixture."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 1.0, (clusters, dim)).astype(np.float32)
+    weights = rng.dirichlet(np.full(clusters, 0.7))
+    spread = rng.uniform(0.3, 0.8, clusters).astype(np.float32)
+
+    def draw(m: int) -> np.ndarray:
+        which = rng.choice(clusters, m, p=weights)
+        noise = rng.normal(0.0, 1.0, (m, dim)).astype(np.float32)
+        return np.ascontiguousarray(centers[which] + noise * spread[which, None])
+
+    return draw(n), draw(n_queries)
+
+
+def ground_truth(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-k row ids (BLAS brute force through shoal.utils.distance.knn)."""
+    return knn(q, x, k, METRIC, block_size=65536)[1]
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray, k: int = K) -> float:
+    f, t = found[:, :k], truth[:, :k]
+    hits = (f[:, :, None] == t[:, None, :]).any(axis=2).sum()
+    return float(hits) / t.size
+
+
+def qps(fn: Callable[[], Any], n_queries: int, repeat: int = 3) -> float:
+    return n_queries / best_of(fn, repeat)
+
+
+# -- 1 + 2: hnsw ---------------------------------------------------------------------------
+def build_hnsw(x: np.ndarray, M: int, efc: int) -> tuple[Any, HnswIndex, dict[str, float]]:
+    import hnswlib
+
+    labels = np.arange(x.shape[0], dtype=np.int64)
+    t0 = time.perf_counter()
+    bare = hnswlib.Index(space="cosine", dim=x.shape[1])
+    bare.init_index(max_elements=x.shape[0], M=M, ef_construction=efc, random_seed=100)
+    bare.add_items(x, labels)
+    t1 = time.perf_counter()
+    ours = HnswIndex(x.shape[1], METRIC, M=M, ef_construction=efc, capacity=1024)
+    for start in range(0, x.shape[0], 50_000):  # as a store would feed it, growing as it goes
+        ours.add(labels[start:start + 50_000], x[start:start + 50_000])
+    t2 = time.perf_counter()
+    return bare, ours, {"bare_build_s": t1 - t0, "shoal_build_s": t2 - t1}
+
+
+def bench_hnsw(bare: Any, ours: HnswIndex, q: np.ndarray, gt: np.ndarray,
+               efs: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for ef in efs:
+        bare.set_ef(ef)
+        b_qps = qps(lambda: bare.knn_query(q, k=K), len(q))
+        s_qps = qps(lambda: ours.search(q, K, ef=ef), len(q))
+        b_lab = bare.knn_query(q, k=K)[0].astype(np.int64)
+        s_scores, s_lab = ours.search(q, K, ef=ef)
+        rows.append({"system": "hnswlib (bare)", "param": f"ef={ef}", "ef": ef,
+                     "recall@10": recall_at(b_lab, gt), "qps": b_qps})
+        rows.append({"system": "shoal hnsw", "param": f"ef={ef}", "ef": ef,
+                     "recall@10": recall_at(s_lab, gt), "qps": s_qps,
+                     "qps_ratio": s_qps / b_qps})
+    return rows
+
+
+def bench_latency(bare: Any, ours: HnswIndex, q: np.ndarray, efs: list[int],
+                  n: int = 300) -> list[dict[str, Any]]:
+    """Median per-query µs of one-row searches, bare and shoal interleaved to share noise."""
+    one = [np.ascontiguousarray(q[i:i + 1]) for i in range(min(n, len(q)))]
+    rows = []
+    for ef in efs:
+        bare.set_ef(ef)
+        ours.search(one[0], K, ef=ef)
+        b_runs, s_runs = [], []
+        for _ in range(5):
+            t = time.perf_counter()
+            for v in one:
+                bare.knn_query(v, k=K)
+            b_runs.append((time.perf_counter() - t) / len(one) * 1e6)
+            t = time.perf_counter()
+            for v in one:
+                ours.search(v, K, ef=ef)
+            s_runs.append((time.perf_counter() - t) / len(one) * 1e6)
+        b, s = statistics.median(b_runs), statistics.median(s_runs)
+        rows.append({"ef": ef, "bare_us": b, "shoal_us": s, "overhead_us": s - b,
+                     "target": "<= 50 us"})
+    return rows
+
+
+def bench_filtered(bare: Any, ours: HnswIndex, q: np.ndarray, x: np.ndarray,
+                   fractions: list[float], ef: int = 64) -> list[dict[str, Any]]:
+    """``allowed`` pre-filtering: shoal (filter or exact fallback) vs hnswlib's filter."""
+    rng = np.random.default_rng(1)
+    qs = q[:200]
+    rows = []
+    for frac in fractions:
+        allowed = np.sort(rng.choice(x.shape[0], max(1, int(frac * x.shape[0])), replace=False))
+        gt = allowed[knn(qs, x[allowed], K, METRIC)[1]]
+        allow_set = frozenset(allowed.tolist())
+        bare.set_ef(ef)
+
+        def run_bare() -> np.ndarray:
+            return bare.knn_query(qs, k=K, num_threads=1, filter=allow_set.__contains__)[0]
+
+        try:
+            b_lab = run_bare().astype(np.int64)
+            b_qps, b_rec = qps(run_bare, len(qs), 1), recall_at(b_lab, gt)
+        except RuntimeError:  # hnswlib cannot fill k results
+            b_qps, b_rec = float("nan"), float("nan")
+        s_qps = qps(lambda: ours.search(qs, K, allowed=allowed, ef=ef), len(qs), 1)
+        s_rec = recall_at(ours.search(qs, K, allowed=allowed, ef=ef)[1], gt)
+        rows.append({"allowed": f"{frac:.1%} ({allowed.size:,})", "bare_qps": b_qps,
+                     "bare_recall@10": b_rec, "shoal_qps": s_qps, "shoal_recall@10": s_rec})
+    return rows
+
+
+# -- 3: faiss IVF-PQ -----------------------------------------------------------------------
+def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int,
+                nprobes: list[int], refines: list[int]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    import faiss
+
+    factory = f"IVF{nlist},PQ{m}"
+    rng = np.random.default_rng(2)
+    sample = x[rng.choice(x.shape[0], min(x.shape[0], max(40 * nlist, 20_000)), replace=False)]
+    xn, qn, sn = normalize_rows(x), normalize_rows(q), normalize_rows(sample)
+    labels = np.arange(x.shape[0], dtype=np.int64)
+
+    t0 = time.perf_counter()
+    bare = faiss.index_factory(x.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    bare.train(sn)
+    bare.add(xn)
+    refine_bare = faiss.IndexRefineFlat(bare, faiss.swig_ptr(xn))  # exact vectors beside
+    t1 = time.perf_counter()
+    ours = FaissIndex(x.shape[1], METRIC, factory=factory, vector_source=lambda lab: x[lab])
+    ours.train(sample)
+    ours.add(labels, x)
+    t2 = time.perf_counter()
+    ivf = faiss.extract_index_ivf(bare)
+    rows = []
+    for nprobe in nprobes:
+        for r in refines:
+            ivf.nprobe = nprobe
+            if r == 1:
+                def run_bare() -> np.ndarray:
+                    return bare.search(qn, K)[1]
+            else:
+                params = faiss.IndexRefineSearchParameters(
+                    k_factor=float(r), base_index_params=faiss.SearchParametersIVF(nprobe=nprobe))
+
+                def run_bare() -> np.ndarray:
+                    return refine_bare.search(qn, K, params=params)[1]
+            b_qps = qps(run_bare, len(q))
+            s_qps = qps(lambda: ours.search(q, K, nprobe=nprobe, refine=r), len(q))
+            name = f"nprobe={nprobe}" + (f",refine={r}" if r > 1 else "")
+            rows.append({"system": "faiss IVF-PQ (bare)" + (" + RefineFlat" if r > 1 else ""),
+                         "param": name, "recall@10": recall_at(run_bare(), gt), "qps": b_qps})
+            rows.append({"system": "shoal faiss IVF-PQ" + (" + refine" if r > 1 else ""),
+                         "param": name, "recall@10": recall_at(
+                             ours.search(q, K, nprobe=nprobe, refine=r)[1], gt),
+                         "qps": s_qps, "qps_ratio": s_qps / b_qps})
+    return rows, {"bare_build_s": t1 - t0, "shoal_build_s": t2 - t1, "factory": factory}
+
+
+# -- 5: through DocumentArray.find (left for the lead once stores exist) -------------------
+def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray) -> list[dict[str, Any]]:
+    """``DocumentArray(storage=...).find`` vs the bare index on the same vectors.
+
+    Placeholder: returns no rows until the disk stores wire indexes in; add the store
+    builds here and the rows go into the same JSON / Markdown / plot.
+    """
+    return []
+
+
+# -- output --------------------------------------------------------------------------------
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install 'shoal[bench]')")
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    styles = {s: ("--" if "bare" in s else "-") for s in systems}
+    for system in systems:
+        pts = sorted((r["recall@10"], r["qps"]) for r in rows if r["system"] == system)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], styles[system], marker="o", label=system)
+    ax.set_yscale("log")
+    ax.set_xlabel("recall@10")
+    ax.set_ylabel("queries per second (log)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200_000, help="indexed vectors")
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--M", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--full", action="store_true", help="more ef / nprobe points, filtered search")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    x, q = make_data(args.n, args.dim, args.queries)
+    gt = ground_truth(x, q, K)
+    print(f"data {x.shape}, queries {q.shape}, ground truth in {time.perf_counter() - t_start:.1f}s",
+          flush=True)
+
+    efs = [16, 32, 64, 128, 256, 512] if args.full else [16, 32, 64, 128, 256]
+    bare, ours, hnsw_build = build_hnsw(x, args.M, args.ef_construction)
+    print(f"hnsw built: {hnsw_build}", flush=True)
+    hnsw_rows = bench_hnsw(bare, ours, q, gt, efs)
+    latency_rows = bench_latency(bare, ours, q, [16, 64, 256])
+    filtered_rows = bench_filtered(bare, ours, q, x, [0.1, 0.005]) if args.full else []
+    del bare, ours
+    print("hnsw done", flush=True)
+
+    nlist = int(2 ** round(np.log2(max(16.0, 4 * np.sqrt(args.n)))))
+    m = next(s for s in (16, 8, 4, 2, 1) if args.dim % s == 0)
+    nprobes = [4, 16, 64] if not args.full else [1, 4, 8, 16, 32, 64, 128]
+    ivf_rows, ivf_build = bench_ivfpq(x, q, gt, nlist, m, nprobes, [1, 10])
+    print("ivf-pq done", flush=True)
+    find_rows = bench_through_find(x, q, gt)
+
+    params = {"n": args.n, "dim": args.dim, "queries": args.queries, "k": K, "metric": METRIC,
+              "M": args.M, "ef_construction": args.ef_construction, "full": args.full,
+              "cpus": os.cpu_count(), "hnsw_build": hnsw_build, "ivfpq_build": ivf_build}
+    curve_cols = ["system", "param", "recall@10", "qps", "qps_ratio"]
+    table = "\n\n".join([
+        "## recall@10 vs QPS (batch of all queries)\n\n" + markdown_table(hnsw_rows + ivf_rows + find_rows,
+                                                                          curve_cols),
+        "## single-query latency, shoal hnsw vs bare knn_query\n\n" + markdown_table(
+            latency_rows, ["ef", "bare_us", "shoal_us", "overhead_us", "target"]),
+        *(["## filtered search (allowed=...), ef=64\n\n" + markdown_table(
+            filtered_rows, ["allowed", "bare_qps", "bare_recall@10", "shoal_qps",
+                            "shoal_recall@10"])] if filtered_rows else []),
+        f"builds: hnsw {hnsw_build}, IVF-PQ {ivf_build}",
+        "![recall vs QPS](bench_indexes.png)",
+    ])
+    rows = ([{"section": "curve", **r} for r in hnsw_rows + ivf_rows + find_rows]
+            + [{"section": "latency", **r} for r in latency_rows]
+            + [{"section": "filtered", **r} for r in filtered_rows])
+    path = write_results("bench_indexes", rows, table, params)
+    png = plot(hnsw_rows + ivf_rows + find_rows, RESULTS / "bench_indexes.png",
+               f"{args.n:,} x {args.dim} clustered, {METRIC}, k={K}, {os.cpu_count()} cpus")
+    print(table)
+    print(f"\nwrote {path} and {png} in {time.perf_counter() - t_start:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
