@@ -42,18 +42,27 @@ METRIC = "cosine"
 
 
 # -- data ----------------------------------------------------------------------------------
-def make_data(n: int, dim: int, n_queries: int, clusters: int = 256, seed: int = 0
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """A Gaussian mixture with uneven cluster sizes and spreads; queries from the same mixture."""
+def make_data(n: int, dim: int, n_queries: int, clusters: int = 256, rank: int = 16,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A Gaussian mixture shaped like real embeddings; queries from the same mixture.
+
+    Clusters have uneven sizes; each spreads mostly along its own random ``rank``-dim
+    subspace (embeddings have a low intrinsic dimension) plus a little isotropic noise.
+    """
     rng = np.random.default_rng(seed)
     centers = rng.normal(0.0, 1.0, (clusters, dim)).astype(np.float32)
+    bases = rng.normal(0.0, 1.0 / np.sqrt(rank), (clusters, rank, dim)).astype(np.float32)
     weights = rng.dirichlet(np.full(clusters, 0.7))
-    spread = rng.uniform(0.3, 0.8, clusters).astype(np.float32)
+    spread = rng.uniform(0.4, 1.0, clusters).astype(np.float32)
 
     def draw(m: int) -> np.ndarray:
         which = rng.choice(clusters, m, p=weights)
-        noise = rng.normal(0.0, 1.0, (m, dim)).astype(np.float32)
-        return np.ascontiguousarray(centers[which] + noise * spread[which, None])
+        out = rng.normal(0.0, 0.05, (m, dim)).astype(np.float32)
+        for c in np.unique(which):
+            rows = np.flatnonzero(which == c)
+            z = rng.normal(0.0, 1.0, (rows.size, rank)).astype(np.float32)
+            out[rows] += centers[c] + spread[c] * (z @ bases[c])
+        return np.ascontiguousarray(out)
 
     return draw(n), draw(n_queries)
 

@@ -314,13 +314,15 @@ class FaissIndex:
             dist, slot_ids = self._idmap.search(qs, k_fetch, params=params)
             if self._ivf is not None and params.nprobe < self._ivf.nlist:
                 # too few hits in the probed lists (small or heavily filtered index):
-                # probe every list for those queries, so k results come back when k exist
-                avail = min(k_fetch, int(frac * live + 0.5))
+                # probe more lists (x4 each round) for those queries, so k results come
+                # back whenever k exist
+                avail = min(k, int(frac * live + 0.5))
                 short = np.flatnonzero((slot_ids[:, :avail] < 0).any(axis=1))
-                if short.size:
-                    params.nprobe = self._ivf.nlist
+                while short.size and params.nprobe < self._ivf.nlist:
+                    params.nprobe = min(self._ivf.nlist, 4 * params.nprobe)
                     d2, s2 = self._idmap.search(np.ascontiguousarray(qs[short]), k_fetch, params=params)
                     dist[short], slot_ids[short] = d2, s2
+                    short = short[(s2[:, :avail] < 0).any(axis=1)]
             del keep
             labels = np.where(slot_ids >= 0, self._slot_labels[np.maximum(slot_ids, 0)], -1)
             if r > 1:

@@ -34,24 +34,45 @@ def rerank(queries: np.ndarray, labels: np.ndarray, source: VectorSource, k: int
             f"{queries.shape[1]}")
     if metric == "cosine":  # normalize each distinct vector once, not each candidate
         vecs, queries = normalize_rows(vecs), normalize_rows(queries)
-    rows = np.zeros(labels.shape, dtype=np.intp)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    rows = np.full(labels.shape, -1, dtype=np.int64)
     rows[valid] = inverse
-    dots = np.empty(labels.shape, dtype=np.float32)                  # (Q, C)
-    step = max(1, _GATHER_FLOATS // max(1, labels.shape[1] * vecs.shape[1]))
-    for start in range(0, labels.shape[0], step):  # cache-sized gathers, not one (Q, C, D) array
-        sl = slice(start, start + step)
-        np.matmul(vecs[rows[sl]], queries[sl, :, None], out=dots[sl, :, None])
-    if metric == "cosine":
-        scores = 1.0 - dots
-    elif metric == "inner_product":
-        scores = dots
-    else:
-        sq = np.einsum("ij,ij->i", vecs, vecs)[rows] + np.einsum("ij,ij->i", queries, queries)[:, None]
-        scores = np.maximum(sq - 2.0 * dots, 0.0)
-        if metric == "euclidean":
-            scores = np.sqrt(scores)
+    scores = _scores_by_row(queries, vecs, rows, metric)
     scores = scores.astype(np.float32, copy=False)
     key = np.where(labels >= 0, scores * sort_key(metric), np.inf)
     order = np.argsort(key, axis=1, kind="stable")[:, :k]
     return pad_result(np.take_along_axis(scores, order, axis=1),
                       np.take_along_axis(labels, order, axis=1), k)
+
+
+def _scores_by_row(queries: np.ndarray, vecs: np.ndarray, rows: np.ndarray,
+                   metric: str) -> np.ndarray:
+    """``score(queries[i], vecs[rows[i, j]])`` for every candidate (rows of -1 are ignored)."""
+    nq, nc = rows.shape
+    l2 = metric in ("euclidean", "sqeuclidean")
+    try:
+        import faiss  # noqa: PLC0415 - its C++ kernels do this gather + dot in parallel
+    except ImportError:  # pragma: no cover - faiss is a core dependency
+        faiss = None
+    out = np.empty((nq, nc), dtype=np.float32)
+    if faiss is not None:
+        fn = faiss.fvec_L2sqr_by_idx if l2 else faiss.fvec_inner_products_by_idx
+        fn(faiss.swig_ptr(out), faiss.swig_ptr(queries), faiss.swig_ptr(vecs),
+           faiss.swig_ptr(rows), queries.shape[1], nq, nc)
+    else:
+        step = max(1, _GATHER_FLOATS // max(1, nc * vecs.shape[1]))
+        safe = np.maximum(rows, 0)
+        for start in range(0, nq, step):  # cache-sized gathers, not one (Q, C, D) array
+            sl = slice(start, start + step)
+            g = vecs[safe[sl]]
+            if l2:
+                g = g - queries[sl, None, :]
+                out[sl] = np.einsum("qcd,qcd->qc", g, g)
+            else:
+                np.matmul(g, queries[sl, :, None], out=out[sl, :, None])
+    if metric == "cosine":
+        return 1.0 - out
+    if metric == "euclidean":
+        return np.sqrt(np.maximum(out, 0.0))
+    return out

@@ -185,3 +185,25 @@ def test_registry():
     with pytest.raises(InvalidConfigError):
         register_index("my-exact", ExactIndex)
     assert create_index("faiss:IVF4,Flat", DIM).factory == "IVF4,Flat"
+
+
+@pytest.mark.parametrize("name,params", [
+    ("hnsw", {"M": 12, "ef_construction": 100}),
+    ("faiss", {"factory": "HNSW16"}),
+    ("faiss", {"factory": "IVF8,Flat", "nprobe": 2}),
+    ("faiss", {"factory": "Flat"}),
+])
+def test_allowed_through_the_ann_filter(name, params, data, labels, queries):
+    """exact_threshold=0 forces the library's own filtered search (no exact fallback)."""
+    index = create_index(name, DIM, "cosine", exact_threshold=0, **params)
+    index.train(data)
+    index.add(labels, data)
+    rng = np.random.default_rng(5)
+    for size in (7, 400):
+        allowed = rng.choice(labels, size, replace=False)
+        _, found = index.search(queries, 10, allowed=allowed)
+        assert np.isin(found[found >= 0], allowed).all()
+        assert ((found >= 0).sum(axis=1) == min(10, size)).all()
+        mask = np.isin(labels, allowed)
+        _, ref = brute_force(queries, data[mask], 10, "cosine")
+        assert recall(found, labels[mask][ref]) >= 0.9
