@@ -184,7 +184,8 @@ def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int
     bare.add(xn)
     refine_bare = faiss.IndexRefineFlat(bare, faiss.swig_ptr(xn))  # exact vectors beside
     t1 = time.perf_counter()
-    ours = FaissIndex(x.shape[1], METRIC, factory=factory, vector_source=lambda lab: x[lab])
+    # the store hands its vector column over as a label-indexed array (a memmap on disk)
+    ours = FaissIndex(x.shape[1], METRIC, factory=factory, vector_source=x)
     ours.train(sample)
     ours.add(labels, x)
     t2 = time.perf_counter()

@@ -16,7 +16,7 @@ from shoal.indexes.base import (
 )
 from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
-from shoal.indexes.refine import VectorSource, rerank
+from shoal.indexes.refine import VectorSource, fetch_vectors, rerank
 from shoal.indexes.rwlock import RWLock
 from shoal.utils.distance import as_matrix, knn, normalize_rows
 
@@ -29,7 +29,8 @@ class FaissConfig:
 
     ``factory`` (any faiss ``index_factory`` string) defines the index (``params``);
     ``nprobe`` (IVF), ``ef_search`` (HNSW), ``refine`` (fetch ``k * refine`` candidates and
-    re-rank them exactly with ``vector_source``) and ``exact_threshold`` (answer an
+    re-rank them exactly with ``vector_source``, a callable or a label-indexed array, see
+    :data:`~shoal.indexes.refine.VectorSource`) and ``exact_threshold`` (answer an
     ``allowed`` set of at most this many labels by exact search when exact vectors are
     available) are search defaults, each overridable per query.
     """
@@ -253,7 +254,7 @@ class FaissIndex:
     def _stored_vectors(self, labels: np.ndarray, slots: np.ndarray) -> np.ndarray | None:
         """Vectors as the index stores them (unit rows for cosine), exact when possible."""
         if self.vector_source is not None:
-            vecs = as_matrix(self.vector_source(labels), self.dim, allow_empty=True)
+            vecs = fetch_vectors(self.vector_source, labels, self.dim)
             return normalize_rows(vecs) if self._cosine else vecs
         if self._exact_storage:
             if not slots.size:
@@ -326,8 +327,10 @@ class FaissIndex:
             del keep
             labels = np.where(slot_ids >= 0, self._slot_labels[np.maximum(slot_ids, 0)], -1)
             if r > 1:
-                source = self.vector_source or (lambda lab: self._stored_vectors(
-                    lab, self._map.get(lab)))
+                source = self.vector_source
+                if source is None:
+                    def source(lab: np.ndarray) -> np.ndarray:
+                        return self._stored_vectors(lab, self._map.get(lab))
                 return rerank(q, labels, source, k, self.metric)
         return pad_result(self._to_scores(dist), labels, k)
 

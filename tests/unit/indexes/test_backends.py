@@ -207,3 +207,31 @@ def test_allowed_through_the_ann_filter(name, params, data, labels, queries):
         mask = np.isin(labels, allowed)
         _, ref = brute_force(queries, data[mask], 10, "cosine")
         assert recall(found, labels[mask][ref]) >= 0.9
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "sqeuclidean", "inner_product"])
+def test_rerank_callable_and_array_sources_agree(metric, data, queries):
+    from shoal.indexes import rerank
+    rng = np.random.default_rng(9)
+    cand = rng.integers(0, len(data), (len(queries), 30))
+    cand[0, :5] = -1  # padding from the ANN stage
+    s1, l1 = rerank(queries, cand, data, 10, metric)                   # array fast path
+    s2, l2 = rerank(queries, cand, lambda lab: data[lab], 10, metric)  # callable
+    np.testing.assert_array_equal(l1, l2)
+    np.testing.assert_allclose(s1, s2, rtol=1e-5, atol=1e-5)
+    for i in range(len(queries)):
+        c = cand[i][cand[i] >= 0]
+        ref_s, ref_p = brute_force(queries[i:i + 1], data[c], 10, metric)
+        np.testing.assert_allclose(s1[i], ref_s[0], rtol=1e-4, atol=1e-4)
+
+
+def test_faiss_refine_with_array_source_cosine(data, queries):
+    index = FaissIndex(DIM, "cosine", factory="IVF8,PQ4x4", nprobe=8, refine=10, vector_source=data)
+    index.train(data)
+    index.add(np.arange(len(data)), data)
+    ref_s, ref = brute_force(queries, data, 10, "cosine")
+    scores, found = index.search(queries, 10)
+    assert recall(found, ref) >= 0.95
+    v = data[found] / np.linalg.norm(data[found], axis=2, keepdims=True)
+    qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    np.testing.assert_allclose(scores, 1.0 - np.einsum("qcd,qd->qc", v, qn), rtol=1e-4, atol=1e-4)
