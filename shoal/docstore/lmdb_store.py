@@ -83,10 +83,20 @@ class _Env:
         self.lockfd = os.open(os.path.join(path, "shoal-writer.lock"), os.O_RDWR | os.O_CREAT, 0o644)
         self.dbs: dict[str, Any] = {}
 
-    def db(self, name: str) -> Any:
+    def db(self, name: str, timeout: float) -> Any:
+        """The handle of a named sub-database.
+
+        LMDB hands out a handle that outlives its transaction only from a write
+        transaction, so the first open in a process waits (up to ``timeout``) for the
+        current writer; handles are then cached for the life of the environment.
+        """
         h = self.dbs.get(name)
         if h is None:
-            h = self.dbs[name] = self.env.open_db(name.encode())
+            self.acquire(timeout)
+            try:
+                h = self.dbs[name] = self.env.open_db(name.encode())
+            finally:
+                self.release()
         return h
 
     def acquire(self, timeout: float) -> None:
@@ -233,8 +243,9 @@ class LmdbStore:
         self.e = _acquire_env(path, cfg)
         n = cfg.name
         try:
-            self._dbs = {k: self.e.db(f"{n}:{k}") for k in ("docs", "ids", "order", "labels", "dead")}
-            self._meta_db = self.e.db(_META)
+            t = cfg.timeout
+            self._dbs = {k: self.e.db(f"{n}:{k}", t) for k in ("docs", "ids", "order", "labels", "dead")}
+            self._meta_db = self.e.db(_META, t)
             self._open_meta()
         except BaseException:
             _release_env(self.e)
@@ -972,8 +983,8 @@ class LmdbStore:
             e.env = lmdb.open(self.path, map_size=max(self.config.map_size, 1 << 20), max_dbs=256,
                               max_readers=self.config.max_readers, subdir=True, lock=True)
             e.dbs.clear()
-            self._dbs = {k: e.db(f"{self.config.name}:{k}") for k in self._dbs}
-            self._meta_db = e.db(_META)
+            self._dbs = {k: e.db(f"{self.config.name}:{k}", 0) for k in self._dbs}
+            self._meta_db = e.db(_META, 0)
         finally:
             e.release()
             shutil.rmtree(tmp, ignore_errors=True)

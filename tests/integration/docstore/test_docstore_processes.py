@@ -1,0 +1,155 @@
+"""Disk stores under real processes: kill -9 during extend, one writer + readers, two writers."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from shoal.document.array import DocumentArray
+from shoal.errors import StoreLockedError
+
+pytestmark = pytest.mark.timeout(120)
+BATCH = 300
+
+
+def _config(storage: str, tmp_path, **extra) -> dict:
+    if storage == "sqlite":
+        return {"connection": str(tmp_path / "store.db"), "table_name": "docs", **extra}
+    return {"path": str(tmp_path / "lmdb"), "name": "docs", "map_size": 1 << 20, **extra}
+
+
+def _spawn(body: str, *args: str) -> subprocess.Popen:
+    code = textwrap.dedent("""
+        import json, sys, time
+        import numpy as np
+        from shoal.document.array import DocumentArray
+        from shoal.document.document import Document
+        def batch(b, n):
+            return [Document(id=f"b{b}-{i}", text=f"batch {b} doc {i}", tags={"b": b},
+                             embedding=np.full(8, b, dtype=np.float32)) for i in range(n)]
+    """) + textwrap.dedent(body)
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=os.getcwd())
+
+
+WRITER = """
+    storage, cfg = sys.argv[1], json.loads(sys.argv[2])
+    da = DocumentArray(storage=storage, config=cfg)
+    start = len(da) // BATCH
+    for b in range(start, start + 100000):
+        da.extend(batch(b, BATCH))
+        print(b, flush=True)
+""".replace("BATCH", str(BATCH))
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
+@pytest.mark.parametrize("kill_after", [1, 4, 9])
+def test_kill_9_during_extend_loses_no_returned_batch(storage, kill_after, tmp_path):
+    cfg = _config(storage, tmp_path)
+    reported: list[int] = []
+    for round_ in range(2):  # kill twice, so the second run also starts from a crashed store
+        proc = _spawn(WRITER, storage, json.dumps(cfg))
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                pytest.fail(f"writer died: {proc.stderr.read()}")
+            reported.append(int(line))
+            if len(reported) >= kill_after * (round_ + 1):
+                break
+        time.sleep(0.003 * kill_after)  # land somewhere inside a later extend
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    with DocumentArray(storage=storage, config=cfg) as da:
+        n = len(da)
+        assert n % BATCH == 0, "a batch was half written"
+        batches = sorted({int(d.id.split("-")[0][1:]) for d in da})
+        assert set(reported) <= set(batches)
+        assert batches == list(range(len(batches)))
+        for b in (reported[0], reported[-1]):
+            got = da[[f"b{b}-{i}" for i in range(BATCH)]]
+            assert got.texts[-1] == f"batch {b} doc {BATCH - 1}"
+        emb = da.embeddings
+        assert emb.shape == (n, 8)
+        assert np.array_equal(emb[:, 0], np.repeat(np.arange(n // BATCH), BATCH))
+        res = da.find(np.full(8, reported[-1], np.float32), limit=3, metric="euclidean")
+        assert all(d.tags["b"] == reported[-1] for d in res)
+
+
+READER = """
+    storage, cfg, target = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    da = DocumentArray(storage=storage, config=cfg)
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        n = len(da)
+        if n % BATCH:
+            print("PARTIAL", n, flush=True); sys.exit(1)
+        if n and da[n - 1].text != f"batch {n // BATCH - 1} doc {BATCH - 1}":
+            print("BAD", n, da[n - 1].text, flush=True); sys.exit(1)
+        if not seen or seen[-1] != n:
+            seen.append(n)
+        if n >= target:
+            break
+        time.sleep(0.01)
+    print(json.dumps(seen), flush=True)
+""".replace("BATCH", str(BATCH))
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
+def test_one_writer_and_readers_see_commits_without_reopening(storage, tmp_path):
+    cfg = _config(storage, tmp_path)
+    DocumentArray(storage=storage, config=cfg).close()  # create it
+    target = 12 * BATCH
+    readers = [_spawn(READER, storage, json.dumps(cfg), str(target)) for _ in range(3)]
+    time.sleep(1.0)
+    with DocumentArray(storage=storage, config=cfg) as da:
+        from shoal.document.document import Document
+        for b in range(12):
+            da.extend([Document(id=f"b{b}-{i}", text=f"batch {b} doc {i}",
+                                embedding=np.full(8, b, dtype=np.float32)) for i in range(BATCH)])
+            time.sleep(0.05)
+    for r in readers:
+        out, err = r.communicate(timeout=90)
+        assert r.returncode == 0, out + err
+        seen = json.loads(out.strip().splitlines()[-1])
+        assert seen[-1] == target and len(seen) > 2  # saw intermediate commits
+
+
+HOLDER = """
+    storage, cfg = sys.argv[1], json.loads(sys.argv[2])
+    da = DocumentArray(storage=storage, config=cfg)
+    with da._store.atomic():
+        da.extend(batch(0, 10))
+        print("locked", flush=True)
+        time.sleep(3)
+    print("released", flush=True)
+"""
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
+def test_second_writer_times_out_with_a_clear_error_then_succeeds(storage, tmp_path):
+    cfg = _config(storage, tmp_path)
+    # opened before the other writer starts (an LMDB handle's first open needs the writer lock)
+    da = DocumentArray(storage=storage, config={**cfg, "timeout": 0.3})
+    holder = _spawn(HOLDER, storage, json.dumps(cfg))
+    assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
+    from shoal.document.document import Document
+    assert len(da) == 0  # readers are not blocked by the writer
+    with pytest.raises(StoreLockedError, match="timeout"):
+        da.extend([Document(id="second")])
+    assert holder.stdout.readline().strip() == "released"
+    holder.wait(timeout=30)
+    da.extend([Document(id="second")])
+    assert len(da) == 11 and "second" in da
+    da.close()
+    holder.stdout.close()
+    holder.stderr.close()
