@@ -105,7 +105,7 @@ def bench_hnsw(bare: Any, ours: HnswIndex, q: np.ndarray, gt: np.ndarray,
     for ef in efs:
         bare.set_ef(ef)
         b_qps = qps(lambda: bare.knn_query(q, k=K), len(q))
-        s_qps = qps(lambda: ours.search(q, K, ef=ef), len(q))
+        s_qps = qps(lambda ef=ef: ours.search(q, K, ef=ef), len(q))
         b_lab = bare.knn_query(q, k=K)[0].astype(np.int64)
         s_scores, s_lab = ours.search(q, K, ef=ef)
         rows.append({"system": "hnswlib (bare)", "param": f"ef={ef}", "ef": ef,
@@ -152,7 +152,7 @@ def bench_filtered(bare: Any, ours: HnswIndex, q: np.ndarray, x: np.ndarray,
         allow_set = frozenset(allowed.tolist())
         bare.set_ef(ef)
 
-        def run_bare() -> np.ndarray:
+        def run_bare(allow_set: frozenset[int] = allow_set) -> np.ndarray:
             return bare.knn_query(qs, k=K, num_threads=1, filter=allow_set.__contains__)[0]
 
         try:
@@ -160,7 +160,7 @@ def bench_filtered(bare: Any, ours: HnswIndex, q: np.ndarray, x: np.ndarray,
             b_qps, b_rec = qps(run_bare, len(qs), 1), recall_at(b_lab, gt)
         except RuntimeError:  # hnswlib cannot fill k results
             b_qps, b_rec = float("nan"), float("nan")
-        s_qps = qps(lambda: ours.search(qs, K, allowed=allowed, ef=ef), len(qs), 1)
+        s_qps = qps(lambda allowed=allowed: ours.search(qs, K, allowed=allowed, ef=ef), len(qs), 1)
         s_rec = recall_at(ours.search(qs, K, allowed=allowed, ef=ef)[1], gt)
         rows.append({"allowed": f"{frac:.1%} ({allowed.size:,})", "bare_qps": b_qps,
                      "bare_recall@10": b_rec, "shoal_qps": s_qps, "shoal_recall@10": s_rec})
@@ -201,10 +201,10 @@ def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int
                 params = faiss.IndexRefineSearchParameters(
                     k_factor=float(r), base_index_params=faiss.SearchParametersIVF(nprobe=nprobe))
 
-                def run_bare() -> np.ndarray:
+                def run_bare(params: Any = params) -> np.ndarray:
                     return refine_bare.search(qn, K, params=params)[1]
             b_qps = qps(run_bare, len(q))
-            s_qps = qps(lambda: ours.search(q, K, nprobe=nprobe, refine=r), len(q))
+            s_qps = qps(lambda nprobe=nprobe, r=r: ours.search(q, K, nprobe=nprobe, refine=r), len(q))
             name = f"nprobe={nprobe}" + (f",refine={r}" if r > 1 else "")
             rows.append({"system": "faiss IVF-PQ (bare)" + (" + RefineFlat" if r > 1 else ""),
                          "param": name, "recall@10": recall_at(run_bare(), gt), "qps": b_qps})

@@ -111,12 +111,19 @@ def save_bundle(path: str | os.PathLike[str], meta: dict[str, Any],
             json.dump(full, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, root / META_NAME)
-        _fsync_path(root)
-    except OSError as exc:
+        os.replace(tmp, root / META_NAME)  # the commit point
+    except BaseException as exc:  # leave the previous generation exactly as it was
         for info in files.values():
             (root / info["name"]).unlink(missing_ok=True)
-        raise StoreNotWritableError(f"cannot write index to {root}: {exc}") from exc
+        for stray in root.glob(f"*{gen}*.tmp"):
+            stray.unlink(missing_ok=True)
+        if isinstance(exc, (OSError, RuntimeError)):  # RuntimeError: hnswlib / faiss writers
+            raise StoreNotWritableError(f"cannot write index to {root}: {exc}") from exc
+        raise
+    try:
+        _fsync_path(root)  # make the rename durable
+    except OSError as exc:
+        raise StoreNotWritableError(f"cannot fsync index directory {root}: {exc}") from exc
     keep = {info["name"] for info in files.values()} | {META_NAME}
     if old is not None:
         for info in old.get("files", {}).values():

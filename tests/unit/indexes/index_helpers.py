@@ -36,5 +36,17 @@ def brute_force(q: np.ndarray, x: np.ndarray, k: int, metric: str) -> tuple[np.n
 
 
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    hits = sum(len(set(f[f >= 0].tolist()) & set(t.tolist())) for f, t in zip(found, truth))
+    hits = sum(len(set(f[f >= 0].tolist()) & set(t.tolist())) for f, t in zip(found, truth, strict=True))
     return hits / truth.size
+
+
+def scores_of(q: np.ndarray, v: np.ndarray, metric: str) -> np.ndarray:
+    """The metric value of each query ``q[i]`` against its vectors ``v[i, j]`` (user convention)."""
+    if metric == "cosine":
+        qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+        vn = v / np.linalg.norm(v, axis=2, keepdims=True)
+        return 1.0 - np.einsum("qcd,qd->qc", vn, qn)
+    if metric == "inner_product":
+        return np.einsum("qcd,qd->qc", v, q)
+    sq = ((v - q[:, None, :]) ** 2).sum(-1)
+    return np.sqrt(sq) if metric == "euclidean" else sq

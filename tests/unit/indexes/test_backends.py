@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from index_helpers import DIM, brute_force, clustered, recall
+from index_helpers import DIM, brute_force, recall
 from shoal.errors import (
     BadInputError, IndexNotTrainedError, InvalidConfigError, UnknownBackendError,
 )
