@@ -11,10 +11,21 @@ from shoal.utils.distance import normalize_rows, sort_key
 
 __all__ = ["VectorSource", "fetch_vectors", "rerank"]
 
-VectorSource = Union[Callable[[np.ndarray], np.ndarray], np.ndarray]
-"""Where exact vectors come from: a callable ``labels (int64) -> (n, D) float32`` in the
-order asked, or a 2-D float32 array (e.g. a store's memory-mapped column) whose row
-``label`` is that label's vector — the fast path: candidates are scored in place."""
+VectorSource = Union[Callable[[np.ndarray], np.ndarray], np.ndarray, Any]
+"""Where exact vectors come from, one of:
+
+- a 2-D float32 array (e.g. a memory-mapped column) whose row ``label`` is that label's
+  vector - the fast path: candidates are scored in place, nothing is copied;
+- an object with a ``matrix()`` method returning such an array (a store's vector column,
+  asked again on each search so it sees rows appended since);
+- a callable ``labels (int64) -> (n, D) float32`` in the order asked.
+"""
+
+
+def _resolve(source: VectorSource) -> Any:
+    if not isinstance(source, np.ndarray) and callable(getattr(source, "matrix", None)):
+        return source.matrix()
+    return source
 
 
 def _faiss() -> Any:
@@ -27,6 +38,7 @@ def _faiss() -> Any:
 
 def fetch_vectors(source: VectorSource, labels: np.ndarray, dim: int) -> np.ndarray:
     """Exact vectors of ``labels`` from ``source``, checked for shape."""
+    source = _resolve(source)
     if callable(source):
         vecs = np.asarray(source(labels), dtype=np.float32)
     else:
@@ -44,6 +56,7 @@ def rerank(queries: np.ndarray, labels: np.ndarray, source: VectorSource, k: int
     ``queries`` are raw (not normalized); scores follow :mod:`shoal.utils.distance`.
     """
     faiss = _faiss()
+    source = _resolve(source)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if metric == "cosine":
         queries = normalize_rows(queries)

@@ -219,6 +219,13 @@ def test_rerank_callable_and_array_sources_agree(metric, data, queries):
     s2, l2 = rerank(queries, cand, lambda lab: data[lab], 10, metric)  # callable
     np.testing.assert_array_equal(l1, l2)
     np.testing.assert_allclose(s1, s2, rtol=1e-5, atol=1e-5)
+
+    class Column:  # what a store's vector column offers
+        def matrix(self) -> np.ndarray:
+            return data
+
+    s3, l3 = rerank(queries, cand, Column(), 10, metric)
+    np.testing.assert_array_equal(l1, l3)
     for i in range(len(queries)):
         c = cand[i][cand[i] >= 0]
         ref_s, ref_p = brute_force(queries[i:i + 1], data[c], 10, metric)
