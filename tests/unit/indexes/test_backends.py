@@ -242,3 +242,21 @@ def test_faiss_refine_with_array_source_cosine(data, queries):
     v = data[found] / np.linalg.norm(data[found], axis=2, keepdims=True)
     qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
     np.testing.assert_allclose(scores, 1.0 - np.einsum("qcd,qd->qc", v, qn), rtol=1e-4, atol=1e-4)
+
+
+def test_hnsw_exact_fallback_uses_vector_source(data, labels, queries):
+    asked = []
+
+    def source(lab: np.ndarray) -> np.ndarray:
+        asked.append(lab.size)
+        return data[np.searchsorted(labels, lab)]
+
+    index = HnswIndex(DIM, "cosine", M=8, vector_source=source)
+    index.add(labels, data)
+    allowed = labels[::50]
+    scores, found = index.search(queries, 5, allowed=allowed)
+    assert asked == [allowed.size]
+    mask = np.isin(labels, allowed)
+    ref_s, ref = brute_force(queries, data[mask], 5, "cosine")
+    np.testing.assert_array_equal(found, labels[mask][ref])
+    np.testing.assert_allclose(scores, ref_s, rtol=1e-4, atol=1e-4)
