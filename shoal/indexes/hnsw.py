@@ -31,7 +31,8 @@ class HnswConfig:
     """Construction parameters of :class:`HnswIndex`.
 
     ``M`` / ``ef_construction`` / ``seed`` define the graph (``params``); ``ef`` and
-    ``exact_threshold`` are search defaults; ``capacity`` is only the first allocation
+    ``exact_threshold`` (allowed sets up to this size are searched exactly, larger ones
+    by a cost model; 0 = always hnswlib's filter) are search defaults; ``capacity`` is only the first allocation
     (the index grows by itself); ``num_threads`` = -1 uses every core for batches.
     """
 
@@ -254,8 +255,9 @@ class HnswIndex:
         Python filter call (~1 µs); exact search fetches the allowed vectors once
         (~1 ns/float from a column, ~10 µs/vector through get_items) and scans them with BLAS.
         """
-        if allowed <= self.config.exact_threshold:
-            return True
+        threshold = self.config.exact_threshold
+        if threshold == 0 or allowed <= threshold:  # 0: always hnswlib's filter
+            return threshold > 0
         fetch = 0.8 * self._dim if self.vector_source is not None else 10_000.0
         exact_ns = allowed * (fetch + 0.02 * queries * self._dim)
         walk_ns = queries * ef * (live / allowed) * 1_000.0
