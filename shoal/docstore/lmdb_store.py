@@ -154,34 +154,56 @@ def _release_env(e: _Env) -> None:
 
 # --- records ----------------------------------------------------------------------------------
 
-def _pack(r: Row, label: int | None) -> bytes:
-    idb = r.id.encode()
-    t = r.text.encode() if r.text is not None else b""
-    g = r.tags.encode() if r.tags is not None else b""
-    a = r.attrs.encode() if r.attrs is not None else b""
-    head = _HEAD.pack(-1 if label is None else label, IN_BLOB if r.in_blob else 0, len(idb),
-                      _NONE if r.text is None else len(t), _NONE if r.tags is None else len(g),
-                      _NONE if r.attrs is None else len(a))
-    return b"".join((head, idb, t, g, a, r.blob))
+def _pack(r: Row, label: int | None, _head: Any = _HEAD.pack) -> bytes:
+    doc_id, text, tags, attrs, blob, _, in_blob = r
+    idb = doc_id.encode()
+    if text is None:
+        t, lt = b"", _NONE
+    else:
+        t = text.encode()
+        lt = len(t)
+    if tags is None:
+        g, lg = b"", _NONE
+    else:
+        g = tags.encode()
+        lg = len(g)
+    if attrs is None:
+        a, la = b"", _NONE
+    else:
+        a = attrs.encode()
+        la = len(a)
+    head = _head(-1 if label is None else label, IN_BLOB if in_blob else 0, len(idb), lt, lg, la)
+    return b"".join((head, idb, t, g, a, blob))
 
 
 def _unpack(rec: bytes) -> tuple[str, int | None, int, str | None, str | None, str | None, bytes]:
     """(id, label, flags, text, tags, attrs, blob) of a record."""
     try:
-        label, flags, li, lt, lg, la = _HEAD.unpack_from(rec)
-        o = _HEAD.size
-        doc_id = bytes(rec[o:o + li]).decode()
-        o += li
-        out = []
-        for n in (lt, lg, la):
-            if n == _NONE:
-                out.append(None)
-            else:
-                out.append(bytes(rec[o:o + n]).decode())
-                o += n
+        label, flags, li, lt, lg, la = _HEAD_UNPACK(rec)
+        o = _HEAD_SIZE + li
+        doc_id = rec[_HEAD_SIZE:o].decode()
+        if lt == _NONE:
+            text = None
+        else:
+            text = rec[o:o + lt].decode()
+            o += lt
+        if lg == _NONE:
+            tags = None
+        else:
+            tags = rec[o:o + lg].decode()
+            o += lg
+        if la == _NONE:
+            attrs = None
+        else:
+            attrs = rec[o:o + la].decode()
+            o += la
     except (struct.error, UnicodeDecodeError) as exc:
         raise CorruptStoreError(f"a stored LMDB record cannot be read ({exc}); the store is damaged") from exc
-    return doc_id, (None if label < 0 else label), flags, out[0], out[1], out[2], bytes(rec[o:])
+    return doc_id, (None if label < 0 else label), flags, text, tags, attrs, rec[o:]
+
+
+_HEAD_UNPACK = _HEAD.unpack_from
+_HEAD_SIZE = _HEAD.size
 
 
 class _FilterView:
@@ -202,6 +224,21 @@ class _FilterView:
         self.offset = a.get("offset")
         self.granularity = a.get("granularity", 0)
         self.adjacency = a.get("adjacency", 0)
+
+
+class _Borrowed:
+    """A transaction used as ``with`` target without ending it."""
+
+    __slots__ = ("txn",)
+
+    def __init__(self, txn: Any) -> None:
+        self.txn = txn
+
+    def __enter__(self) -> Any:
+        return self.txn
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
 
 def _op(method: Callable) -> Callable:
@@ -305,21 +342,15 @@ class LmdbStore:
             col.set_rows(m["vec_rows"])
 
     # --- transactions ------------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
+    def _read(self) -> Any:
+        """The open write transaction, or a fresh read transaction (sees every commit)."""
         if self._txn is not None:
-            yield self._txn
-            return
+            return _Borrowed(self._txn)
         while True:
             try:
-                txn = self.e.env.begin(buffers=False)
-                break
+                return self.e.env.begin(buffers=False)
             except lmdb.MapResizedError:
                 self.e.env.set_mapsize(0)
-        try:
-            yield txn
-        finally:
-            txn.abort()
 
     @contextmanager
     def atomic(self, meta: bool = True) -> Iterator[Any]:
@@ -421,13 +452,14 @@ class LmdbStore:
             st = Stored(blob, txt, tags, label)
             d = tracker.lookup(doc_id, st) if tracker.capacity else None
             if d is None:
-                d = decode(blob, txt, tags)
+                d = decode(blob, txt, tags, doc_id)
                 if label is not None and not flags & IN_BLOB:
                     need.append((d, label))
                 tracker.add(d, st)
             docs.append(d)
         if need:
-            self._meta()
+            if max(lab for _, lab in need) >= self.column.rows:
+                self._meta()  # another writer grew the column since we looked
             m = self.column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
             for (d, _), v in zip(need, m):
                 d._embedding = v
@@ -461,12 +493,11 @@ class LmdbStore:
     @_op
     def get_by_ids(self, ids: Sequence[str]) -> list[Document]:
         with self._read() as txn:
-            if len(ids) == 1:
+            if len(ids) == 1:  # the da[id] path: two gets
                 v = txn.get(ids[0].encode(), db=self._dbs["ids"])
                 if v is None:
                     raise DocumentNotFoundError(f"no Document with id {ids[0]!r} in this array")
-                rec = txn.get(v[:8], db=self._dbs["docs"])
-                return self._materialize([rec])
+                return self._materialize([txn.get(v[:8], db=self._dbs["docs"])])
             cur = txn.cursor(db=self._dbs["ids"])
             found = {bytes(k).decode(): _QQ.unpack(v)[0]
                      for k, v in cur.getmulti([i.encode() for i in dict.fromkeys(ids)])}
@@ -547,7 +578,7 @@ class LmdbStore:
             if label is None:
                 continue
             if not flags & IN_BLOB:
-                d = decode(blob, None, None)
+                d = decode(blob, None, None, doc_id)
                 d._embedding = self.column.take(np.array([label]))[0]
                 blob = doc_to_bytes(d)
             updates.append((bytes(k), _pack(Row(doc_id, t, g, a, blob, None, True), None)))
@@ -598,7 +629,8 @@ class LmdbStore:
         rid0, pos0 = m["next_rid"], m["count"]
         rids = range(rid0, rid0 + n)
         labels = self._append_vectors(txn, rows, rids)
-        keys = [_k(r) for r in rids]
+        pack = _Q.pack
+        keys = [pack(r) for r in rids]
         txn.cursor(db=self._dbs["docs"]).putmulti(
             zip(keys, [_pack(r, lab) for r, lab in zip(rows, labels)]), append=True)
         idb = [r.id.encode() for r in rows]
@@ -612,7 +644,7 @@ class LmdbStore:
             raise duplicate_error(dup)
         if self.list_like:
             txn.cursor(db=self._dbs["order"]).putmulti(
-                zip([_k(pos0 + j) for j in range(n)], [k + b for k, b in zip(keys, idb)]),
+                zip([pack(p) for p in range(pos0, pos0 + n)], [k + b for k, b in zip(keys, idb)]),
                 append=True)
         m["count"] += n
         m["next_rid"] += n

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+import json
+
 from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads_json
 from shoal.document.document import Document
 from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
@@ -27,6 +29,28 @@ ATTR_FIELDS = ("mime_type", "modality", "uri", "parent_id", "weight", "granulari
                "adjacency", "offset")
 _ZERO_DEFAULT = ("granularity", "adjacency")
 _F32 = np.dtype(np.float32)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
+
+
+# one encoder for every row (json.dumps with options builds a new encoder per call);
+# the same compact form as shoal.document.codec.dumps_json
+_TAGS_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+
+
+def _tags_json(d: Document, tags: dict) -> str:
+    try:
+        return _TAGS_JSON(tags)
+    except (TypeError, ValueError):
+        return dumps_json(tags, f"tags of Document {d._id}")  # raises the codec's BadInputError
 
 
 class Row(NamedTuple):
@@ -59,6 +83,9 @@ def encode(d: Document) -> Row:
             or d.adjacency or d.offset is not None):
         attrs = dumps_json({k: v for k in ATTR_FIELDS if (v := getattr(d, k)) is not None
                             and not (k in _ZERO_DEFAULT and v == 0)}, "Document fields")
+    if not in_blob and _only_columns(d):
+        # nothing left for the codec: every field set has its own column
+        return Row(d._id, text, _tags_json(d, tags) if tags else None, attrs, b"", vector, False)
     # the codec writes what is set: take text / tags / a column embedding out for the
     # duration of the call (the Document is restored before returning)
     d._text = None
@@ -69,8 +96,7 @@ def encode(d: Document) -> Row:
         blob = doc_to_bytes(d)
     finally:
         d._text, d._tags, d._embedding = text, tags, emb
-    return Row(d._id, text, dumps_json(tags, f"tags of Document {d._id}") if tags else None,
-               attrs, blob, vector, in_blob)
+    return Row(d._id, text, _tags_json(d, tags) if tags else None, attrs, blob, vector, in_blob)
 
 
 def encode_many(docs: Sequence[Document]) -> list[Row]:
@@ -78,9 +104,25 @@ def encode_many(docs: Sequence[Document]) -> list[Row]:
     return [encode(d) for d in docs]
 
 
-def decode(blob: bytes, text: str | None, tags: str | None) -> Document:
-    """The Document of a row, without its column embedding (the caller sets that)."""
+def _only_columns(d: Document) -> bool:
+    """True when ``d`` sets no field besides id, text, tags and embedding."""
+    return (d._blob is None and d._tensor is None and d.parent_id is None and not d.granularity
+            and not d.adjacency and d.uri is None and d.mime_type is None and d.modality is None
+            and d.offset is None and d.location is None and d.weight is None and not d._chunks
+            and not d._matches and not d._scores and not d._evaluations)
+
+
+def decode(blob: bytes, text: str | None, tags: str | None, doc_id: str | None = None) -> Document:
+    """The Document of a row, without its column embedding (the caller sets that).
+
+    An empty ``blob`` is a Document of id / text / tags / embedding only (``doc_id`` given).
+    """
     try:
+        if not blob:
+            d = Document(id=doc_id, text=text)
+            if tags is not None:
+                d._tags = loads_json(tags)
+            return d
         d = doc_from_bytes(bytes(blob))
         if text is not None:
             d._text = text

@@ -358,13 +358,14 @@ class SqliteStore:
             st = Stored(blob, txt, tags, label)
             d = tracker.lookup(doc_id, st) if tracker.capacity else None
             if d is None:
-                d = decode(blob, txt, tags)
+                d = decode(blob, txt, tags, doc_id)
                 if label is not None and not flags & IN_BLOB:
                     need.append((d, label))
                 tracker.add(d, st)
             docs.append(d)
         if need:
-            self._meta()  # column up to date with the committed rows
+            if max(lab for _, lab in need) >= self.column.rows:
+                self._meta()  # another writer grew the column since we looked
             m = self.column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
             for (d, _), v in zip(need, m):
                 d._embedding = v
@@ -471,14 +472,14 @@ class SqliteStore:
         m = self._tx
         self._sync_column(m)
         rows = self.db.execute(
-            f"SELECT rowid, label, flags, doc FROM {self._qt} WHERE label IS NOT NULL").fetchall()
+            f"SELECT rowid, label, flags, doc, id FROM {self._qt} WHERE label IS NOT NULL").fetchall()
         upd = []
         for start in range(0, len(rows), self.config.block_size):
             part = rows[start:start + self.config.block_size]
             vecs = self.column.take(np.array([r[1] for r in part], dtype=np.int64))
-            for (rowid, _, flags, blob), v in zip(part, vecs):
+            for (rowid, _, flags, blob, doc_id), v in zip(part, vecs):
                 if not flags & IN_BLOB:
-                    d = decode(blob, None, None)
+                    d = decode(blob, None, None, doc_id)
                     d._embedding = v
                     blob = doc_to_bytes(d)
                 upd.append((blob, flags | IN_BLOB, rowid))

@@ -189,3 +189,18 @@ def test_iteration_streams_in_blocks_and_sees_everything(opener):
     da = opener(docs(5000, dim=2))
     assert sum(1 for _ in da) == 5000
     assert [d.id for d in da][4999] == "d4999"
+
+
+def test_every_field_round_trips_through_reopen(opener):
+    rich = Document(id="rich", parent_id="p", granularity=1, adjacency=2, blob=b"\x00\x01",
+                    tensor=np.arange(6, dtype=np.int32).reshape(2, 3), uri="file://x",
+                    mime_type="text/plain", tags={"a": {"b": [1, 2.5, None, True]}, "s": "ü"},
+                    modality="text", offset=1.5, location=[1.0, 2.0], weight=0.5,
+                    embedding=np.arange(4, dtype=np.float32), text="hello",
+                    chunks=[Document(id="c", text="chunk")], matches=[Document(id="m")],
+                    scores={"cosine": 0.25})
+    plain = Document(id="plain", text="only text")
+    da = opener([rich, plain])
+    da = opener.reopen(da)
+    assert da["rich"] == rich and da["plain"] == plain
+    assert da["rich"].chunks[0].parent_id == "rich" or da["rich"].chunks[0].text == "chunk"
