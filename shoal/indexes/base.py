@@ -49,6 +49,11 @@ class VectorIndex(Protocol):
       ``search`` with IndexNotTrainedError until trained; others are always trained.
 
     Thread safety: any number of concurrent ``search`` calls, serialized against writers.
+
+    Optional, offered by the built-ins: ``vector_source`` (hnsw, faiss) - where exact
+    vectors come from for ``refine`` and exact fall-backs (see
+    :data:`shoal.indexes.refine.VectorSource`; not saved, pass it again to ``load``) and
+    ``get_vectors(labels)`` (exact, hnsw).
     """
 
     backend: ClassVar[str]

@@ -96,3 +96,13 @@ def test_save_bundle_is_atomic_on_writer_failure(tmp_path):
     (tmp_path / "meta.json").unlink()
     with pytest.raises(CorruptStoreError):
         load_bundle(tmp_path)
+
+
+def test_import_is_light():
+    """Importing shoal.indexes must not import hnswlib or faiss (only building an index does)."""
+    import subprocess
+    import sys
+    code = ("import sys, shoal.indexes; "
+            "print(','.join(m for m in ('faiss', 'hnswlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
