@@ -31,31 +31,33 @@ def test_label_map():
 
 def test_rwlock_readers_share_writers_exclude():
     lock = RWLock()
-    inside, peak, order = [0], [0], []
+    inside = [0]
     guard = threading.Lock()
+    all_in = threading.Barrier(5, timeout=10)   # 4 readers + this thread
+    seen_by_writer: list[int] = []
 
     def reader(key):
         with lock.read(key):
             with guard:
                 inside[0] += 1
-                peak[0] = max(peak[0], inside[0])
-            time.sleep(0.02)
+            all_in.wait()                          # all 4 hold the read lock at once
+            time.sleep(0.01)
             with guard:
                 inside[0] -= 1
 
     def writer():
         with lock.write():
-            order.append(("w", inside[0]))
+            seen_by_writer.append(inside[0])
 
-    threads = [threading.Thread(target=reader, args=(1,)) for _ in range(4)]
-    threads += [threading.Thread(target=writer)]
-    threads += [threading.Thread(target=reader, args=(ANY,)) for _ in range(2)]
-    for t in threads:
+    readers = [threading.Thread(target=reader, args=(k,)) for k in (1, 1, ANY, 1)]
+    for t in readers:
         t.start()
-    for t in threads:
+    all_in.wait()
+    w = threading.Thread(target=writer)
+    w.start()
+    for t in [*readers, w]:
         t.join()
-    assert peak[0] >= 2                      # readers overlapped
-    assert order == [("w", 0)]               # the writer ran alone
+    assert seen_by_writer == [0]               # the writer ran alone, after the readers
 
 
 def test_rwlock_keys_do_not_mix():
