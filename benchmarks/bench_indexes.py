@@ -175,7 +175,7 @@ def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int
 
     factory = f"IVF{nlist},PQ{m}"
     rng = np.random.default_rng(2)
-    sample = x[rng.choice(x.shape[0], min(x.shape[0], max(40 * nlist, 20_000)), replace=False)]
+    sample = x[rng.choice(x.shape[0], min(x.shape[0], max(30 * nlist, 20_000), 50_000), replace=False)]
     xn, qn, sn = normalize_rows(x), normalize_rows(q), normalize_rows(sample)
     labels = np.arange(x.shape[0], dtype=np.int64)
 
