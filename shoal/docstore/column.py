@@ -119,6 +119,12 @@ class VectorColumn:
             self._mapped_rows = self.rows
         return self._array[: self.rows]
 
+    def row(self, label: int) -> np.ndarray:
+        """A copy of one row."""
+        if self._array is not None and label < self._mapped_rows and label < self.rows:
+            return self._array[label].copy()
+        return self.matrix()[label].copy()
+
     def take(self, labels: np.ndarray) -> np.ndarray:
         """A (len(labels), dim) float32 copy of the rows at ``labels``."""
         labels = np.asarray(labels, dtype=np.int64)

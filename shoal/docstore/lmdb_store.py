@@ -44,14 +44,13 @@ from shoal.utils.distance import as_matrix, canonical_metric
 
 from shoal.docstore.column import VectorColumn, search_column
 from shoal.docstore.config import LmdbConfig, parse_config
-from shoal.docstore.rows import Row, decode, encode, encode_many, stack_vectors
-from shoal.docstore.tracking import FetchTracker, Stored
+from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
+from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-IN_BLOB = 1
 _HEAD = struct.Struct("<qBIIII")  # label (-1: none), flags, len id / text / tags / attrs
 _NONE = 0xFFFFFFFF
 _Q = struct.Struct(">q")
@@ -444,28 +443,14 @@ class LmdbStore:
         return {_Q.unpack(k)[0]: v for k, v in cur.getmulti([_k(r) for r in rids])}
 
     def _materialize(self, recs: Sequence[bytes]) -> list[Document]:
-        tracker = self.tracker
-        docs: list[Document] = []
-        need: list[tuple[Document, int]] = []
+        rows = []
         for rec in recs:
             doc_id, label, flags, txt, tags, _, blob = _unpack(rec)
-            st = Stored(blob, txt, tags, label)
-            d = tracker.lookup(doc_id, st) if tracker.capacity else None
-            if d is None:
-                d = decode(blob, txt, tags, doc_id)
-                if label is not None and not flags & IN_BLOB:
-                    need.append((d, label))
-                tracker.add(d, st)
-            docs.append(d)
-        if need:
-            if max(lab for _, lab in need) >= self.column.rows:
-                self._meta()  # another writer grew the column since we looked
-            m = self.column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
-            for (d, _), v in zip(need, m):
-                d._embedding = v
-        if tracker.full():
+            rows.append((doc_id, label, flags, txt, tags, blob))
+        docs = materialize(rows, self.tracker, self.column, self._meta)
+        if self.tracker.full():
             self._sync_changed()
-            tracker.clear()
+            self.tracker.clear()
         return docs
 
     @_op

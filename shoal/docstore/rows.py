@@ -22,12 +22,15 @@ from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads
 from shoal.document.document import Document
 from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
 
-__all__ = ["Row", "encode", "encode_many", "decode", "stack_vectors", "attrs_dict", "ATTR_FIELDS"]
+__all__ = ["Row", "encode", "encode_many", "decode", "stack_vectors", "attrs_dict",
+           "ATTR_FIELDS", "IN_BLOB"]
 
 #: filterable scalar fields kept in the ``attrs`` JSON (text and id have their own column)
 ATTR_FIELDS = ("mime_type", "modality", "uri", "parent_id", "weight", "granularity",
                "adjacency", "offset")
 _ZERO_DEFAULT = ("granularity", "adjacency")
+#: row flag: the embedding is kept in the codec bytes (not float32 1-D), the column has a copy
+IN_BLOB = 1
 _F32 = np.dtype(np.float32)
 
 
@@ -164,3 +167,4 @@ def stack_vectors(rows: Sequence[Row], dim: int | None) -> tuple[np.ndarray | No
 def attrs_dict(attrs: str | None) -> dict[str, Any]:
     """The ``attrs`` JSON as a dict ({} for None)."""
     return loads_json(attrs) if attrs else {}
+

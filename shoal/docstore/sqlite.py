@@ -41,9 +41,9 @@ from shoal.utils.distance import as_matrix, canonical_metric
 
 from shoal.docstore.column import VectorColumn, search_column
 from shoal.docstore.config import SqliteConfig, parse_config
-from shoal.docstore.rows import Row, decode, encode, encode_many, stack_vectors
+from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
-from shoal.docstore.tracking import FetchTracker, Stored
+from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
@@ -52,7 +52,6 @@ __all__ = ["SqliteStore", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 #: version -> function(store, raw connection) upgrading an array from that version
 _MIGRATIONS: dict[int, Callable[[Any, sqlite3.Connection], None]] = {}
-IN_BLOB = 1
 _CHUNK = 900  # ids / positions per IN (...) list
 _DOC_COLS = "pos, id, label, flags, text, tags, doc"
 _META_COLS = ("version", "count", "seq", "vec_rows", "n_dead", "dim", "epoch")
@@ -92,6 +91,7 @@ class SqliteStore:
         self._tx: dict[str, Any] | None = None
         self._meta_cache: dict[str, Any] | None = None
         self._data_version = -1
+        self._sql_by_id: dict[str, str] = {}
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
         self.path, url = _resolve(cfg.connection)
@@ -338,7 +338,10 @@ class SqliteStore:
                      ) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
         if len(ids) == 1:
-            r = self.db.execute(f"SELECT {cols} FROM {self._qt} WHERE id=?", (ids[0],)).fetchone()
+            sql = self._sql_by_id.get(cols)
+            if sql is None:
+                sql = self._sql_by_id[cols] = f"SELECT {cols} FROM {self._qt} WHERE id=?"
+            r = self.db.execute(sql, (ids[0],)).fetchone()
             if r is not None:
                 out[r[0]] = r
             return out
@@ -351,27 +354,10 @@ class SqliteStore:
 
     def _materialize(self, rows: Sequence[tuple]) -> list[Document]:
         """Documents of rows ``(id, label, flags, text, tags, doc)``; column embeddings set."""
-        tracker = self.tracker
-        docs: list[Document] = []
-        need: list[tuple[Document, int]] = []
-        for doc_id, label, flags, txt, tags, blob in rows:
-            st = Stored(blob, txt, tags, label)
-            d = tracker.lookup(doc_id, st) if tracker.capacity else None
-            if d is None:
-                d = decode(blob, txt, tags, doc_id)
-                if label is not None and not flags & IN_BLOB:
-                    need.append((d, label))
-                tracker.add(d, st)
-            docs.append(d)
-        if need:
-            if max(lab for _, lab in need) >= self.column.rows:
-                self._meta()  # another writer grew the column since we looked
-            m = self.column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
-            for (d, _), v in zip(need, m):
-                d._embedding = v
-        if tracker.full():
+        docs = materialize(rows, self.tracker, self.column, self._meta)
+        if self.tracker.full():
             self._sync_changed()
-            tracker.clear()
+            self.tracker.clear()
         return docs
 
     # --- DocStore: reads --------------------------------------------------------------------
@@ -864,6 +850,7 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any, journal: str = "WA
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA journal_mode={journal}")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA mmap_size=1073741824")  # reads from the page cache without read() calls
     cur.close()
     dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
 

@@ -12,14 +12,14 @@ the tracker starts over, so iterating a store larger than RAM stays bounded.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
 from shoal.document.document import Document
-from shoal.docstore.rows import Row, encode
+from shoal.docstore.rows import IN_BLOB, Row, decode, encode
 
-__all__ = ["FetchTracker", "Stored"]
+__all__ = ["FetchTracker", "Stored", "materialize"]
 
 
 class Stored(NamedTuple):
@@ -77,13 +77,13 @@ class FetchTracker:
         out = []
         for doc_id, (doc, st) in self._docs.items():
             row = encode(doc)
-            same = (doc._id == doc_id and row.blob == st.blob and row.text == st.text
-                    and row.tags == st.tags)
+            blob, text, tags, label = st
+            same = doc._id == doc_id and row.blob == blob and row.text == text and row.tags == tags
             if same and not row.in_blob:
-                if st.label is None:
+                if label is None:
                     same = row.vector is None
                 else:
-                    same = row.vector is not None and np.array_equal(row.vector, vector_at(st.label))
+                    same = row.vector is not None and np.array_equal(row.vector, vector_at(label))
             if not same:
                 out.append((doc_id, doc, row))
         return out
@@ -93,3 +93,38 @@ class FetchTracker:
 
     def entries(self) -> list[tuple[str, Document, Stored]]:
         return [(i, d, s) for i, (d, s) in self._docs.items()]
+
+
+def materialize(rows: Iterable[tuple], tracker: Any, column: Any,
+                refresh: Callable[[], Any]) -> list[Document]:
+    """Documents of stored rows ``(id, label, flags, text, tags, blob)``.
+
+    A Document the ``tracker`` holds for an unchanged row is returned as is (the same
+    object); others are decoded, get their embedding from the vector ``column`` and are
+    tracked. ``refresh()`` brings the column up to the committed row count when a label
+    is past what it knows (another process wrote since).
+    """
+    docs: list[Document] = []
+    need: list[tuple[Document, int]] = []
+    tracking = tracker.capacity > 0
+    for doc_id, label, flags, txt, tags, blob in rows:
+        st = (blob, txt, tags, label)  # a plain tuple equal to Stored(...): cheaper per read
+        d = tracker.lookup(doc_id, st) if tracking else None
+        if d is None:
+            d = decode(blob, txt, tags, doc_id)
+            if label is not None and not flags & IN_BLOB:
+                need.append((d, label))
+            if tracking:
+                tracker.add(d, st)
+        docs.append(d)
+    if need:
+        top = need[0][1] if len(need) == 1 else max(lab for _, lab in need)
+        if top >= column.rows:
+            refresh()
+        if len(need) == 1:
+            need[0][0]._embedding = column.row(need[0][1])
+        else:
+            m = column.take(np.fromiter((lab for _, lab in need), np.int64, len(need)))
+            for (d, _), v in zip(need, m):
+                d._embedding = v
+    return docs
