@@ -40,9 +40,9 @@ from shoal.document.filters import compile_filter
 from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
                           DuplicateIdError, EmptyArrayError, InvalidConfigError, StoreError,
                           StoreLockedError, StoreNotWritableError, StoreVersionError)
-from shoal.utils.distance import as_matrix, canonical_metric
 
-from shoal.docstore.column import VectorColumn, search_column
+from shoal.docstore.column import VectorColumn
+from shoal.docstore.vectors import find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
@@ -288,6 +288,12 @@ class LmdbStore:
             raise
         m = self._meta()
         self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
+        self._index = None
+        if cfg.index:
+            from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
+
+            self._index = IndexSync(self, os.path.join(path, f"{cfg.name}.index"), cfg.index,
+                                    dict(cfg.index_params), cfg.metric, cfg.block_size)
 
     # --- meta ------------------------------------------------------------------------------
     def _column_path(self, epoch: int) -> str:
@@ -745,7 +751,7 @@ class LmdbStore:
 
     def _shift(self, txn: Any, start: int, by: int) -> None:
         """Move order entries at positions >= start by ``by`` (updating ids' positions)."""
-        order, ids_db = self._dbs["order"], self._dbs["ids"]
+        order = self._dbs["order"]
         cur = txn.cursor(db=order)
         entries = []
         if cur.set_range(_k(start)):
@@ -837,11 +843,15 @@ class LmdbStore:
         if not self._closed:
             self._meta()
             self._sync_changed()
+            if self._index is not None:
+                self._index.save()
 
     @_op
     def close(self) -> None:
         if self._closed:
             return
+        if self._index is not None:
+            self._index.save()
         self._closed = True
         self.tracker.clear()
         self.column.close()
@@ -900,39 +910,30 @@ class LmdbStore:
     def find_vectors(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, block_size: int | None = None,
                      **params: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-``limit`` over the vector column (pre-filtered), as (scores, positions)."""
-        metric = canonical_metric(metric)
-        queries = as_matrix(queries, what="query vectors")
-        block = block_size or self.config.block_size
-        m = self._meta()
-        q = queries.shape[0]
-        if filter is not None:
-            rows = self._filtered(filter)
-            if not rows:
-                return (np.full((q, limit), np.nan, np.float32), np.full((q, limit), -1, np.int64))
-            if any(lab is None for _, lab in rows):
-                raise EmptyArrayError(
-                    "some Documents passing the filter have no embedding; embed them first")
-            arr = np.asarray(rows, dtype=np.int64)
-            arr = arr[np.argsort(arr[:, 1])]
-            scores, labels = search_column(self.column, queries, limit, metric,
-                                           labels=arr[:, 1].copy(), block_size=block)
-            idx = np.searchsorted(arr[:, 1], np.maximum(labels, 0))
-            return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
-        if m["count"] == 0:
-            raise EmptyArrayError("cannot search an empty array; add Documents first")
-        if m["vec_rows"] - m["n_dead"] != m["count"]:
-            raise EmptyArrayError(
-                f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
-                "embedding; embed all of them (or search with a filter selecting those that have one)")
-        dead = None
-        if m["n_dead"]:
-            with self._read() as txn:
-                dead = np.fromiter((_Q.unpack(k)[0] for k in txn.cursor(db=self._dbs["dead"])
-                                    .iternext(keys=True, values=False)), np.int64)
-        scores, labels = search_column(self.column, queries, limit, metric, dead=dead,
-                                       block_size=block)
-        return scores, self._positions_of_labels(labels)
+        """Top-``limit`` (pre-filtered) as (scores, positions): the ANN index when configured
+        for this metric, else exact over the vector column in ``block_size`` rows."""
+        filtered = self._filtered(filter) if filter is not None else None
+        return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
+                            block_size=block_size or self.config.block_size, index=self._index,
+                            filtered=filtered, dead=lambda: self.dead_labels(None),
+                            positions_of=self._positions_of_labels, params=params)
+
+    @_op
+    def dead_labels(self, since_seq: int | None = None) -> np.ndarray:
+        """Sorted vector labels freed (after write ``since_seq`` when given)."""
+        out = []
+        with self._read() as txn:
+            for k, v in txn.cursor(db=self._dbs["dead"]):
+                if since_seq is None or _Q.unpack(v)[0] > since_seq:
+                    out.append(_Q.unpack(k)[0])
+        return np.asarray(out, dtype=np.int64)
+
+    @_op
+    def rebuild_index(self) -> None:
+        """Rebuild the configured ANN index from the vector column."""
+        if self._index is None:
+            raise InvalidConfigError("this store has no index; open it with config={'index': 'hnsw'}")
+        self._index.rebuild()
 
     def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
         found: dict[int, int] = {}

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (Column, Index, Integer, LargeBinary, MetaData, Table, Text,
-                        create_engine, event, make_url, select, text)
-from sqlalchemy.exc import DatabaseError as SADatabaseError, OperationalError as SAOperationalError
+                        create_engine, event, make_url)
+from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.pool import StaticPool
 
 from shoal.document.codec import doc_to_bytes, dumps_json, loads_json
@@ -37,9 +37,9 @@ from shoal.document.document import Document
 from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
                           DuplicateIdError, EmptyArrayError, InvalidConfigError, StoreLockedError,
                           StoreNotWritableError, StoreVersionError)
-from shoal.utils.distance import as_matrix, canonical_metric
 
-from shoal.docstore.column import VectorColumn, search_column
+from shoal.docstore.column import VectorColumn
+from shoal.docstore.vectors import find_vectors
 from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
@@ -111,6 +111,12 @@ class SqliteStore:
             raise self._translate(exc) from exc
         self.column = VectorColumn(self._column_path(self._meta()["epoch"]),
                                    self._meta()["dim"], self._meta()["vec_rows"])
+        self._index = None
+        if cfg.index:
+            from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
+
+            self._index = IndexSync(self, f"{self.path}.{self.t}.index", cfg.index,
+                                    dict(cfg.index_params), cfg.metric, cfg.block_size)
 
     # --- setup ---------------------------------------------------------------------------
     def _translate(self, exc: Exception) -> Exception:
@@ -714,11 +720,15 @@ class SqliteStore:
         if not self._closed:
             self._meta()
             self._sync_changed()
+            if self._index is not None:
+                self._index.save()
 
     @_op
     def close(self) -> None:
         if self._closed:
             return
+        if self._index is not None:
+            self._index.save()
         self._closed = True
         self.tracker.clear()
         self.column.close()
@@ -766,39 +776,32 @@ class SqliteStore:
     def find_vectors(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, block_size: int | None = None,
                      **params: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-``limit`` over the vector column (pre-filtered), as (scores, positions)."""
-        metric = canonical_metric(metric)
-        queries = as_matrix(queries, what="query vectors")
-        block = block_size or self.config.block_size
-        m = self._meta()
-        q = queries.shape[0]
-        empty = (np.full((q, limit), np.nan, np.float32), np.full((q, limit), -1, np.int64))
+        """Top-``limit`` (pre-filtered) as (scores, positions): the ANN index when configured
+        for this metric, else exact over the vector column in ``block_size`` rows."""
+        filtered = None
         if filter is not None:
             where, wparams = self._where(filter)
-            rows = self.db.execute(f"SELECT pos, label FROM {self._src} WHERE {where}",
-                                   wparams).fetchall()
-            if not rows:
-                return empty
-            if any(r[1] is None for r in rows):
-                raise EmptyArrayError(
-                    "some Documents passing the filter have no embedding; embed them first")
-            arr = np.asarray(rows, dtype=np.int64)
-            arr = arr[np.argsort(arr[:, 1])]
-            scores, labels = search_column(self.column, queries, limit, metric,
-                                           labels=arr[:, 1].copy(), block_size=block)
-            idx = np.searchsorted(arr[:, 1], np.maximum(labels, 0))
-            return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
-        if m["count"] == 0:
-            raise EmptyArrayError("cannot search an empty array; add Documents first")
-        if m["vec_rows"] - m["n_dead"] != m["count"]:
-            raise EmptyArrayError(
-                f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
-                "embedding; embed all of them (or search with a filter selecting those that have one)")
-        dead = np.fromiter((r[0] for r in self.db.execute(
-            f'SELECT label FROM "{self.t}__dead" ORDER BY label')), np.int64) if m["n_dead"] else None
-        scores, labels = search_column(self.column, queries, limit, metric, dead=dead,
-                                       block_size=block)
-        return scores, self._positions_of_labels(labels)
+            filtered = self.db.execute(f"SELECT pos, label FROM {self._src} WHERE {where}",
+                                       wparams).fetchall()
+        return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
+                            block_size=block_size or self.config.block_size, index=self._index,
+                            filtered=filtered, dead=lambda: self.dead_labels(None),
+                            positions_of=self._positions_of_labels, params=params)
+
+    @_op
+    def dead_labels(self, since_seq: int | None = None) -> np.ndarray:
+        """Sorted vector labels freed (after write ``since_seq`` when given)."""
+        sql = f'SELECT label FROM "{self.t}__dead"'
+        rows = self.db.execute(sql + " WHERE seq > ? ORDER BY label", (since_seq,)) \
+            if since_seq is not None else self.db.execute(sql + " ORDER BY label")
+        return np.fromiter((r[0] for r in rows), np.int64)
+
+    @_op
+    def rebuild_index(self) -> None:
+        """Rebuild the configured ANN index from the vector column."""
+        if self._index is None:
+            raise InvalidConfigError("this store has no index; open it with config={'index': 'hnsw'}")
+        self._index.rebuild()
 
     def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
         uniq = np.unique(labels[labels >= 0]).tolist()

@@ -1,0 +1,188 @@
+"""An ANN index kept in step with a store's vector column: the store is the truth.
+
+``config={'index': 'hnsw', 'index_params': {'M': 16}, 'metric': 'cosine'}`` on a disk
+store builds a :mod:`shoal.indexes` index over the vector column and keeps it current:
+
+- every store write has a sequence number; labels are appended in order and freed labels
+  are recorded with the sequence number that freed them;
+- the index directory holds the saved index (its ``applied_seq``) and ``state.json``
+  ``{epoch, vec_rows, seq}``: what it has applied;
+- before each search (and on open) the index catches up: it adds the live labels in
+  ``[state.vec_rows, vec_rows)`` and removes labels freed after ``state.seq`` - both
+  idempotent, so a state that lags the index (a crash between the two saves) only
+  replays work. A different column epoch (vacuum / clear / new dimension), a damaged or
+  mismatched index is rebuilt from the column, streamed in ``block_size`` rows.
+
+The index is saved on ``sync()`` / ``close()`` (write-to-temp, fsync, rename).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Protocol
+
+import numpy as np
+
+from shoal.errors import CorruptStoreError, InvalidConfigError, ShoalError
+from shoal.utils.distance import canonical_metric
+
+__all__ = ["IndexSync", "IndexedStore"]
+
+_TRAIN_SAMPLE = 100_000
+
+
+class IndexedStore(Protocol):
+    """What :class:`IndexSync` needs from a store."""
+
+    column: Any
+
+    def stats(self) -> dict[str, Any]: ...
+    def dead_labels(self, since_seq: int | None = None) -> np.ndarray: ...
+
+
+class _ColumnSource:
+    """The store's current vector column, for indexes that re-score exact vectors."""
+
+    def __init__(self, store: IndexedStore) -> None:
+        self._store = store
+
+    def matrix(self) -> np.ndarray:
+        return self._store.column.matrix()
+
+
+class IndexSync:
+    """One ANN index over a store's vector column, caught up by sequence numbers."""
+
+    def __init__(self, store: IndexedStore, directory: str, kind: str,
+                 params: dict[str, Any] | None, metric: str, block_size: int) -> None:
+        from shoal.indexes import available_indexes  # noqa: PLC0415
+
+        base = kind.split(":", 1)[0]
+        if base not in available_indexes():
+            raise InvalidConfigError(
+                f"unknown index {kind!r}; use one of {', '.join(available_indexes())}")
+        self.store = store
+        self.dir = directory
+        self.kind = kind
+        self.params = dict(params or {})
+        self.metric = canonical_metric(metric)
+        self.block_size = block_size
+        self.index: Any = None
+        self.state: dict[str, int] | None = None
+        self.dirty = False
+        self._open()
+
+    # --- open / rebuild -------------------------------------------------------------------
+    def _state_path(self) -> str:
+        return os.path.join(self.dir, "state.json")
+
+    def _open(self) -> None:
+        from shoal.indexes import load_index  # noqa: PLC0415
+
+        s = self.store.stats()
+        if not s["dim"]:
+            return  # nothing to index yet; built on the first search with vectors
+        try:
+            with open(self._state_path()) as f:
+                state = json.load(f)
+            index = load_index(self.dir, vector_source=_ColumnSource(self.store))
+        except (OSError, ValueError, CorruptStoreError, ShoalError):
+            self.rebuild()
+            return
+        if (state.get("epoch") != s["epoch"] or index.dim != s["dim"]
+                or index.metric != self.metric or int(index.applied_seq) != state.get("seq")
+                or state.get("kind") != self.kind or state.get("params") != self.params):
+            self.rebuild()
+            return
+        self.index, self.state = index, state
+        self.catch_up()
+
+    def _live(self, lo: int, hi: int, dead: np.ndarray) -> np.ndarray:
+        labels = np.arange(lo, hi, dtype=np.int64)
+        if dead.size:
+            labels = labels[~np.isin(labels, dead, assume_unique=True)]
+        return labels
+
+    def _add(self, labels: np.ndarray) -> None:
+        col = self.store.column
+        for start in range(0, labels.size, self.block_size):
+            part = labels[start:start + self.block_size]
+            self.index.add(part, col.take(part))
+
+    def rebuild(self) -> None:
+        """Build the index again from the vector column (an ordinary, supported operation)."""
+        from shoal.indexes import create_index  # noqa: PLC0415
+
+        s = self.store.stats()
+        if not s["dim"]:
+            self.index, self.state = None, None
+            return
+        index = create_index(self.kind, s["dim"], self.metric, **self.params)
+        if hasattr(index, "vector_source"):
+            try:
+                index.vector_source = _ColumnSource(self.store)
+            except AttributeError:  # read-only property on some backends
+                pass
+        live = self._live(0, s["vec_rows"], self.store.dead_labels(None))
+        if not index.is_trained:
+            if live.size == 0:
+                self.index, self.state = None, None
+                return
+            pick = live if live.size <= _TRAIN_SAMPLE else np.sort(
+                np.random.default_rng(0).choice(live, _TRAIN_SAMPLE, replace=False))
+            index.train(self.store.column.take(pick))
+        self.index = index
+        self._add(live)
+        self._applied(s)
+        self.save()
+
+    def _applied(self, s: dict[str, Any]) -> None:
+        self.state = {"epoch": s["epoch"], "vec_rows": s["vec_rows"], "seq": s["seq"],
+                      "kind": self.kind, "params": self.params}
+        self.index.applied_seq = s["seq"]
+        self.dirty = True
+
+    def catch_up(self) -> None:
+        """Apply the writes committed since the index's state (or rebuild if it cannot)."""
+        s = self.store.stats()
+        if self.index is None or self.state is None:
+            if s["dim"]:
+                self.rebuild()
+            return
+        st = self.state
+        if s["epoch"] != st["epoch"] or s["dim"] != self.index.dim:
+            self.rebuild()
+            return
+        if s["seq"] == st["seq"]:
+            return
+        if s["vec_rows"] > st["vec_rows"]:
+            dead = self.store.dead_labels(None) if s["n_dead"] else np.empty(0, np.int64)
+            dead = dead[(dead >= st["vec_rows"]) & (dead < s["vec_rows"])]
+            self._add(self._live(st["vec_rows"], s["vec_rows"], dead))
+        freed = self.store.dead_labels(st["seq"])
+        if freed.size:
+            self.index.remove(freed)
+        self._applied(s)
+
+    # --- use --------------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               **params: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scores, labels) from the index, or None when there is no index to ask yet."""
+        self.catch_up()
+        if self.index is None:
+            return None
+        return self.index.search(queries, k, allowed=allowed, **params)
+
+    def save(self) -> None:
+        """Persist the index, then its state (a lagging state only replays work)."""
+        if self.index is None or not self.dirty:
+            return
+        os.makedirs(self.dir, exist_ok=True)
+        self.index.save(self.dir)
+        tmp = self._state_path() + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._state_path())
+        self.dirty = False

@@ -1,0 +1,67 @@
+"""Vector search over a store: exact on the column, or through the synced ANN index.
+
+Shared by the backends: they supply the (position, label) pairs passing a filter, the
+dead labels and a label -> position lookup; this module decides how to search and maps
+labels back to positions.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from shoal.errors import EmptyArrayError
+from shoal.utils.distance import as_matrix, canonical_metric
+
+from shoal.docstore.column import VectorColumn, search_column
+
+__all__ = ["find_vectors"]
+
+
+def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str, Any],
+                 column: VectorColumn, block_size: int, index: Any,
+                 filtered: Sequence[tuple[int, int | None]] | None,
+                 dead: Callable[[], np.ndarray | None],
+                 positions_of: Callable[[np.ndarray], np.ndarray],
+                 params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of the ``limit`` best Documents per query, -1 padded.
+
+    ``filtered`` is None for an unfiltered search, else the (position, label) of every
+    Document passing the filter (pre-filtering: the result holds up to ``limit`` of them).
+    ``index`` (an :class:`~shoal.docstore.indexing.IndexSync` or None) answers when its
+    metric is the one asked and ``params`` does not say ``exact=True``.
+    """
+    metric = canonical_metric(metric)
+    queries = as_matrix(queries, what="query vectors")
+    exact = bool(params.pop("exact", False))
+    use_index = index is not None and not exact and index.metric == metric
+    if not use_index:
+        params = {}
+    q = queries.shape[0]
+    if filtered is not None:
+        if not filtered:
+            return np.full((q, limit), np.nan, np.float32), np.full((q, limit), -1, np.int64)
+        if any(lab is None for _, lab in filtered):
+            raise EmptyArrayError("some Documents passing the filter have no embedding; embed them first")
+        arr = np.asarray(filtered, dtype=np.int64)
+        arr = arr[np.argsort(arr[:, 1])]
+        allowed = np.ascontiguousarray(arr[:, 1])
+        res = index.search(queries, limit, allowed=allowed, **params) if use_index else None
+        if res is None:
+            res = search_column(column, queries, limit, metric, labels=allowed, block_size=block_size)
+        scores, labels = res
+        idx = np.searchsorted(allowed, np.maximum(labels, 0))
+        return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
+    m = meta
+    if m["count"] == 0:
+        raise EmptyArrayError("cannot search an empty array; add Documents first")
+    if m["vec_rows"] - m["n_dead"] != m["count"]:
+        raise EmptyArrayError(
+            f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
+            "embedding; embed all of them (or search with a filter selecting those that have one)")
+    res = index.search(queries, limit, **params) if use_index else None
+    if res is None:
+        res = search_column(column, queries, limit, metric, dead=dead() if m["n_dead"] else None,
+                            block_size=block_size)
+    scores, labels = res
+    return scores, positions_of(labels)

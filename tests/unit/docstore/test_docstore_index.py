@@ -1,0 +1,122 @@
+"""An ANN index wired to a disk store: built from the column, caught up by sequence
+numbers after writes (also writes made while it was not open), rebuilt when damaged."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from shoal.document.array import DocumentArray
+from shoal.document.document import Document
+
+pytest.importorskip("hnswlib")
+DIM = 16
+
+
+def docs(n, start=0):
+    rng = np.random.default_rng(start)
+    return [Document(id=f"d{i}", tags={"i": i}, embedding=rng.random(DIM, dtype=np.float32))
+            for i in range(start, start + n)]
+
+
+def _exact_ids(da, q, k, flt=None):
+    return [d.id for d in da.find(q, limit=k, filter=flt, exact=True)]
+
+
+def _recall(da, queries, k=10, flt=None):
+    hits = 0
+    for q in queries:
+        got = {d.id for d in da.find(q, limit=k, filter=flt)}
+        hits += len(got & set(_exact_ids(da, q, k, flt)))
+    return hits / (k * len(queries))
+
+
+@pytest.fixture
+def indexed(disk, make_config):
+    def make(data=None, **extra):
+        cfg = make_config(disk.storage, index="hnsw", index_params={"M": 16, "ef": 64},
+                          metric="cosine", **extra)
+        da = DocumentArray(data, storage=disk.storage, config=cfg)
+        disk.opened.append(da)
+        disk.configs[id(da)] = cfg
+        return da, cfg
+    return make
+
+
+def _index_dir(cfg):
+    if "connection" in cfg:
+        return f"{os.path.abspath(cfg['connection'])}.{cfg.get('table_name', 'docs')}.index"
+    return os.path.join(os.path.abspath(cfg["path"]), f"{cfg.get('name', 'docs')}.index")
+
+
+def test_index_answers_and_matches_exact_search(disk, indexed):
+    da, cfg = indexed(docs(1500))
+    queries = np.random.default_rng(9).random((20, DIM), dtype=np.float32)
+    assert _recall(da, queries) >= 0.9
+    flt = {"tags__i": {"$lt": 300}}
+    res = da.find(queries[0], limit=10, filter=flt)
+    assert len(res) == 10 and all(d.tags["i"] < 300 for d in res)
+    assert _recall(da, queries[:5], flt=flt) >= 0.9
+    da.close()
+    assert os.path.exists(os.path.join(_index_dir(cfg), "state.json"))
+
+
+def test_index_catches_up_with_writes_made_without_it(disk, indexed):
+    da, cfg = indexed(docs(500))
+    da.close()
+    plain = {k: v for k, v in cfg.items() if k not in ("index", "index_params", "metric")}
+    with DocumentArray(storage=disk.storage, config=plain) as other:  # no index open
+        other.extend(docs(300, start=500))
+        del other[0:100]
+        other["d700"] = Document(id="d700", tags={"i": 700}, embedding=np.full(DIM, 5, np.float32))
+    da = DocumentArray(storage=disk.storage, config=cfg)
+    disk.opened.append(da)
+    assert da.find(np.full(DIM, 5, np.float32), limit=1)[0].id == "d700"
+    q = np.random.default_rng(3).random((10, DIM), dtype=np.float32)
+    for r in da.find(q, limit=10):
+        assert all(int(d.id[1:]) >= 100 for d in r)
+    assert _recall(da, q) >= 0.9
+    da.extend(docs(50, start=2000))  # and writes through the indexed handle itself
+    hit = da.find(da["d2010"].embedding, limit=1)[0]
+    assert hit.id == "d2010"
+
+
+def test_damaged_index_is_rebuilt_from_the_store(disk, indexed):
+    da, cfg = indexed(docs(400))
+    da.close()
+    for f in glob.glob(os.path.join(_index_dir(cfg), "*")):
+        if not f.endswith("state.json"):
+            with open(f, "wb") as fh:
+                fh.write(b"broken")
+    da = DocumentArray(storage=disk.storage, config=cfg)
+    disk.opened.append(da)
+    d = da["d123"]
+    assert da.find(d.embedding, limit=1)[0].id == "d123"
+
+
+def test_vacuum_and_clear_rebuild_the_index(disk, indexed):
+    da, cfg = indexed(docs(300))
+    del da[0:150]
+    da._store.vacuum()
+    d = da["d200"]
+    assert da.find(d.embedding, limit=1)[0].id == "d200"
+    assert len(da.find(d.embedding, limit=500)) == 150
+    da.clear()
+    da.extend(docs(10, start=1000))
+    assert da.find(da["d1005"].embedding, limit=1)[0].id == "d1005"
+    shutil.rmtree(_index_dir(cfg), ignore_errors=True)
+    da._store.rebuild_index()
+    assert da.find(da["d1003"].embedding, limit=1)[0].id == "d1003"
+
+
+def test_other_metric_falls_back_to_exact(disk, indexed):
+    da, _ = indexed(docs(200))
+    q = np.random.default_rng(1).random(DIM, dtype=np.float32)
+    got = [d.id for d in da.find(q, limit=5, metric="euclidean")]
+    data = docs(200)
+    m = np.stack([d.embedding for d in data])
+    want = [data[i].id for i in np.argsort(np.linalg.norm(m - q, axis=1))[:5]]
+    assert got == want
