@@ -132,6 +132,36 @@ class VectorColumn:
             return np.empty((0, self.dim or 0), dtype=np.float32)
         return self.matrix()[labels]
 
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start .. stop`` read with pread into a new array (not through the map, so a
+        full scan does not pile the file's pages up in this process' resident set)."""
+        n = max(0, min(stop, self.rows) - start)
+        out = np.empty((n, self.dim or 0), dtype=np.float32)
+        if n == 0:
+            return out
+        buf = memoryview(out).cast("B")
+        with open(self.path, "rb", buffering=0) as f:
+            got = 0
+            while got < len(buf):
+                k = os.preadv(f.fileno(), [buf[got:]], start * self.row_bytes + got)
+                if k == 0:
+                    raise CorruptStoreError(f"the vector column {self.path} ended early")
+                got += k
+        return out
+
+    def release(self, start: int, stop: int) -> None:
+        """Drop rows ``start .. stop`` of the map from this process' resident set."""
+        if self._map is None or not self.dim:
+            return
+        page = mmap.PAGESIZE
+        lo = (start * self.row_bytes) // page * page
+        hi = min(stop * self.row_bytes, self._mapped_rows * self.row_bytes)
+        if hi > lo:
+            try:
+                self._map.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+            except (OSError, ValueError, AttributeError):  # pragma: no cover - best effort
+                pass
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -169,21 +199,20 @@ def _blocks(col: VectorColumn, labels: np.ndarray | None, dead: np.ndarray | Non
         for start in range(0, labels.size, block_size):
             part = labels[start:start + block_size]
             yield part, col.take(part)
+            col.release(int(part[0]), int(part[-1]) + 1)
         return
-    data = col.matrix()
+    total = col.rows if col.dim else 0
     dead = dead if dead is not None and dead.size else None
-    for start in range(0, data.shape[0], block_size):
-        stop = min(start + block_size, data.shape[0])
+    for start in range(0, total, block_size):
+        stop = min(start + block_size, total)
         rows = np.arange(start, stop, dtype=np.int64)
-        if dead is None:
-            yield rows, data[start:stop]
-            continue
-        lo, hi = np.searchsorted(dead, [start, stop])
+        lo, hi = np.searchsorted(dead, [start, stop]) if dead is not None else (0, 0)
+        if hi - lo == stop - start:
+            continue  # every row of the block was freed
+        block = col.read(start, stop)
         if hi == lo:
-            yield rows, data[start:stop]
+            yield rows, block
             continue
         keep = np.ones(stop - start, dtype=bool)
         keep[dead[lo:hi] - start] = False
-        if keep.any():
-            rows = rows[keep]
-            yield rows, data[start:stop][keep]
+        yield rows[keep], block[keep]
