@@ -3,7 +3,7 @@
 The file holds ``rows`` committed rows; the store that owns the column records ``rows``
 in the same transaction that makes the Documents visible. Rows are written *before* that
 commit (and fdatasync'ed), so a crash either leaves rows past the committed count, which
-are ignored and truncated on the next writable open, or a complete batch. Rows are never
+readers ignore and the next writer (holding the write lock) truncates, or a complete batch. Rows are never
 rewritten in place: a changed embedding gets a new label, the old one becomes dead until
 :meth:`compact_to` (vacuum) writes a new file generation.
 
@@ -57,12 +57,8 @@ class VectorColumn:
                 f"the vector column {self.path} holds {size // self.row_bytes} rows but the store "
                 f"committed {self.rows}; the file was truncated or replaced - restore it from a "
                 "backup, or delete it and re-embed the Documents")
-        if size > need and self.writable:
-            # rows of a batch that never committed (crash / rollback): drop them
-            try:
-                os.truncate(self.path, need)
-            except OSError:
-                pass
+        # rows past ``need`` belong to a batch that never committed (or to a writer that is
+        # appending right now): they are ignored here and cut by the next writer
 
     def _open_fd(self) -> int:
         if self._fd is None:
@@ -85,6 +81,10 @@ class VectorColumn:
         data = np.ascontiguousarray(matrix, dtype=np.float32).tobytes()
         fd = self._open_fd()
         offset = start * self.row_bytes
+        if start == self.rows and os.fstat(fd).st_size > offset:
+            # the caller holds the store's write lock: bytes past the committed rows are left
+            # by a writer that crashed or rolled back - drop them before appending
+            os.ftruncate(fd, offset)
         view = memoryview(data)
         while view:
             n = os.pwrite(fd, view, offset)
