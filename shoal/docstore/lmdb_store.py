@@ -20,14 +20,10 @@ read transaction per call, so they see every committed write.
 """
 from __future__ import annotations
 
-import fcntl
 import functools
-import json
 import os
 import shutil
-import struct
 import threading
-import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -39,190 +35,21 @@ from shoal.document.document import Document
 from shoal.document.filters import compile_filter
 from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
                           DuplicateIdError, EmptyArrayError, InvalidConfigError, StoreError,
-                          StoreLockedError, StoreNotWritableError, StoreVersionError)
+                          StoreNotWritableError, StoreVersionError)
 
 from shoal.docstore.column import VectorColumn
 from shoal.docstore.vectors import find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
+from shoal.docstore.lmdb_env import acquire_env, release_env
+from shoal.docstore.lmdb_records import QQ, FilterView, Q, key, pack, unpack
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-_HEAD = struct.Struct("<qBIIII")  # label (-1: none), flags, len id / text / tags / attrs
-_NONE = 0xFFFFFFFF
-_Q = struct.Struct(">q")
-_QQ = struct.Struct(">qq")
 _META = "shoal:meta"
-
-
-def _k(i: int) -> bytes:
-    return _Q.pack(i)
-
-
-# --- environments: one per directory and process, shared by the arrays in it ------------
-
-class _Env:
-    def __init__(self, path: str, cfg: LmdbConfig) -> None:
-        try:
-            self.env = lmdb.open(path, map_size=cfg.map_size, max_dbs=256,
-                                 max_readers=cfg.max_readers, subdir=True, lock=True)
-        except lmdb.InvalidError as exc:
-            raise CorruptStoreError(
-                f"{path} is not a readable LMDB store ({exc}); restore it from a backup") from exc
-        except lmdb.Error as exc:
-            raise StoreNotWritableError(f"cannot open the LMDB store at {path}: {exc}") from exc
-        self.path = path
-        self.pid = os.getpid()
-        self.refs = 0
-        self.lock = threading.RLock()
-        self.depth = 0
-        self.lockfd = os.open(os.path.join(path, "shoal-writer.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        self.dbs: dict[str, Any] = {}
-
-    def db(self, name: str, timeout: float) -> Any:
-        """The handle of a named sub-database.
-
-        LMDB hands out a handle that outlives its transaction only from a write
-        transaction, so the first open in a process waits (up to ``timeout``) for the
-        current writer; handles are then cached for the life of the environment.
-        """
-        h = self.dbs.get(name)
-        if h is None:
-            self.acquire(timeout)
-            try:
-                h = self.dbs[name] = self.env.open_db(name.encode())
-            finally:
-                self.release()
-        return h
-
-    def acquire(self, timeout: float) -> None:
-        """Take the cross-process writer lock, waiting at most ``timeout`` seconds."""
-        if not self.lock.acquire(timeout=timeout if timeout > 0 else -1):
-            raise StoreLockedError(f"another thread holds the writer lock of {self.path}")
-        if self.depth == 0:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        self.lock.release()
-                        raise StoreLockedError(
-                            f"the LMDB store {self.path} is locked by another writer for more than "
-                            f"timeout={timeout}s; retry later, or open it with a larger "
-                            "config['timeout']") from None
-                    time.sleep(0.005)
-        self.depth += 1
-
-    def release(self) -> None:
-        self.depth -= 1
-        if self.depth == 0:
-            fcntl.flock(self.lockfd, fcntl.LOCK_UN)
-        self.lock.release()
-
-    def grow(self) -> None:
-        size = self.env.info()["map_size"]
-        self.env.set_mapsize(size * 2)
-
-
-_ENVS: dict[str, _Env] = {}
-_ENVS_LOCK = threading.Lock()
-
-
-def _acquire_env(path: str, cfg: LmdbConfig) -> _Env:
-    with _ENVS_LOCK:
-        e = _ENVS.get(path)
-        if e is None or e.pid != os.getpid():
-            e = _ENVS[path] = _Env(path, cfg)
-        e.refs += 1
-        return e
-
-
-def _release_env(e: _Env) -> None:
-    with _ENVS_LOCK:
-        e.refs -= 1
-        if e.refs <= 0 and _ENVS.get(e.path) is e:
-            del _ENVS[e.path]
-            e.env.close()
-            os.close(e.lockfd)
-
-
-# --- records ----------------------------------------------------------------------------------
-
-def _pack(r: Row, label: int | None, _head: Any = _HEAD.pack) -> bytes:
-    doc_id, text, tags, attrs, blob, _, in_blob = r
-    idb = doc_id.encode()
-    if text is None:
-        t, lt = b"", _NONE
-    else:
-        t = text.encode()
-        lt = len(t)
-    if tags is None:
-        g, lg = b"", _NONE
-    else:
-        g = tags.encode()
-        lg = len(g)
-    if attrs is None:
-        a, la = b"", _NONE
-    else:
-        a = attrs.encode()
-        la = len(a)
-    head = _head(-1 if label is None else label, IN_BLOB if in_blob else 0, len(idb), lt, lg, la)
-    return b"".join((head, idb, t, g, a, blob))
-
-
-def _unpack(rec: bytes) -> tuple[str, int | None, int, str | None, str | None, str | None, bytes]:
-    """(id, label, flags, text, tags, attrs, blob) of a record."""
-    try:
-        label, flags, li, lt, lg, la = _HEAD_UNPACK(rec)
-        o = _HEAD_SIZE + li
-        doc_id = rec[_HEAD_SIZE:o].decode()
-        if lt == _NONE:
-            text = None
-        else:
-            text = rec[o:o + lt].decode()
-            o += lt
-        if lg == _NONE:
-            tags = None
-        else:
-            tags = rec[o:o + lg].decode()
-            o += lg
-        if la == _NONE:
-            attrs = None
-        else:
-            attrs = rec[o:o + la].decode()
-            o += la
-    except (struct.error, UnicodeDecodeError) as exc:
-        raise CorruptStoreError(f"a stored LMDB record cannot be read ({exc}); the store is damaged") from exc
-    return doc_id, (None if label < 0 else label), flags, text, tags, attrs, rec[o:]
-
-
-_HEAD_UNPACK = _HEAD.unpack_from
-_HEAD_SIZE = _HEAD.size
-
-
-class _FilterView:
-    """The filterable fields of a record, as ``compile_filter`` reads them from a Document."""
-
-    __slots__ = ("id", "text", "mime_type", "modality", "uri", "parent_id", "weight",
-                 "granularity", "adjacency", "offset", "_tags")
-
-    def __init__(self, doc_id: str, text: str | None, tags: str | None, attrs: str | None) -> None:
-        self.id, self.text = doc_id, text
-        self._tags = json.loads(tags) if tags else None
-        a = json.loads(attrs) if attrs else {}
-        self.mime_type = a.get("mime_type")
-        self.modality = a.get("modality")
-        self.uri = a.get("uri")
-        self.parent_id = a.get("parent_id")
-        self.weight = a.get("weight")
-        self.offset = a.get("offset")
-        self.granularity = a.get("granularity", 0)
-        self.adjacency = a.get("adjacency", 0)
 
 
 class _Borrowed:
@@ -276,7 +103,7 @@ class LmdbStore:
         self._after_commit: list[Callable[[], None]] = []
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
-        self.e = _acquire_env(path, cfg)
+        self.e = acquire_env(path, cfg)
         n = cfg.name
         try:
             t = cfg.timeout
@@ -284,7 +111,7 @@ class LmdbStore:
             self._meta_db = self.e.db(_META, t)
             self._open_meta()
         except BaseException:
-            _release_env(self.e)
+            release_env(self.e)
             raise
         m = self._meta()
         self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
@@ -432,8 +259,8 @@ class LmdbStore:
             return out
         if self.list_like:
             cur = txn.cursor(db=self._dbs["order"])
-            for k, v in cur.getmulti([_k(p) for p in ps]):
-                out[_Q.unpack(k)[0]] = (_Q.unpack_from(v)[0], bytes(v[8:]).decode())
+            for k, v in cur.getmulti([key(p) for p in ps]):
+                out[Q.unpack(k)[0]] = (Q.unpack_from(v)[0], bytes(v[8:]).decode())
             return out
         want = set(ps)
         cur = txn.cursor(db=self._dbs["docs"])
@@ -441,17 +268,17 @@ class LmdbStore:
             if i > ps[-1]:
                 break
             if i in want:
-                out[i] = (_Q.unpack(k)[0], _unpack(v)[0])
+                out[i] = (Q.unpack(k)[0], unpack(v)[0])
         return out
 
     def _records(self, txn: Any, rids: Sequence[int]) -> dict[int, bytes]:
         cur = txn.cursor(db=self._dbs["docs"])
-        return {_Q.unpack(k)[0]: v for k, v in cur.getmulti([_k(r) for r in rids])}
+        return {Q.unpack(k)[0]: v for k, v in cur.getmulti([key(r) for r in rids])}
 
     def _materialize(self, recs: Sequence[bytes]) -> list[Document]:
         rows = []
         for rec in recs:
-            doc_id, label, flags, txt, tags, _, blob = _unpack(rec)
+            doc_id, label, flags, txt, tags, _, blob = unpack(rec)
             rows.append((doc_id, label, flags, txt, tags, blob))
         docs = materialize(rows, self.tracker, self.column, self._meta)
         if self.tracker.full():
@@ -490,7 +317,7 @@ class LmdbStore:
                     raise DocumentNotFoundError(f"no Document with id {ids[0]!r} in this array")
                 return self._materialize([txn.get(v[:8], db=self._dbs["docs"])])
             cur = txn.cursor(db=self._dbs["ids"])
-            found = {bytes(k).decode(): _QQ.unpack(v)[0]
+            found = {bytes(k).decode(): QQ.unpack(v)[0]
                      for k, v in cur.getmulti([i.encode() for i in dict.fromkeys(ids)])}
             missing = next((i for i in ids if i not in found), None)
             if missing is not None:
@@ -505,13 +332,13 @@ class LmdbStore:
             v = txn.get(doc_id.encode(), db=self._dbs["ids"])
             if v is None:
                 raise DocumentNotFoundError(f"no Document with id {doc_id!r} in this array")
-            rid, pos = _QQ.unpack(v)
+            rid, pos = QQ.unpack(v)
             if self.list_like:
                 return pos
             cur = txn.cursor(db=self._dbs["docs"])
             n = 0
             for k in cur.iternext(keys=True, values=False):
-                if _Q.unpack(k)[0] >= rid:
+                if Q.unpack(k)[0] >= rid:
                     return n
                 n += 1
             return n
@@ -555,7 +382,7 @@ class LmdbStore:
         for j, i in enumerate(idx):
             labels[i] = start + j
         txn.cursor(db=self._dbs["labels"]).putmulti(
-            [(_k(start + j), _k(rids[i])) for j, i in enumerate(idx)], append=True)
+            [(key(start + j), key(rids[i])) for j, i in enumerate(idx)], append=True)
         return labels
 
     def _switch_dim(self, txn: Any) -> None:
@@ -565,14 +392,14 @@ class LmdbStore:
         docs = self._dbs["docs"]
         updates = []
         for k, rec in txn.cursor(db=docs):
-            doc_id, label, flags, t, g, a, blob = _unpack(rec)
+            doc_id, label, flags, t, g, a, blob = unpack(rec)
             if label is None:
                 continue
             if not flags & IN_BLOB:
                 d = decode(blob, None, None, doc_id)
                 d._embedding = self.column.take(np.array([label]))[0]
                 blob = doc_to_bytes(d)
-            updates.append((bytes(k), _pack(Row(doc_id, t, g, a, blob, None, True), None)))
+            updates.append((bytes(k), pack(Row(doc_id, t, g, a, blob, None, True), None)))
         for k, v in updates:
             txn.put(k, v, db=docs)
         txn.drop(self._dbs["labels"], delete=False)
@@ -582,12 +409,12 @@ class LmdbStore:
         self._sync_column(m)
 
     def _kill_labels(self, txn: Any, labels: Iterable[int | None]) -> None:
-        seq = _k(self._tx["seq"] + 1)
+        seq = key(self._tx["seq"] + 1)
         n = 0
         for lab in labels:
             if lab is not None:
-                txn.delete(_k(lab), db=self._dbs["labels"])
-                txn.put(_k(lab), seq, db=self._dbs["dead"])
+                txn.delete(key(lab), db=self._dbs["labels"])
+                txn.put(key(lab), seq, db=self._dbs["dead"])
                 n += 1
         self._tx["n_dead"] += n
 
@@ -620,22 +447,22 @@ class LmdbStore:
         rid0, pos0 = m["next_rid"], m["count"]
         rids = range(rid0, rid0 + n)
         labels = self._append_vectors(txn, rows, rids)
-        pack = _Q.pack
-        keys = [pack(r) for r in rids]
+        qpack = Q.pack
+        keys = [qpack(r) for r in rids]
         txn.cursor(db=self._dbs["docs"]).putmulti(
-            zip(keys, [_pack(r, lab) for r, lab in zip(rows, labels)]), append=True)
+            zip(keys, [pack(r, lab) for r, lab in zip(rows, labels)]), append=True)
         idb = [r.id.encode() for r in rows]
         _, added = txn.cursor(db=self._dbs["ids"]).putmulti(
-            zip(idb, [_QQ.pack(rid0 + j, pos0 + j) for j in range(n)]), overwrite=False)
+            zip(idb, [QQ.pack(rid0 + j, pos0 + j) for j in range(n)]), overwrite=False)
         if added != n:
             dup = first_repeat([r.id for r in rows])
             if dup is None:
                 dup = next(r.id for r, b in zip(rows, idb)
-                           if _QQ.unpack(txn.get(b, db=self._dbs["ids"]))[0] < rid0)
+                           if QQ.unpack(txn.get(b, db=self._dbs["ids"]))[0] < rid0)
             raise duplicate_error(dup)
         if self.list_like:
             txn.cursor(db=self._dbs["order"]).putmulti(
-                zip([pack(p) for p in range(pos0, pos0 + n)], [k + b for k, b in zip(keys, idb)]),
+                zip([qpack(p) for p in range(pos0, pos0 + n)], [k + b for k, b in zip(keys, idb)]),
                 append=True)
         m["count"] += n
         m["next_rid"] += n
@@ -650,8 +477,8 @@ class LmdbStore:
             if v is None:
                 raise DocumentNotFoundError(
                     f"no Document with id {i!r} in this array; append it instead of updating")
-            locs.append(_QQ.unpack(v))
-        old_labels = [_unpack(txn.get(_k(rid), db=docs_db))[1] for rid, _ in locs]
+            locs.append(QQ.unpack(v))
+        old_labels = [unpack(txn.get(key(rid), db=docs_db))[1] for rid, _ in locs]
         rows = [r for _, _, r in items]
         keep = self._reusable(rows, old_labels)
         fresh = [r if not k else r._replace(vector=None) for r, k in zip(rows, keep)]
@@ -665,13 +492,13 @@ class LmdbStore:
         for i, _, _ in renamed:
             txn.delete(i.encode(), db=ids_db)
         for i, new_id, (rid, pos) in renamed:
-            if not txn.put(new_id.encode(), _QQ.pack(rid, pos), db=ids_db, overwrite=False):
+            if not txn.put(new_id.encode(), QQ.pack(rid, pos), db=ids_db, overwrite=False):
                 raise DuplicateIdError(
                     f"cannot rename Document {i!r} to {new_id!r}: that id is already in the array")
             if self.list_like:
-                txn.put(_k(pos), _k(rid) + new_id.encode(), db=self._dbs["order"])
+                txn.put(key(pos), key(rid) + new_id.encode(), db=self._dbs["order"])
         for (rid, _), r, lab in zip(locs, rows, labels):
-            txn.put(_k(rid), _pack(r, lab), db=docs_db)
+            txn.put(key(rid), pack(r, lab), db=docs_db)
         self._tx["seq"] += 1
         self.tracker.forget(i for i, _, _ in items)
         for (_, d, r), lab in zip(items, labels):
@@ -737,12 +564,12 @@ class LmdbStore:
             m = self._tx
             rid = m["next_rid"]
             labels = self._append_vectors(txn, [row], [rid])
-            if not txn.put(row.id.encode(), _QQ.pack(rid, position), db=self._dbs["ids"],
+            if not txn.put(row.id.encode(), QQ.pack(rid, position), db=self._dbs["ids"],
                            overwrite=False):
                 raise DuplicateIdError(
                     f"a Document with id {row.id!r} is already in the array; give it a new id")
-            txn.put(_k(rid), _pack(row, labels[0]), db=self._dbs["docs"])
-            txn.put(_k(position), _k(rid) + row.id.encode(), db=self._dbs["order"])
+            txn.put(key(rid), pack(row, labels[0]), db=self._dbs["docs"])
+            txn.put(key(position), key(rid) + row.id.encode(), db=self._dbs["order"])
             m["count"] += 1
             m["next_rid"] += 1
             m["seq"] += 1
@@ -754,17 +581,17 @@ class LmdbStore:
         order = self._dbs["order"]
         cur = txn.cursor(db=order)
         entries = []
-        if cur.set_range(_k(start)):
+        if cur.set_range(key(start)):
             entries = [(bytes(k), bytes(v)) for k, v in cur]
         for k, _ in entries:
             txn.delete(k, db=order)
-        self._put_order(txn, [(_Q.unpack(k)[0] + by, v) for k, v in entries])
+        self._put_order(txn, [(Q.unpack(k)[0] + by, v) for k, v in entries])
 
     def _put_order(self, txn: Any, entries: list[tuple[int, bytes]]) -> None:
         order, ids_db = self._dbs["order"], self._dbs["ids"]
         for pos, v in entries:
-            txn.put(_k(pos), v, db=order)
-            txn.put(v[8:], _k(_Q.unpack_from(v)[0]) + _k(pos), db=ids_db)
+            txn.put(key(pos), v, db=order)
+            txn.put(v[8:], key(Q.unpack_from(v)[0]) + key(pos), db=ids_db)
 
     @_op
     def delete_at(self, positions: Sequence[int]) -> None:
@@ -778,19 +605,19 @@ class LmdbStore:
             labels = []
             for p in ps:
                 rid, doc_id = order[p]
-                rec = txn.get(_k(rid), db=docs_db)
-                labels.append(_unpack(rec)[1])
-                txn.delete(_k(rid), db=docs_db)
+                rec = txn.get(key(rid), db=docs_db)
+                labels.append(unpack(rec)[1])
+                txn.delete(key(rid), db=docs_db)
                 txn.delete(doc_id.encode(), db=ids_db)
             self._kill_labels(txn, labels)
             if self.list_like:
                 odb = self._dbs["order"]
                 cur = txn.cursor(db=odb)
                 entries = []
-                if cur.set_range(_k(ps[0])):
-                    entries = [(_Q.unpack(k)[0], bytes(v)) for k, v in cur]
+                if cur.set_range(key(ps[0])):
+                    entries = [(Q.unpack(k)[0], bytes(v)) for k, v in cur]
                 for p, _ in entries:
-                    txn.delete(_k(p), db=odb)
+                    txn.delete(key(p), db=odb)
                 gone = set(ps)
                 keep = [v for p, v in entries if p not in gone]
                 self._put_order(txn, list(zip(range(ps[0], ps[0] + len(keep)), keep)))
@@ -855,7 +682,7 @@ class LmdbStore:
         self._closed = True
         self.tracker.clear()
         self.column.close()
-        _release_env(self.e)
+        release_env(self.e)
 
     # --- fast paths -------------------------------------------------------------------------------
     def _scan(self, txn: Any) -> Iterator[tuple[int, bytes]]:
@@ -864,7 +691,7 @@ class LmdbStore:
         if self.list_like:
             get = txn.get
             for k, v in txn.cursor(db=self._dbs["order"]):
-                yield _Q.unpack(k)[0], get(bytes(v[:8]), db=docs_db)
+                yield Q.unpack(k)[0], get(bytes(v[:8]), db=docs_db)
         else:
             for i, (_, v) in enumerate(txn.cursor(db=docs_db)):
                 yield i, v
@@ -875,8 +702,8 @@ class LmdbStore:
         out = []
         with self._read() as txn:
             for pos, rec in self._scan(txn):
-                doc_id, label, _, t, g, a, _ = _unpack(rec)
-                if pred(_FilterView(doc_id, t, g, a)):
+                doc_id, label, _, t, g, a, _ = unpack(rec)
+                if pred(FilterView(doc_id, t, g, a)):
                     out.append((pos, label))
         return out
 
@@ -888,12 +715,12 @@ class LmdbStore:
     def embeddings_at(self, positions: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
         with self._read() as txn:
             if positions is None:
-                labels = [_unpack(rec)[1] for _, rec in self._scan(txn)]
+                labels = [unpack(rec)[1] for _, rec in self._scan(txn)]
             else:
                 positions = np.asarray(positions, dtype=np.int64).tolist()
                 order = self._order_rows(txn, positions)
                 recs = self._records(txn, [order[p][0] for p in positions])
-                labels = [_unpack(recs[order[p][0]])[1] for p in positions]
+                labels = [unpack(recs[order[p][0]])[1] for p in positions]
         if not labels:
             return None
         missing = sum(1 for lab in labels if lab is None)
@@ -924,8 +751,8 @@ class LmdbStore:
         out = []
         with self._read() as txn:
             for k, v in txn.cursor(db=self._dbs["dead"]):
-                if since_seq is None or _Q.unpack(v)[0] > since_seq:
-                    out.append(_Q.unpack(k)[0])
+                if since_seq is None or Q.unpack(v)[0] > since_seq:
+                    out.append(Q.unpack(k)[0])
         return np.asarray(out, dtype=np.int64)
 
     @_op
@@ -939,12 +766,12 @@ class LmdbStore:
         found: dict[int, int] = {}
         with self._read() as txn:
             for lab in np.unique(labels[labels >= 0]).tolist():
-                rid = txn.get(_k(lab), db=self._dbs["labels"])
+                rid = txn.get(key(lab), db=self._dbs["labels"])
                 if rid is None:
                     continue
-                doc_id = _unpack(txn.get(bytes(rid), db=self._dbs["docs"]))[0]
+                doc_id = unpack(txn.get(bytes(rid), db=self._dbs["docs"]))[0]
                 found[lab] = self.position_of(doc_id) if not self.list_like else \
-                    _QQ.unpack(txn.get(doc_id.encode(), db=self._dbs["ids"]))[1]
+                    QQ.unpack(txn.get(doc_id.encode(), db=self._dbs["ids"]))[1]
         flat = [found.get(lab, -1) for lab in labels.ravel().tolist()]
         return np.asarray(flat, dtype=np.int64).reshape(labels.shape)
 
@@ -961,7 +788,7 @@ class LmdbStore:
             m = self._tx
             old_epoch = m["epoch"]
             docs_db, lab_db = self._dbs["docs"], self._dbs["labels"]
-            live = [(_Q.unpack(k)[0], bytes(v)) for k, v in txn.cursor(db=lab_db)]
+            live = [(Q.unpack(k)[0], bytes(v)) for k, v in txn.cursor(db=lab_db)]
             new = VectorColumn(self._column_path(old_epoch + 1), m["dim"], 0)
             bs = self.config.block_size
             lab = np.asarray([label for label, _ in live], dtype=np.int64)
@@ -972,10 +799,10 @@ class LmdbStore:
             txn.drop(lab_db, delete=False)
             txn.drop(self._dbs["dead"], delete=False)
             for i, (_, rid) in enumerate(live):
-                doc_id, _, flags, t, g, a, blob = _unpack(txn.get(rid, db=docs_db))
-                txn.put(rid, _pack(Row(doc_id, t, g, a, blob, None, bool(flags & IN_BLOB)), i),
+                doc_id, _, flags, t, g, a, blob = unpack(txn.get(rid, db=docs_db))
+                txn.put(rid, pack(Row(doc_id, t, g, a, blob, None, bool(flags & IN_BLOB)), i),
                         db=docs_db)
-                txn.put(_k(i), rid, db=lab_db)
+                txn.put(key(i), rid, db=lab_db)
             self._after_commit.append(functools.partial(remove_file, self._column_path(old_epoch)))
             m.update(vec_rows=len(live), n_dead=0, epoch=old_epoch + 1, seq=m["seq"] + 1)
 

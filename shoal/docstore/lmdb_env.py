@@ -1,0 +1,109 @@
+"""LMDB environments: one per directory and process, shared by the arrays in it.
+
+LMDB forbids opening the same environment twice in one process, so stores of the same
+directory share an :class:`Env` (reference counted, re-opened after ``fork``). The
+``shoal-writer.lock`` file lock in front of LMDB's own writer mutex turns a long wait for
+another process' write transaction into StoreLockedError after a timeout.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from typing import Any
+
+import lmdb
+
+from shoal.errors import CorruptStoreError, StoreLockedError, StoreNotWritableError
+
+from shoal.docstore.config import LmdbConfig
+
+__all__ = ["Env", "acquire_env", "release_env"]
+
+
+class Env:
+    def __init__(self, path: str, cfg: LmdbConfig) -> None:
+        try:
+            self.env = lmdb.open(path, map_size=cfg.map_size, max_dbs=256,
+                                 max_readers=cfg.max_readers, subdir=True, lock=True)
+        except lmdb.InvalidError as exc:
+            raise CorruptStoreError(
+                f"{path} is not a readable LMDB store ({exc}); restore it from a backup") from exc
+        except lmdb.Error as exc:
+            raise StoreNotWritableError(f"cannot open the LMDB store at {path}: {exc}") from exc
+        self.path = path
+        self.pid = os.getpid()
+        self.refs = 0
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.lockfd = os.open(os.path.join(path, "shoal-writer.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self.dbs: dict[str, Any] = {}
+
+    def db(self, name: str, timeout: float) -> Any:
+        """The handle of a named sub-database.
+
+        LMDB hands out a handle that outlives its transaction only from a write
+        transaction, so the first open in a process waits (up to ``timeout``) for the
+        current writer; handles are then cached for the life of the environment.
+        """
+        h = self.dbs.get(name)
+        if h is None:
+            self.acquire(timeout)
+            try:
+                h = self.dbs[name] = self.env.open_db(name.encode())
+            finally:
+                self.release()
+        return h
+
+    def acquire(self, timeout: float) -> None:
+        """Take the cross-process writer lock, waiting at most ``timeout`` seconds."""
+        if not self.lock.acquire(timeout=timeout if timeout > 0 else -1):
+            raise StoreLockedError(f"another thread holds the writer lock of {self.path}")
+        if self.depth == 0:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        self.lock.release()
+                        raise StoreLockedError(
+                            f"the LMDB store {self.path} is locked by another writer for more than "
+                            f"timeout={timeout}s; retry later, or open it with a larger "
+                            "config['timeout']") from None
+                    time.sleep(0.005)
+        self.depth += 1
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            fcntl.flock(self.lockfd, fcntl.LOCK_UN)
+        self.lock.release()
+
+    def grow(self) -> None:
+        size = self.env.info()["map_size"]
+        self.env.set_mapsize(size * 2)
+
+
+_ENVS: dict[str, Env] = {}
+_ENVS_LOCK = threading.Lock()
+
+
+def acquire_env(path: str, cfg: LmdbConfig) -> Env:
+    with _ENVS_LOCK:
+        e = _ENVS.get(path)
+        if e is None or e.pid != os.getpid():
+            e = _ENVS[path] = Env(path, cfg)
+        e.refs += 1
+        return e
+
+
+def release_env(e: Env) -> None:
+    with _ENVS_LOCK:
+        e.refs -= 1
+        if e.refs <= 0 and _ENVS.get(e.path) is e:
+            del _ENVS[e.path]
+            e.env.close()
+            os.close(e.lockfd)
