@@ -19,8 +19,6 @@ transaction see every committed write (no reopen needed).
 from __future__ import annotations
 
 import functools
-import os
-import re
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -28,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (Column, Index, Integer, LargeBinary, MetaData, Table, Text,
-                        create_engine, event, make_url)
+                        create_engine, event)
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.pool import StaticPool
 
@@ -43,6 +41,7 @@ from shoal.docstore.vectors import find_vectors
 from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
+from shoal.docstore.sqlite_conn import on_connect, resolve
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
@@ -94,14 +93,14 @@ class SqliteStore:
         self._sql_by_id: dict[str, str] = {}
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
-        self.path, url = _resolve(cfg.connection)
+        self.path, url = resolve(cfg.connection)
         self.t = cfg.table_name
         self._qt = f'"{self.t}"'
         self._engine = create_engine(
             url, poolclass=StaticPool,
             connect_args={"timeout": float(cfg.timeout), "check_same_thread": False,
                           "isolation_level": None})
-        event.listen(self._engine, "connect", functools.partial(_on_connect, journal=cfg.journal_mode))
+        event.listen(self._engine, "connect", functools.partial(on_connect, journal=cfg.journal_mode))
         try:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self.db: sqlite3.Connection = self._conn.connection.driver_connection
@@ -845,48 +844,3 @@ class SqliteStore:
         """Counters: count, seq, vec_rows, n_dead, dim, epoch, version."""
         with self._lock:
             return dict(self._meta())
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any, journal: str = "WAL") -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA journal_mode={journal}")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA mmap_size=1073741824")  # reads from the page cache without read() calls
-    cur.close()
-    dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
-
-
-@functools.lru_cache(maxsize=256)
-def _pattern(p: str) -> re.Pattern:
-    return re.compile(p)
-
-
-def _regexp(pattern: str, value: Any) -> int:
-    return int(isinstance(value, str) and _pattern(pattern).search(value) is not None)
-
-
-def _resolve(connection: str) -> tuple[str, str]:
-    """(file path, SQLAlchemy URL) of a path or a sqlite URL; creates the parent directory."""
-    if "://" in connection:
-        url = make_url(connection)
-        if url.get_backend_name() != "sqlite":
-            raise InvalidConfigError(
-                f"storage 'sqlite' takes a file path or a sqlite:/// URL, got {url.get_backend_name()!r};"
-                " other databases are not supported by this version")
-        path = url.database or ""
-    else:
-        path = connection
-    if not path or path == ":memory:":
-        raise InvalidConfigError("the sqlite store needs a file path (':memory:' cannot hold the vector column)")
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as exc:
-        raise StoreNotWritableError(f"cannot create the directory {parent}: {exc}") from exc
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise StoreNotWritableError(
-            f"{path} is not writable; choose a path you can write or fix its permissions")
-    return path, f"sqlite:///{path}"
