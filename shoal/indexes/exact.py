@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
-from shoal.errors import BadInputError, CorruptStoreError
+from shoal.errors import BadInputError, CorruptStoreError, InvalidConfigError
 from shoal.indexes.base import (
     check_dim, check_k, check_labels, check_metric, check_positive_int, dedupe_last,
     empty_result, pad_result, unique_labels,
@@ -247,12 +247,14 @@ class ExactIndex:
             })
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], **runtime: Any) -> ExactIndex:
+    def load(cls, path: str | os.PathLike[str], *, vector_source: Any = None,
+             **runtime: Any) -> ExactIndex:
+        """Open a saved index; ``vector_source`` is accepted (and unused) like the other backends."""
         meta, files = load_bundle(path)
         if meta.get("backend") != cls.backend or not {"vectors", "labels"} <= set(files):
             raise CorruptStoreError(f"{path} does not hold an exact index; rebuild it")
         try:
-            self = cls(meta["dim"], meta["metric"], **{**meta.get("search_params", {}), **runtime})
+            self = cls(meta["dim"], meta["metric"], **meta.get("search_params", {}))
         except (KeyError, TypeError) as exc:
             raise CorruptStoreError(f"index meta at {path} is incomplete ({exc}); rebuild it") from exc
         data = load_npy(files["vectors"])
@@ -265,4 +267,10 @@ class ExactIndex:
         self._n = data.shape[0]
         self._map = LabelMap.from_arrays(self._labels, np.arange(self._n, dtype=np.int64))
         self.applied_seq = int(meta.get("applied_seq", 0))
+        if runtime:
+            try:
+                self.config = ExactConfig(dim=self.dim, metric=self.metric, **{
+                    "block_size": self.config.block_size, **runtime})
+            except TypeError as exc:
+                raise InvalidConfigError(f"unknown option for the exact index: {exc}") from exc
         return self

@@ -124,6 +124,8 @@ def test_save_load_roundtrip(make, data, labels, queries, tmp_path):
     after = loaded.search(queries, 5)
     np.testing.assert_array_equal(before[1], after[1])
     np.testing.assert_allclose(before[0], after[0], rtol=1e-6)
+    again = load_index(tmp_path / "ix", vector_source=data)  # every backend accepts one
+    np.testing.assert_array_equal(again.search(queries, 5)[1], before[1])
     loaded.add([1], queries[:1])  # still writable after load
     assert loaded.search(queries[:1], 1)[1][0, 0] == 1
     assert len(list((tmp_path / "ix").iterdir())) == 1 + len(meta["files"])  # old gens gone
