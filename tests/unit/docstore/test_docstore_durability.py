@@ -189,3 +189,25 @@ def test_stats_count_sequence_numbers(disk):
     del da[0]
     s1 = da._store.stats()
     assert s1["seq"] == s0["seq"] + 2 and s1["count"] == 4 and s1["n_dead"] == 1
+
+
+def test_declared_dimension_is_enforced(disk):
+    from shoal.errors import DimensionMismatchError
+
+    da = disk(n_dim=4)
+    with pytest.raises(DimensionMismatchError, match="4-d"):
+        da.extend([Document(id="x", embedding=np.zeros(3, np.float32))])
+    assert len(da) == 0
+    da.extend(docs(2))
+    with pytest.raises(DimensionMismatchError):
+        da.embed(lambda batch: np.ones((len(batch), 2)))
+    assert da.embeddings.shape == (2, 4)
+
+
+def test_overwrite_replaces_vectors_for_search(disk):
+    da = disk(docs(5), on_duplicate="overwrite")
+    da.extend([Document(id="d2", text="moved", embedding=np.full(4, 100, np.float32))])
+    assert [d.id for d in da] == ["d0", "d1", "d2", "d3", "d4"]
+    hit = da.find(np.full(4, 100, np.float32), limit=1, metric="euclidean")[0]
+    assert hit.id == "d2" and hit.text == "moved"
+    assert da._store.stats()["n_dead"] == 1
