@@ -1,7 +1,25 @@
 """Disk-backed document stores: ``DocumentArray(storage='sqlite' | 'lmdb', config=...)``.
 
-Importing this package registers the backends with :func:`shoal.document.store.register_storage`.
-Each backend module is imported only when a store of that kind is opened.
+Importing this package registers the backends with :func:`shoal.document.store.register_storage`;
+each backend module is imported only when a store of that kind is opened.
+
+=================  ===============================================================
+module             job
+=================  ===============================================================
+``sqlite``         :class:`SqliteStore` (SQLAlchemy engine / schema / filters, WAL)
+``lmdb_store``     :class:`LmdbStore` (named sub-databases, growing map)
+``column``         the vector column: append-only float32 file, a row per label
+``rows``           a Document as a stored row (codec bytes + text / tags / vector)
+``tracking``       fetched Documents, written back on ``sync()`` when changed
+``sqlfilter``      the filter language as SQL (json_extract, hot-tag columns)
+``vectors``        exact / indexed vector search shared by the backends
+``indexing``       an ANN index kept in step with the column by sequence numbers
+``config``         validated configs (unknown keys refused by name)
+=================  ===============================================================
+
+Beyond the DocStore protocol both stores offer ``atomic()`` (a transaction; nested =
+savepoint), ``vacuum()``, ``stats()``, ``dead_labels(since_seq)`` and, with an
+``index`` configured, ``rebuild_index()``.
 """
 from __future__ import annotations
 
