@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -380,9 +381,13 @@ class FaissIndex:
             raise CorruptStoreError(f"{path} does not hold a faiss index; rebuild it")
         try:
             config = FaissConfig(dim=meta["dim"], metric=meta["metric"], **meta["params"],
-                                 **{**meta.get("search_params", {}), **runtime})
+                                 **meta.get("search_params", {}))
         except (KeyError, TypeError, InvalidConfigError) as exc:
             raise CorruptStoreError(f"index meta at {path} is invalid ({exc}); rebuild it") from exc
+        try:
+            config = dataclasses.replace(config, **runtime)
+        except TypeError as exc:
+            raise InvalidConfigError(f"unknown option for the {cls.backend} index: {exc}") from exc
         faiss = import_faiss()
         try:
             owner = faiss.read_index(str(files["faiss"]))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -303,9 +304,13 @@ class HnswIndex:
             raise CorruptStoreError(f"{path} does not hold an hnsw index; rebuild it")
         try:
             config = HnswConfig(dim=meta["dim"], metric=meta["metric"], **meta["params"],
-                                **{**meta.get("search_params", {}), **runtime})
+                                **meta.get("search_params", {}))
         except (KeyError, TypeError, InvalidConfigError) as exc:
             raise CorruptStoreError(f"index meta at {path} is invalid ({exc}); rebuild it") from exc
+        try:
+            config = dataclasses.replace(config, **runtime)
+        except TypeError as exc:
+            raise InvalidConfigError(f"unknown option for the {cls.backend} index: {exc}") from exc
         self = cls.__new__(cls)
         self.vector_source = vector_source
         self._setup(config)

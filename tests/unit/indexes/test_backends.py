@@ -260,3 +260,12 @@ def test_hnsw_exact_fallback_uses_vector_source(data, labels, queries):
     ref_s, ref = brute_force(queries, data[mask], 5, "cosine")
     np.testing.assert_array_equal(found, labels[mask][ref])
     np.testing.assert_allclose(scores, ref_s, rtol=1e-4, atol=1e-4)
+
+
+def test_load_overrides_search_defaults(data, labels, tmp_path):
+    index = HnswIndex(DIM, ef=16)
+    index.add(labels[:50], data[:50])
+    index.save(tmp_path / "h")
+    assert load_index(tmp_path / "h", ef=99).search_params["ef"] == 99
+    with pytest.raises(InvalidConfigError):
+        load_index(tmp_path / "h", no_such_option=1)
