@@ -661,8 +661,17 @@ class LmdbStore:
 
     def _sync_changed(self) -> None:
         changed = self.tracker.changed(self._vector_at)
-        if changed:
-            self._write(functools.partial(self._update_txn, changed))
+        if not changed:
+            return
+
+        def fn(txn: Any) -> None:
+            # a Document deleted meanwhile (here or by another process) stays deleted
+            ids_db = self._dbs["ids"]
+            alive = [c for c in changed if txn.get(c[0].encode(), db=ids_db) is not None]
+            if alive:
+                self._update_txn(alive, txn)
+
+        self._write(fn)
 
     @_op
     def sync(self) -> None:

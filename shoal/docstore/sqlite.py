@@ -711,7 +711,11 @@ class SqliteStore:
         changed = self.tracker.changed(self._vector_at)
         if changed:
             with self.atomic():
-                self._update_rows(changed)
+                # a Document deleted meanwhile (here or by another process) stays deleted
+                alive = self._rows_by_ids([i for i, _, _ in changed], "id")
+                changed = [c for c in changed if c[0] in alive]
+                if changed:
+                    self._update_rows(changed)
 
     @_op
     def sync(self) -> None:

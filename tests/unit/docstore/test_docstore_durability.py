@@ -211,3 +211,14 @@ def test_overwrite_replaces_vectors_for_search(disk):
     hit = da.find(np.full(4, 100, np.float32), limit=1, metric="euclidean")[0]
     assert hit.id == "d2" and hit.text == "moved"
     assert da._store.stats()["n_dead"] == 1
+
+
+def test_sync_skips_documents_deleted_meanwhile(disk):
+    da = disk(docs(3))
+    other = DocumentArray(storage=disk.storage, config=disk.config(da))
+    d = da["d1"]
+    d.text = "changed here"
+    del other["d1"]
+    other.close()
+    da.sync()
+    assert "d1" not in da and len(da) == 2
