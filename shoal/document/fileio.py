@@ -293,7 +293,12 @@ def load_docs(file: Any, protocol: str | None = None, compress: str | None = Non
             raw = start + (f.read() or b"")
             if not raw:
                 raise MalformedDataError(f"{_name(file)!r} is empty")
-            return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
+            try:
+                return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
+            except MalformedDataError as exc:
+                raise MalformedDataError(
+                    f"{_name(file)!r} is damaged or not a shoal document file (no "
+                    f"{MAGIC.decode()} header, and not DocumentArray bytes): {exc}") from exc
         out: list[Document] = []
         with progress(None, "loading", "doc", enabled=show_progress) as bar, codec.gc_paused():
             for docs in _iter_records(f, _name(file), protocol, consumed=start):
