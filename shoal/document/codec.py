@@ -128,7 +128,7 @@ def dumps_json(obj: Any, what: str = "value") -> str:
     """Compact JSON; numpy scalars / arrays become numbers / lists."""
     try:
         return _ENCODER.encode(obj)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise BadInputError(f"{what} cannot be written as JSON: {exc}") from exc
 
 
@@ -141,6 +141,8 @@ def loads_json(data: str | bytes | bytearray) -> Any:
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     except (UnicodeDecodeError, TypeError) as exc:
         raise MalformedDataError(f"invalid JSON input: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedDataError("JSON input is nested too deeply") from exc
 
 
 # ----------------------------------------------------------------------------------

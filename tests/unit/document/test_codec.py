@@ -464,3 +464,17 @@ def test_score_order_is_kept(enc, dec):
     for i, name in enumerate(names):
         d.scores[name] = i
     assert list(dec(enc(d)).scores) == names
+
+
+def test_deeply_nested_input_is_malformed_not_a_crash():
+    with pytest.raises(MalformedDataError, match="nested too deeply"):
+        codec.loads_json("[" * 100_000 + "]" * 100_000)
+    pb = shoal_pb2.DocumentProto(id="x", tags_json='{"a":' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(MalformedDataError):
+        codec.doc_from_bytes(pb.SerializeToString())
+    deep = Document(text="leaf")
+    for _ in range(200):  # beyond protobuf's nesting limit of 100
+        deep = Document(chunks=[deep])
+    data = codec.doc_to_bytes(deep)
+    with pytest.raises(MalformedDataError):
+        codec.doc_from_bytes(data)
