@@ -190,13 +190,17 @@ class LmdbStore:
         with self._lock:
             if self._txn is not None:
                 parent, snapshot = self._txn, dict(self._tx) if self._tx is not None else None
+                pending = len(self._after_commit)
                 child = self.e.env.begin(write=True, parent=parent)
                 self._txn = child
                 try:
                     yield child
                 except BaseException:
                     child.abort()
-                    self._tx = snapshot
+                    if snapshot is not None and self._tx is not None:
+                        self._tx.clear()  # in place: callers hold this dict
+                        self._tx.update(snapshot)
+                    del self._after_commit[pending:]  # e.g. an old column file stays
                     raise
                 else:
                     child.commit()
@@ -791,6 +795,8 @@ class LmdbStore:
 
         Run it while no other process has the store open: the LMDB file is replaced.
         """
+        if self._txn is not None:
+            raise BadInputError("vacuum() rewrites the files and cannot run inside atomic()")
         self.sync()
 
         def fn(txn: Any) -> None:

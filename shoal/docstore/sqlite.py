@@ -257,6 +257,7 @@ class SqliteStore:
                 name = f"sp{self._depth}"
                 self.db.execute(f"SAVEPOINT {name}")
                 snapshot = dict(self._tx) if self._tx is not None else None
+                pending = len(self._after_commit)
                 self._depth += 1
                 try:
                     yield self
@@ -264,7 +265,9 @@ class SqliteStore:
                     self.db.execute(f"ROLLBACK TO {name}")
                     self.db.execute(f"RELEASE {name}")
                     if snapshot is not None:
-                        self._tx = snapshot
+                        self._tx.clear()  # in place: callers hold this dict
+                        self._tx.update(snapshot)
+                    del self._after_commit[pending:]  # e.g. an old column file stays
                     raise
                 else:
                     self.db.execute(f"RELEASE {name}")
@@ -689,8 +692,8 @@ class SqliteStore:
             self.db.execute(f'DELETE FROM "{self.t}__dead"')
             self._tx.update(count=0, vec_rows=0, n_dead=0, dim=self.config.n_dim,
                             epoch=old_epoch + 1, seq=self._tx["seq"] + 1)
+            self._after_commit.append(functools.partial(remove_file, self._column_path(old_epoch)))
         self.tracker.clear()
-        remove_file(self._column_path(old_epoch))
 
     @_op
     def reorder(self, order: Sequence[int]) -> None:
@@ -821,6 +824,8 @@ class SqliteStore:
     @_op
     def vacuum(self) -> None:
         """Reclaim the space of deleted Documents and replaced vectors (rewrites the files)."""
+        if self._depth:
+            raise BadInputError("vacuum() rewrites the files and cannot run inside atomic()")
         self.sync()
         with self.atomic():
             m = self._tx
@@ -839,8 +844,8 @@ class SqliteStore:
                                 [(i, o) for i, o in enumerate(live) if i != o])
             self.db.execute(f'DELETE FROM "{self.t}__dead"')
             m.update(vec_rows=len(live), n_dead=0, epoch=old_epoch + 1, seq=m["seq"] + 1)
+            self._after_commit.append(functools.partial(remove_file, self._column_path(old_epoch)))
         self.tracker.clear()
-        remove_file(self._column_path(old_epoch))
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -222,3 +222,15 @@ def test_sync_skips_documents_deleted_meanwhile(disk):
     other.close()
     da.sync()
     assert "d1" not in da and len(da) == 2
+
+
+def test_rolled_back_clear_keeps_the_vectors(disk):
+    da = disk(docs(5))
+    with da._store.atomic():
+        with pytest.raises(RuntimeError):
+            with da._store.atomic():
+                da.clear()
+                raise RuntimeError("undo")
+    assert len(da) == 5
+    assert np.array_equal(da.embeddings[:, 0], [0, 1, 2, 3, 4])
+    assert da.find(np.full(4, 3, np.float32), limit=1, metric="euclidean")[0].id == "d3"
