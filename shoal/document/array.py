@@ -629,15 +629,19 @@ class DocumentArray:
 
     @classmethod
     def load(cls, path: Any, file_format: str = "binary", batch_size: int | None = None,
-             **kwargs: Any) -> Any:
+             protocol: str | None = None, compress: str | None = None,
+             show_progress: bool = False, **kwargs: Any) -> Any:
         """Read a file written by :meth:`save`. With ``batch_size`` (binary only) yield
-        arrays of that many Documents instead, so a file bigger than RAM can be streamed."""
+        arrays of that many Documents instead, so a file bigger than RAM can be streamed.
+        ``protocol='pickle'`` must be passed explicitly to read a pickled file."""
         from shoal.document import fileio  # noqa: PLC0415
 
         if file_format == "binary":
             if batch_size:
-                return (cls(batch) for batch in fileio.iter_load(path, batch_size=batch_size))
-            return cls(fileio.load_docs(path))
+                return (cls(batch) for batch in fileio.iter_load(
+                    path, batch_size=batch_size, protocol=protocol, show_progress=show_progress))
+            return cls(fileio.load_docs(path, protocol=protocol, compress=compress,
+                                        show_progress=show_progress))
         if file_format == "json":
             return cls(fileio.load_json(path))
         if file_format == "csv":
