@@ -49,6 +49,19 @@ def _json_default(obj: Any) -> Any:
 _TAGS_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
 
+_SCAN = json.JSONDecoder().scan_once  # the C scanner: stored tags are compact JSON objects
+
+
+def _tags_from_json(text: str) -> Any:
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        end = -1
+    if end != len(text):
+        return loads_json(text)  # raises MalformedDataError with the position
+    return value
+
+
 def _tags_json(d: Document, tags: dict) -> str:
     try:
         return _TAGS_JSON(tags)
@@ -124,13 +137,13 @@ def decode(blob: bytes, text: str | None, tags: str | None, doc_id: str | None =
         if not blob:
             d = Document(id=doc_id, text=text)
             if tags is not None:
-                d._tags = loads_json(tags)
+                d._tags = _tags_from_json(tags)
             return d
         d = doc_from_bytes(bytes(blob))
         if text is not None:
             d._text = text
         if tags is not None:
-            d._tags = loads_json(tags)
+            d._tags = _tags_from_json(tags)
     except MalformedDataError as exc:
         raise CorruptStoreError(
             f"a stored Document cannot be decoded ({exc}); the store file is damaged - "
