@@ -17,6 +17,15 @@ module             job
 ``config``         validated configs (unknown keys refused by name)
 =================  ===============================================================
 
+Persistence, plainly: ``da.extend``, ``da.append``, ``da[i] = doc``, ``del da[...]``,
+``da[:, 'text'] = [...]``, ``da.embeddings = ...`` and ``embed`` / ``match`` write at once
+(one transaction per call or batch). A Document *read* from a disk store is a copy;
+changing it in place (``da[0].text = 'x'``) is written back by ``da.sync()``, by
+``da.close()`` and when a ``with`` block exits - not before. While tracked (up to
+``track_fetched`` Documents, default 50 000), reading the same id again returns the same
+object. A Document passed to ``extend`` is copied at that moment: changing it later does
+not change the store.
+
 Beyond the DocStore protocol both stores offer ``atomic()`` (a transaction; nested =
 savepoint), ``vacuum()``, ``stats()``, ``dead_labels(since_seq)`` and, with an
 ``index`` configured, ``rebuild_index()``.
