@@ -104,6 +104,7 @@ class SqliteStore:
         try:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self.db: sqlite3.Connection = self._conn.connection.driver_connection
+            self._cur = self.db.cursor()  # reused by the single-id lookup (da[id])
             self._setup()
         except (sqlite3.DatabaseError, SADatabaseError) as exc:
             self._engine.dispose()
@@ -349,7 +350,7 @@ class SqliteStore:
             sql = self._sql_by_id.get(cols)
             if sql is None:
                 sql = self._sql_by_id[cols] = f"SELECT {cols} FROM {self._qt} WHERE id=?"
-            r = self.db.execute(sql, (ids[0],)).fetchone()
+            r = self._cur.execute(sql, (ids[0],)).fetchone()
             if r is not None:
                 out[r[0]] = r
             return out
