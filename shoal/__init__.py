@@ -8,6 +8,7 @@ from __future__ import annotations
 from shoal.document import Document, DocumentArray, NamedScore, dataclass, field
 from shoal.executors import Executor, monitor, requests
 from shoal.flow import Deployment, Flow
+import shoal.serve  # noqa: F401,E402 - registers gateways and runtime='process' (no grpc import)
 
 __version__ = "0.1.0"
 
