@@ -153,3 +153,32 @@ def test_second_writer_times_out_with_a_clear_error_then_succeeds(storage, tmp_p
     da.close()
     holder.stdout.close()
     holder.stderr.close()
+
+
+TWO_WRITERS = """
+    storage, cfg, who, start = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    da = DocumentArray(storage=storage, config=cfg)
+    time.sleep(max(0.0, start - time.time()))  # both writers start together
+    for b in range(who * 100, who * 100 + 8):
+        da.extend(batch(b, BATCH))
+    da.close()
+    print("done", flush=True)
+""".replace("BATCH", str(BATCH))
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
+def test_two_concurrent_writers_both_commit_safely(storage, tmp_path):
+    cfg = _config(storage, tmp_path)
+    DocumentArray(storage=storage, config=cfg).close()
+    start = str(time.time() + 2.0)
+    procs = [_spawn(TWO_WRITERS, storage, json.dumps(cfg), str(w), start) for w in (1, 2)]
+    for p in procs:
+        out, err = p.communicate(timeout=90)
+        assert p.returncode == 0 and "done" in out, err
+    with DocumentArray(storage=storage, config=cfg) as da:
+        assert len(da) == 16 * BATCH
+        ids = [d.id for d in da]
+        assert len(set(ids)) == len(ids)
+        assert [da.index(i) for i in ids[::997]] == list(range(0, len(ids), 997))
+        emb = da.embeddings
+        assert np.array_equal(emb[:, 0], [int(i.split("-")[0][1:]) for i in ids])
