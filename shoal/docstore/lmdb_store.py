@@ -113,14 +113,18 @@ class LmdbStore:
         except BaseException:
             release_env(self.e)
             raise
-        m = self._meta()
-        self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
         self._index = None
-        if cfg.index:
-            from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
+        try:
+            m = self._meta()
+            self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
+            if cfg.index:
+                from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
 
-            self._index = IndexSync(self, os.path.join(path, f"{cfg.name}.index"), cfg.index,
-                                    dict(cfg.index_params), cfg.metric, cfg.block_size)
+                self._index = IndexSync(self, os.path.join(path, f"{cfg.name}.index"), cfg.index,
+                                        dict(cfg.index_params), cfg.metric, cfg.block_size)
+        except BaseException:
+            release_env(self.e)
+            raise
 
     # --- meta ------------------------------------------------------------------------------
     def _column_path(self, epoch: int) -> str:

@@ -109,14 +109,19 @@ class SqliteStore:
         except (sqlite3.DatabaseError, SADatabaseError) as exc:
             self._engine.dispose()
             raise self._translate(exc) from exc
-        self.column = VectorColumn(self._column_path(self._meta()["epoch"]),
-                                   self._meta()["dim"], self._meta()["vec_rows"])
         self._index = None
-        if cfg.index:
-            from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
+        try:
+            m = self._meta()
+            self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
+            if cfg.index:
+                from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
 
-            self._index = IndexSync(self, f"{self.path}.{self.t}.index", cfg.index,
-                                    dict(cfg.index_params), cfg.metric, cfg.block_size)
+                self._index = IndexSync(self, f"{self.path}.{self.t}.index", cfg.index,
+                                        dict(cfg.index_params), cfg.metric, cfg.block_size)
+        except BaseException:
+            self._conn.close()
+            self._engine.dispose()
+            raise
 
     # --- setup ---------------------------------------------------------------------------
     def _translate(self, exc: Exception) -> Exception:
