@@ -14,7 +14,7 @@ from shoal.errors import CorruptStoreError
 
 from shoal.docstore.rows import IN_BLOB, Row
 
-__all__ = ["pack", "unpack", "FilterView", "Q", "QQ", "key"]
+__all__ = ["pack", "unpack", "FilterView", "fields_of", "Q", "QQ", "key"]
 
 _HEAD = struct.Struct("<qBIIII")  # label (-1: none), flags, len id / text / tags / attrs
 _NONE = 0xFFFFFFFF
@@ -79,21 +79,49 @@ _HEAD_UNPACK = _HEAD.unpack_from
 _HEAD_SIZE = _HEAD.size
 
 
+_SCAN = json.JSONDecoder().scan_once
+_ATTRS = ("mime_type", "modality", "uri", "parent_id", "weight", "offset")
+
+
+def _json(text: str) -> Any:
+    try:
+        return _SCAN(text, 0)[0]
+    except (StopIteration, ValueError) as exc:
+        raise CorruptStoreError(f"a stored LMDB record has damaged JSON ({exc})") from exc
+
+
 class FilterView:
-    """The filterable fields of a record, as ``compile_filter`` reads them from a Document."""
+    """The filterable fields of a record, as ``compile_filter`` reads them from a Document.
+
+    Tags and the other scalar fields are parsed only when the filter reads them
+    (``need_tags`` / ``need_attrs``).
+    """
 
     __slots__ = ("id", "text", "mime_type", "modality", "uri", "parent_id", "weight",
                  "granularity", "adjacency", "offset", "_tags")
 
-    def __init__(self, doc_id: str, text: str | None, tags: str | None, attrs: str | None) -> None:
+    def __init__(self, doc_id: str, text: str | None, tags: str | None, attrs: str | None,
+                 need_tags: bool = True, need_attrs: bool = True) -> None:
         self.id, self.text = doc_id, text
-        self._tags = json.loads(tags) if tags else None
-        a = json.loads(attrs) if attrs else {}
-        self.mime_type = a.get("mime_type")
-        self.modality = a.get("modality")
-        self.uri = a.get("uri")
-        self.parent_id = a.get("parent_id")
-        self.weight = a.get("weight")
-        self.offset = a.get("offset")
-        self.granularity = a.get("granularity", 0)
-        self.adjacency = a.get("adjacency", 0)
+        self._tags = _json(tags) if tags and need_tags else None
+        if attrs and need_attrs:
+            a = _json(attrs)
+            for k in _ATTRS:
+                setattr(self, k, a.get(k))
+            self.granularity = a.get("granularity", 0)
+            self.adjacency = a.get("adjacency", 0)
+        else:
+            self.mime_type = self.modality = self.uri = self.parent_id = None
+            self.weight = self.offset = None
+            self.granularity = self.adjacency = 0
+
+
+def fields_of(node: Any) -> set[str]:
+    """The first path element of every condition in a parsed filter."""
+    items = getattr(node, "items", None)
+    if items is not None:
+        return set().union(*(fields_of(n) for n in items))
+    inner = getattr(node, "item", None)
+    if inner is not None:
+        return fields_of(inner)
+    return {node.path[0]}

@@ -32,7 +32,7 @@ import numpy as np
 
 from shoal.document.codec import doc_to_bytes, dumps_json, loads_json
 from shoal.document.document import Document
-from shoal.document.filters import compile_filter
+from shoal.document.filters import compile_filter, parse_filter
 from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
                           DuplicateIdError, EmptyArrayError, InvalidConfigError, StoreError,
                           StoreNotWritableError, StoreVersionError)
@@ -43,7 +43,7 @@ from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.lmdb_env import acquire_env, release_env
-from shoal.docstore.lmdb_records import QQ, FilterView, Q, key, pack, unpack
+from shoal.docstore.lmdb_records import QQ, FilterView, Q, fields_of, key, pack, unpack
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
@@ -715,12 +715,16 @@ class LmdbStore:
 
     def _filtered(self, filter: dict) -> list[tuple[int, int | None]]:
         """(position, label) of the records passing ``filter``, in order."""
-        pred = compile_filter(filter)
+        node = parse_filter(filter)
+        pred = compile_filter(node)
+        fields = fields_of(node)
+        need_tags = "tags" in fields
+        need_attrs = bool(fields - {"tags", "id", "text"})
         out = []
         with self._read() as txn:
             for pos, rec in self._scan(txn):
                 doc_id, label, _, t, g, a, _ = unpack(rec)
-                if pred(FilterView(doc_id, t, g, a)):
+                if pred(FilterView(doc_id, t, g, a, need_tags, need_attrs)):
                     out.append((pos, label))
         return out
 
