@@ -219,6 +219,13 @@ class LmdbStore:
                         break
                     except lmdb.MapResizedError:
                         self.e.env.set_mapsize(0)
+                    except lmdb.Error as exc:
+                        if "same thread" not in str(exc):
+                            raise
+                        raise StoreError(
+                            f"another array of the LMDB directory {self.path} has a write "
+                            "transaction open in this thread (an atomic() block); write to this "
+                            "array after that block ends") from exc
                 self._txn = txn
                 try:
                     if meta:

@@ -234,3 +234,35 @@ def test_rolled_back_clear_keeps_the_vectors(disk):
     assert len(da) == 5
     assert np.array_equal(da.embeddings[:, 0], [0, 1, 2, 3, 4])
     assert da.find(np.full(4, 3, np.float32), limit=1, metric="euclidean")[0].id == "d3"
+
+
+def test_sqlite_url_and_in_process_lock_timeout(tmp_path):
+    from shoal.errors import StoreLockedError
+
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    a = DocumentArray(docs(2), storage="sqlite", config={"connection": url, "table_name": "t"})
+    b = DocumentArray(storage="sqlite", config={"connection": str(tmp_path / "u.db"),
+                                                "table_name": "t", "timeout": 0.2})
+    with a._store.atomic():
+        a.extend(docs(1, start=2))
+        assert len(b) == 2  # readers see only committed writes and are not blocked
+        with pytest.raises(StoreLockedError, match="timeout"):
+            b.extend(docs(1, start=3))
+    assert len(b) == 3
+    a.close()
+    b.close()
+
+
+def test_lmdb_nested_write_to_a_sibling_array_is_a_clear_error(tmp_path):
+    from shoal.errors import StoreError
+
+    a = DocumentArray(storage="lmdb", config={"path": str(tmp_path), "name": "a"})
+    b = DocumentArray(storage="lmdb", config={"path": str(tmp_path), "name": "b"})
+    with a._store.atomic():
+        a.extend(docs(1))
+        with pytest.raises(StoreError, match="after that block"):
+            b.extend(docs(1))
+    b.extend(docs(1))
+    assert len(a) == 1 and len(b) == 1
+    a.close()
+    b.close()
