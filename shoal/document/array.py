@@ -694,6 +694,24 @@ class DocumentArray:
         """Write back Documents fetched from a disk store and changed in place."""
         self._store.sync()
 
+    def vacuum(self) -> None:
+        """Reclaim the space of deleted Documents and replaced vectors (disk stores;
+        nothing to do in memory)."""
+        fn = getattr(self._store, "vacuum", None)
+        if fn is not None:
+            fn()
+
+    def rebuild_index(self, **kwargs: Any) -> None:
+        """Rebuild the store's vector index from its vector column; keywords such as
+        ``index='hnsw'`` / ``index_params={...}`` switch type or parameters in place."""
+        fn = getattr(self._store, "rebuild_index", None)
+        if fn is None:
+            raise BadInputError(
+                "this array has no vector index to rebuild; open a disk store with "
+                "config={'index': 'hnsw', ...}"
+            )
+        fn(**kwargs)
+
     def close(self) -> None:
         """Sync and release the store (files, connections)."""
         self._store.sync()

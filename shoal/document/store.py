@@ -47,14 +47,18 @@ class DocStore(Protocol):
     - ``sync()`` writes back Documents that were fetched and changed in place (a no-op
       where Documents are held by reference, as in memory); ``close()``.
 
-    Optional fast paths, looked up with ``getattr`` by the array (absent = generic code):
+    Optional fast paths and extras, looked up with ``getattr`` by the array (absent =
+    generic code, or a no-op):
 
-    - ``find_vectors(queries, limit, metric, filter) -> (scores (Q,k), positions (Q,k))``
-      exact or indexed vector search (pre-filtered), positions -1 padded.
-    - ``filter_positions(filter) -> list[int]`` positions of the Documents passing a
+    - ``find_vectors(queries, limit, metric, filter, **params) -> (scores (Q,k), positions
+      (Q,k))``: exact or indexed vector search, pre-filtered, positions -1 padded (disk
+      stores also take ``exact=True`` and ``block_size=``).
+    - ``filter_positions(filter) -> list[int]``: positions of the Documents passing a
       filter, evaluated in the backend (SQL, a tag column...).
-    - ``embeddings_at(positions | None) -> ndarray`` the embedding column as one matrix.
-    - ``set_attribute(positions, name, values)`` bulk attribute write.
+    - ``embeddings_at(positions | None) -> ndarray``: the embedding column as one matrix.
+    - ``update_docs(docs)``: write back Documents changed in place, by id.
+    - ``reorder(order)``: permute positions (reverse / sort).
+    - ``vacuum()``: reclaim space of deleted Documents; ``rebuild_index(**kw)``.
     """
 
     def __len__(self) -> int: ...
