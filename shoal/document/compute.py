@@ -11,6 +11,7 @@ from shoal.utils.distance import as_matrix, canonical_metric, knn
 from shoal.utils.progress import progress
 
 from shoal.document.document import Document
+from shoal.document.score import NamedScore, NamedScoreMap
 
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
@@ -117,28 +118,40 @@ def build_matches(data: DocumentArray, scores: np.ndarray, positions: np.ndarray
     unique = np.unique(flat)
     found = dict(zip(unique.tolist(), data._store.get_at(unique.tolist()))) if unique.size else {}
     out: list[list[Document]] = []
+    new_score = NamedScore
+    set_score = dict.__setitem__
     for row_scores, row_pos in zip(scores.tolist(), positions.tolist()):
         matches = []
         for s, p in zip(row_scores, row_pos):
             if p < 0:
                 continue
-            src = found[p]
-            m = Document(id=src.id) if only_id else _light_copy(src)
-            m.scores[metric_name].value = s
+            m = _light_copy(found[p], only_id)
+            score_map = m._scores = NamedScoreMap()
+            set_score(score_map, metric_name, new_score(value=s))
             matches.append(m)
         out.append(matches)
     return out
 
 
-def _light_copy(src: Document) -> Document:
-    """A copy sharing arrays and content, without the source's own matches and scores."""
+_COPIED_SLOTS = tuple(n for n in Document.__slots__[:-1]
+                      if n not in ("_tags", "_matches", "_scores", "_evaluations", "_chunks"))
+
+
+def _light_copy(src: Document, only_id: bool = False) -> Document:
+    """A match: shares arrays and content with ``src``, without its matches and scores."""
     m = Document.__new__(Document)
-    for name in Document.__slots__[:-1]:
-        setattr(m, name, getattr(src, name))
-    m._tags = dict(src._tags) if src._tags else None
-    m._matches = None
-    m._scores = None
-    m._evaluations = None
+    if only_id:
+        m._id = src._id
+        for name in _COPIED_SLOTS[1:]:
+            setattr(m, name, None)
+        m.granularity = m.adjacency = 0
+        m._tags = m._chunks = None
+    else:
+        for name in _COPIED_SLOTS:
+            setattr(m, name, getattr(src, name))
+        m._tags = dict(src._tags) if src._tags else None
+        m._chunks = src._chunks
+    m._matches = m._evaluations = None
     return m
 
 
