@@ -164,8 +164,10 @@ class Client:
     def _run(self, coro_fn: Callable[[], Any]) -> Any:
         """Run ``coro_fn()`` to completion on this client's private loop."""
         try:
-            _asyncio.get_running_loop()
+            running: _asyncio.AbstractEventLoop | None = _asyncio.get_running_loop()
         except RuntimeError:
+            running = None
+        if running is None:
             return self._run_private(coro_fn)
         # called from inside a running loop (e.g. a notebook): use a helper thread
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -175,7 +177,7 @@ class Client:
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 self._loop = _asyncio.new_event_loop()
-                self._finalizer = weakref.finalize(self, _close_loop, self._loop)
+                self._finalizer = weakref.finalize(self, _shutdown_loop, self._loop)
             return self._loop.run_until_complete(coro_fn())
 
     async def _aclose_transport(self) -> None:
@@ -189,8 +191,10 @@ class Client:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with self._lock:
-                loop.run_until_complete(self._aclose_transport())
-                loop.close()
+                try:
+                    loop.run_until_complete(self._aclose_transport())
+                finally:
+                    _shutdown_loop(loop)
             self._loop = None
             if self._finalizer is not None:
                 self._finalizer.detach()
@@ -377,7 +381,21 @@ def _profile(resp: DataRequest, roundtrip_ms: float, show_table: bool) -> dict[s
     return report
 
 
-def _close_loop(loop: _asyncio.AbstractEventLoop) -> None:  # pragma: no cover
-    """Finalizer of a garbage-collected sync Client: close its loop."""
-    if not loop.is_closed() and not loop.is_running():
+def _shutdown_loop(loop: _asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on a (not running) private loop, then close it.
+
+    Also the finalizer of a garbage-collected sync Client that was never closed.
+    """
+    if loop.is_closed() or loop.is_running():
+        return
+    try:
+        tasks = _asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(_asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    except RuntimeError:  # pragma: no cover - e.g. at interpreter shutdown
+        pass
+    finally:
         loop.close()

@@ -83,7 +83,9 @@ class WebSocketTransport:
                 queue = self._waiting.get(resp.header.request_id)
                 if queue is not None:
                     queue.put_nowait(resp)
-                elif resp.is_error:  # the gateway could not read one of our frames
+                elif resp.is_error and not resp.header.request_id:
+                    # the gateway could not read one of our frames; answers to ids we no
+                    # longer wait for (a post that already raised) are dropped
                     from shoal.client.errors import response_error  # noqa: PLC0415
 
                     self._fail(response_error(resp))

@@ -126,8 +126,9 @@ class GatewayConfig:
         if not isinstance(self.uvicorn_kwargs, Mapping):
             raise InvalidConfigError("uvicorn_kwargs must be a dict of uvicorn.Config arguments")
         object.__setattr__(self, "uvicorn_kwargs", MappingProxyType(dict(self.uvicorn_kwargs)))
-        eps = tuple(e if isinstance(e, ExposedEndpoint) else ExposedEndpoint(str(e))
-                    for e in self.expose_endpoints)
+        eps = tuple(e if isinstance(e, ExposedEndpoint)
+                    else ExposedEndpoint.from_kwargs(**e) if isinstance(e, Mapping)
+                    else ExposedEndpoint(str(e)) for e in self.expose_endpoints)
         object.__setattr__(self, "expose_endpoints", eps)
         object.__setattr__(self, "grpc_options", tuple(tuple(o) for o in self.grpc_options))
 

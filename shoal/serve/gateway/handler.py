@@ -41,8 +41,11 @@ class Router(Protocol):
 def error_response(req: DataRequest | None, exc: BaseException, executor: str = "",
                    with_traceback: bool = True) -> DataRequest:
     """A response for ``req`` (or a blank one) that reports ``exc``."""
-    resp = req if req is not None else DataRequest(request_id="")
-    if req is not None:
+    if req is None:  # nothing could be decoded: no request id to answer to
+        resp = DataRequest()
+        resp.header.request_id = ""
+    else:
+        resp = req
         resp.docs = []
     tb = ("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
           if with_traceback and exc.__traceback__ is not None else "")
