@@ -239,10 +239,11 @@ class ProcessWorker:
             return _error(req, name, "DeploymentNotReadyError",
                           f"worker {self.label} is not ready (restarts: {self.restarts}, "
                           f"last exit code: {self.last_exit_code})")
+        serving = self.proc  # the watcher may replace self.proc while this call fails
         try:
             raw = await self._call(request_to_bytes(req))
         except Exception as exc:  # noqa: BLE001 - grpc.aio.AioRpcError and friends
-            code = await self._exit_code_soon()
+            code = await self._exit_code_soon(serving)
             detail = (f"worker {self.label} died (exit code {code}) while handling the "
                       "request; it is being restarted") if code is not None else \
                 f"worker {self.label} failed: {exc}"
@@ -251,8 +252,8 @@ class ProcessWorker:
         resp.routes = list(req.routes)
         return resp
 
-    async def _exit_code_soon(self) -> int | None:
-        proc = self.proc
+    async def _exit_code_soon(self, proc: Any) -> int | None:
+        """The exit code of ``proc`` if it has died (or dies within half a second)."""
         if proc is None:
             return None
         try:
