@@ -14,6 +14,7 @@ module             job
 ``sqlfilter``      the filter language as SQL (json_extract, hot-tag columns)
 ``vectors``        exact / indexed vector search shared by the backends
 ``indexing``       an ANN index kept in step with the column by sequence numbers
+``index_choice``   which index a store keeps (recorded in its meta); switching it
 ``config``         validated configs (unknown keys refused by name)
 =================  ===============================================================
 
@@ -27,8 +28,11 @@ object. A Document passed to ``extend`` is copied at that moment: changing it la
 not change the store.
 
 Beyond the DocStore protocol both stores offer ``atomic()`` (a transaction; nested =
-savepoint), ``vacuum()``, ``stats()``, ``dead_labels(since_seq)`` and, with an
-``index`` configured, ``rebuild_index()``.
+savepoint), ``vacuum()``, ``stats()``, ``dead_labels(since_seq)`` and
+``rebuild_index(index=None, index_params=None, metric=None, show_progress=True)``: rebuild
+the ANN index from the vector column, or switch its type / parameters / metric in place
+(``'exact'`` drops it). A store records its index choice: reopening without
+``config['index']`` keeps it; an index named in the config wins (and is recorded).
 """
 from __future__ import annotations
 

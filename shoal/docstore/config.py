@@ -23,10 +23,10 @@ class _Common:
     block_size: int = 65536
     timeout: float = 30.0
     track_fetched: int = 50_000
-    # ANN index wiring (shoal.docstore.indexing); recorded, validated there
+    # ANN index (shoal.docstore.index_choice): None = what the store recorded last
     index: str | None = None
-    index_params: Mapping[str, Any] = field(default_factory=dict)
-    metric: str = "cosine"
+    index_params: Mapping[str, Any] | None = None
+    metric: str | None = None
 
     def _validate(self) -> None:
         if self.on_duplicate not in _DUPLICATE:
@@ -41,6 +41,10 @@ class _Common:
         if not isinstance(self.track_fetched, int) or self.track_fetched < 0:
             raise InvalidConfigError(
                 f"track_fetched must be an integer >= 0 (0 = do not write back), got {self.track_fetched!r}")
+        if self.index is not None and not isinstance(self.index, str):
+            raise InvalidConfigError(f"index must be a backend name such as 'hnsw', got {self.index!r}")
+        if self.index_params is not None and not isinstance(self.index_params, Mapping):
+            raise InvalidConfigError(f"index_params must be a dict, got {self.index_params!r}")
 
 
 @dataclass(frozen=True)

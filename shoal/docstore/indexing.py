@@ -13,7 +13,8 @@ store builds a :mod:`shoal.indexes` index over the vector column and keeps it cu
   replays work. A different column epoch (vacuum / clear / new dimension), a damaged or
   mismatched index is rebuilt from the column, streamed in ``block_size`` rows.
 
-The index is saved on ``sync()`` / ``close()`` (write-to-temp, fsync, rename).
+The index is saved on ``sync()`` / ``close()`` (write-to-temp, fsync, rename). Which index
+a store keeps, and switching it, is :mod:`shoal.docstore.index_choice`.
 """
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from shoal.errors import CorruptStoreError, InvalidConfigError, ShoalError
-from shoal.utils.distance import canonical_metric
+from shoal.errors import CorruptStoreError, IndexNotTrainedError, InvalidConfigError, ShoalError
+from shoal.utils.progress import progress
 
 __all__ = ["IndexSync", "IndexedStore"]
 
 _TRAIN_SAMPLE = 100_000
+_BAR_ROWS = 200_000  # automatic rebuilds (on open, after vacuum) show a bar from this size
 
 
 class IndexedStore(Protocol):
@@ -54,23 +56,27 @@ class IndexSync:
     """One ANN index over a store's vector column, caught up by sequence numbers."""
 
     def __init__(self, store: IndexedStore, directory: str, kind: str,
-                 params: dict[str, Any] | None, metric: str, block_size: int) -> None:
-        from shoal.indexes import available_indexes  # noqa: PLC0415
+                 params: dict[str, Any] | None, metric: str, block_size: int, *,
+                 show_progress: bool | None = None, build: bool = False) -> None:
+        from shoal.docstore.index_choice import check_metric, normalize_kind  # noqa: PLC0415
 
-        base = kind.split(":", 1)[0]
-        if base not in available_indexes():
-            raise InvalidConfigError(
-                f"unknown index {kind!r}; use one of {', '.join(available_indexes())}")
+        if normalize_kind(kind) is None:
+            raise InvalidConfigError(f"index {kind!r} is exact search over the column, not an ANN index")
         self.store = store
         self.dir = directory
         self.kind = kind
         self.params = dict(params or {})
-        self.metric = canonical_metric(metric)
+        self.metric = check_metric(metric)
         self.block_size = block_size
+        #: progress bar on rebuilds: True / False, or None = only for large columns
+        self.show_progress = show_progress
         self.index: Any = None
         self.state: dict[str, int] | None = None
         self.dirty = False
-        self._open()
+        if build:
+            self.rebuild(strict=True)
+        else:
+            self._open()
 
     # --- open / rebuild -------------------------------------------------------------------
     def _state_path(self) -> str:
@@ -103,14 +109,21 @@ class IndexSync:
             labels = labels[~np.isin(labels, dead, assume_unique=True)]
         return labels
 
-    def _add(self, labels: np.ndarray) -> None:
+    def _add(self, labels: np.ndarray, index: Any = None, bar: Any = None) -> None:
         col = self.store.column
+        index = index if index is not None else self.index
         for start in range(0, labels.size, self.block_size):
             part = labels[start:start + self.block_size]
-            self.index.add(part, col.take(part))
+            index.add(part, col.take(part))
+            if bar is not None:
+                bar.update(part.size)
 
-    def rebuild(self) -> None:
-        """Build the index again from the vector column (an ordinary, supported operation)."""
+    def rebuild(self, strict: bool = False) -> None:
+        """Build the index again from the vector column (an ordinary, supported operation).
+
+        An index that cannot be trained yet (fewer vectors than IVF lists) is left unbuilt
+        - searches are exact until it can be - unless ``strict``, which raises.
+        """
         from shoal.indexes import create_index  # noqa: PLC0415
 
         s = self.store.stats()
@@ -130,9 +143,17 @@ class IndexSync:
                 return
             pick = live if live.size <= _TRAIN_SAMPLE else np.sort(
                 np.random.default_rng(0).choice(live, _TRAIN_SAMPLE, replace=False))
-            index.train(self.store.column.take(pick))
+            try:
+                index.train(self.store.column.take(pick))
+            except IndexNotTrainedError:
+                if strict:
+                    raise
+                self.index, self.state = None, None
+                return
+        show = self.show_progress if self.show_progress is not None else live.size >= _BAR_ROWS
+        with progress(live.size, f"index {self.kind}", "vec", enabled=show) as bar:
+            self._add(live, index, bar)
         self.index = index
-        self._add(live)
         self._applied(s)
         self.save()
 

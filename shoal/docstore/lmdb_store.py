@@ -42,6 +42,7 @@ from shoal.docstore.vectors import find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
+from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import QQ, FilterView, Q, fields_of, key, pack, unpack
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
@@ -117,11 +118,7 @@ class LmdbStore:
         try:
             m = self._meta()
             self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
-            if cfg.index:
-                from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
-
-                self._index = IndexSync(self, os.path.join(path, f"{cfg.name}.index"), cfg.index,
-                                        dict(cfg.index_params), cfg.metric, cfg.block_size)
+            self._open_index(m.get("index"))
         except BaseException:
             release_env(self.e)
             raise
@@ -784,11 +781,34 @@ class LmdbStore:
         return np.asarray(out, dtype=np.int64)
 
     @_op
-    def rebuild_index(self) -> None:
-        """Rebuild the configured ANN index from the vector column."""
-        if self._index is None:
-            raise InvalidConfigError("this store has no index; open it with config={'index': 'hnsw'}")
-        self._index.rebuild()
+    def rebuild_index(self, index: str | None = None, index_params: dict[str, Any] | None = None,
+                      metric: str | None = None, show_progress: bool = True) -> None:
+        """Rebuild the ANN index from the vector column, or switch it: ``index`` ('hnsw',
+        'faiss', 'faiss:IVF16,Flat', 'exact' / 'none' = no ANN index), ``index_params``,
+        ``metric``; None keeps the current value. The choice is recorded in the store."""
+        if self._txn is not None:
+            raise BadInputError("rebuild_index() cannot run inside atomic(); call it after the block")
+        choice = requested(self._choice, index, index_params, metric)
+        self._index = switch(self, self._index_dir(), choice, self.config.block_size,
+                             self._record_choice, show_progress)
+        self._choice = choice
+
+    # --- the ANN index ---------------------------------------------------------------------
+    def _index_dir(self) -> str:
+        return os.path.join(self.path, f"{self.config.name}.index")
+
+    def _open_index(self, raw: Any) -> None:
+        stored = IndexChoice.from_json(raw)
+        self._choice = resolve(self.config, stored)
+        self._index = open_sync(self, self._index_dir(), self._choice, self.config.block_size)
+        if stored != self._choice and (stored is not None or self._choice.kind is not None):
+            self._record_choice(self._choice)
+
+    def _record_choice(self, choice: IndexChoice) -> None:
+        def fn(txn: Any) -> None:
+            self._tx["index"] = choice.to_json()
+
+        self._write(fn)
 
     def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
         found: dict[int, int] = {}

@@ -41,7 +41,8 @@ from shoal.docstore.vectors import find_vectors
 from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
-from shoal.docstore.sqlite_conn import on_connect, resolve
+from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
+from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
@@ -93,7 +94,7 @@ class SqliteStore:
         self._sql_by_id: dict[str, str] = {}
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
-        self.path, url = resolve(cfg.connection)
+        self.path, url = resolve_connection(cfg.connection)
         self.t = cfg.table_name
         self._qt = f'"{self.t}"'
         self._engine = create_engine(
@@ -113,11 +114,7 @@ class SqliteStore:
         try:
             m = self._meta()
             self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
-            if cfg.index:
-                from shoal.docstore.indexing import IndexSync  # noqa: PLC0415
-
-                self._index = IndexSync(self, f"{self.path}.{self.t}.index", cfg.index,
-                                        dict(cfg.index_params), cfg.metric, cfg.block_size)
+            self._open_index()
         except BaseException:
             self._conn.close()
             self._engine.dispose()
@@ -171,19 +168,20 @@ class SqliteStore:
             row = self.db.execute("SELECT version, config FROM shoal_arrays WHERE name=?",
                                   (self.t,)).fetchone()
         if row is not None:
-            self._open_existing(row[0], loads_json(row[1] or "{}"))
+            self._saved = loads_json(row[1] or "{}")
+            self._open_existing(row[0], self._saved)
             return
         if self.t in names:
             raise InvalidConfigError(
                 f"table {self.t!r} in {self.path} exists but is not a shoal array; choose another "
                 "table_name")
+        self._saved = {"list_like": self.list_like, "columns": self.hot}
         with self.atomic(meta=False):
             self._md.create_all(self._conn)  # IF NOT EXISTS
             self.db.execute(
                 "INSERT INTO shoal_arrays (name, version, count, seq, vec_rows, n_dead, dim, epoch,"
                 " config) VALUES (?, ?, 0, 0, 0, 0, ?, 0, ?)",
-                (self.t, FORMAT_VERSION, self.config.n_dim,
-                 dumps_json({"list_like": self.list_like, "columns": self.hot})))
+                (self.t, FORMAT_VERSION, self.config.n_dim, dumps_json(self._saved)))
 
     def _open_existing(self, version: int, stored: dict[str, Any]) -> None:
         if version > FORMAT_VERSION:
@@ -218,8 +216,29 @@ class SqliteStore:
                 self.db.executemany(f'UPDATE {self._qt} SET "c_{k}"=? WHERE rowid=?',
                                     [(hot_value(kind, v), r) for r, v in rows])
                 self.db.execute(f'CREATE INDEX IF NOT EXISTS "{self.t}__c_{k}" ON {self._qt} ("c_{k}")')
-            self.db.execute("UPDATE shoal_arrays SET config=? WHERE name=?",
-                            (dumps_json({"list_like": self.list_like, "columns": merged}), self.t))
+            self._save_config(columns=merged)
+
+    def _save_config(self, **changes: Any) -> None:
+        """Merge ``changes`` into the array's recorded config (inside a transaction)."""
+        row = self.db.execute("SELECT config FROM shoal_arrays WHERE name=?", (self.t,)).fetchone()
+        saved = {**loads_json((row[0] if row else None) or "{}"), **changes}
+        self.db.execute("UPDATE shoal_arrays SET config=? WHERE name=?", (dumps_json(saved), self.t))
+        self._saved = saved
+
+    # --- the ANN index ---------------------------------------------------------------------
+    def _index_dir(self) -> str:
+        return f"{self.path}.{self.t}.index"
+
+    def _open_index(self) -> None:
+        stored = IndexChoice.from_json(self._saved.get("index"))
+        self._choice = resolve(self.config, stored)
+        self._index = open_sync(self, self._index_dir(), self._choice, self.config.block_size)
+        if stored != self._choice and (stored is not None or self._choice.kind is not None):
+            self._record_choice(self._choice)
+
+    def _record_choice(self, choice: IndexChoice) -> None:
+        with self.atomic(meta=False):
+            self._save_config(index=choice.to_json())
 
     def _column_path(self, epoch: int) -> str:
         return f"{self.path}.{self.t}.{epoch}.vec"
@@ -809,11 +828,17 @@ class SqliteStore:
         return np.fromiter((r[0] for r in rows), np.int64)
 
     @_op
-    def rebuild_index(self) -> None:
-        """Rebuild the configured ANN index from the vector column."""
-        if self._index is None:
-            raise InvalidConfigError("this store has no index; open it with config={'index': 'hnsw'}")
-        self._index.rebuild()
+    def rebuild_index(self, index: str | None = None, index_params: dict[str, Any] | None = None,
+                      metric: str | None = None, show_progress: bool = True) -> None:
+        """Rebuild the ANN index from the vector column, or switch it: ``index`` ('hnsw',
+        'faiss', 'faiss:IVF16,Flat', 'exact' / 'none' = no ANN index), ``index_params``,
+        ``metric``; None keeps the current value. The choice is recorded in the store."""
+        if self._depth:
+            raise BadInputError("rebuild_index() cannot run inside atomic(); call it after the block")
+        choice = requested(self._choice, index, index_params, metric)
+        self._index = switch(self, self._index_dir(), choice, self.config.block_size,
+                             self._record_choice, show_progress)
+        self._choice = choice
 
     def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
         uniq = np.unique(labels[labels >= 0]).tolist()

@@ -68,7 +68,7 @@ def test_index_catches_up_with_writes_made_without_it(disk, indexed):
     da, cfg = indexed(docs(500))
     da.close()
     plain = {k: v for k, v in cfg.items() if k not in ("index", "index_params", "metric")}
-    with DocumentArray(storage=disk.storage, config=plain) as other:  # no index open
+    with DocumentArray(storage=disk.storage, config={**plain, "index": "none"}) as other:
         other.extend(docs(300, start=500))
         del other[0:100]
         other["d700"] = Document(id="d700", tags={"i": 700}, embedding=np.full(DIM, 5, np.float32))
