@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from shoal.client.errors import error_from_status, missing
-from shoal.document.codec import request_from_bytes, request_from_json_dict, loads_json
-from shoal.document.codec import request_to_bytes
+from shoal.client.errors import missing
+from shoal.document.codec import (
+    loads_json, request_from_bytes, request_from_json_dict, request_to_bytes,
+)
 from shoal.errors import ConnectionFailedError, MalformedDataError, RequestTooLargeError
 
 if TYPE_CHECKING:

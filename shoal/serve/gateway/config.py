@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from shoal.errors import InvalidConfigError
 
@@ -175,5 +175,5 @@ def gateway_configs(protocol: Any = "grpc", port: Any = None,
     if isinstance(eps, Mapping):  # Jina's {exec_endpoint: {summary: ...}} form
         eps = tuple(ExposedEndpoint.from_kwargs(k, **(v or {})) for k, v in eps.items())
     return [GatewayConfig(protocol=proto, port=p, expose_endpoints=tuple(eps), **options)
-            for proto, p in zip(protocols, ports)]
+            for proto, p in zip(protocols, ports, strict=True)]
 

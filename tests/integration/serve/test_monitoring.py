@@ -8,6 +8,7 @@ from serve_helpers import FakeRouter
 from shoal import Executor, Flow, monitor, requests
 from shoal.client import Client
 from shoal.document import Document, DocumentArray
+from shoal.errors import ExecutorError
 from shoal.flow.flow import free_port
 from shoal.serve.gateway import BackgroundGateways, GatewayConfig, GatewayGroup
 
@@ -22,7 +23,7 @@ def test_gateway_group_serves_metrics():
         grpc_port, http_port = running.ports
         with Client(host="127.0.0.1", port=grpc_port) as c:
             c.post("/search", DocumentArray.empty(4), request_size=2)
-            with pytest.raises(Exception):
+            with pytest.raises(ExecutorError):
                 c.post("/error", Document())
         with Client(host="127.0.0.1", port=http_port, protocol="http") as c:
             c.post("/index", Document())

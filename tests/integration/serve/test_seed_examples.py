@@ -133,7 +133,7 @@ def test_tls_example(tls_cert):
 @pytest.mark.parametrize("protocol", ["grpc", "http", "websocket"])
 def test_client_hosts_and_inputs(protocol):
     port = free_port()
-    with Flow(port=port, protocol=protocol) as f:
+    with Flow(port=port, protocol=protocol):
         scheme = {"grpc": "grpc", "http": "http", "websocket": "ws"}[protocol]
         client = Client(host=f"{scheme}://localhost:{port}")
         d1 = Document(content="hello")
@@ -258,3 +258,11 @@ def test_several_protocols_at_once():
     with Flow(protocol=["grpc", "http"], port=ports).add(uses=FooExecutor):
         assert Client(port=ports[0]).post("/").texts == ["foo was called"]
         assert Client(port=ports[1], protocol="http").post("/").texts == ["foo was called"]
+
+
+def test_deployment_with_a_port_serves_the_same_way():
+    from shoal import Deployment
+
+    port = free_port()
+    with Deployment(uses=FooExecutor, port=port, protocol="websocket"):
+        assert Client(host=f"ws://127.0.0.1:{port}").post("/").texts == ["foo was called"]
