@@ -389,6 +389,13 @@ def _shutdown_loop(loop: _asyncio.AbstractEventLoop) -> None:
     if loop.is_closed() or loop.is_running():
         return
     try:
+        _asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # collected inside another loop's thread: finish in a thread of its own
+        threading.Thread(target=_shutdown_loop, args=(loop,), daemon=True).start()
+        return
+    try:
         tasks = _asyncio.all_tasks(loop)
         for task in tasks:
             task.cancel()
