@@ -1,5 +1,8 @@
 """Disk-backed document stores: ``DocumentArray(storage='sqlite' | 'lmdb', config=...)``.
 
+``storage='sqlite'`` with ``config={'connection': 'postgresql+psycopg://user@host/db'}``
+(or ``storage='postgres'``) keeps the array in PostgreSQL, shared by many processes.
+
 Importing this package registers the backends with :func:`shoal.document.store.register_storage`;
 each backend module is imported only when a store of that kind is opened.
 
@@ -7,6 +10,9 @@ each backend module is imported only when a store of that kind is opened.
 module             job
 =================  ===============================================================
 ``sqlite``         :class:`SqliteStore` (SQLAlchemy engine / schema / filters, WAL)
+``postgres``       :class:`PostgresStore`: the sqlite store's SQL on PostgreSQL (psycopg 3)
+``pg_conn``        PostgreSQL URLs, advisory-lock keys, a ``?``-placeholder DBAPI wrapper
+``pg_column``      the vector column as a table (PostgreSQL)
 ``lmdb_store``     :class:`LmdbStore` (named sub-databases, growing map)
 ``column``         the vector column: append-only float32 file, a row per label
 ``rows``           a Document as a stored row (codec bytes + text / tags / vector)
@@ -40,14 +46,32 @@ from typing import Any
 
 from shoal.document.store import register_storage
 
-__all__ = ["SqliteStore", "LmdbStore", "open_sqlite", "open_lmdb"]
+__all__ = ["SqliteStore", "LmdbStore", "PostgresStore", "open_sqlite", "open_lmdb", "open_postgres"]
 
 
 def open_sqlite(config: dict[str, Any]) -> Any:
-    """Build a :class:`shoal.docstore.sqlite.SqliteStore`."""
+    """Build a :class:`shoal.docstore.sqlite.SqliteStore`, or a
+    :class:`shoal.docstore.postgres.PostgresStore` for a ``postgresql+psycopg://`` connection."""
+    from shoal.docstore.pg_conn import is_postgres_url  # noqa: PLC0415
+
+    if is_postgres_url((config or {}).get("connection")):
+        return open_postgres(config)
     from shoal.docstore.sqlite import SqliteStore  # noqa: PLC0415
 
     return SqliteStore(config)
+
+
+def open_postgres(config: dict[str, Any]) -> Any:
+    """Build a :class:`shoal.docstore.postgres.PostgresStore` (``connection`` a PostgreSQL URL)."""
+    from shoal.docstore.pg_conn import is_postgres_url  # noqa: PLC0415
+    from shoal.docstore.postgres import PostgresStore  # noqa: PLC0415
+    from shoal.errors import InvalidConfigError  # noqa: PLC0415
+
+    conn = (config or {}).get("connection")
+    if conn and not is_postgres_url(conn):
+        raise InvalidConfigError(
+            f"storage 'postgres' takes a postgresql+psycopg://user@host/db URL, got {conn!r}")
+    return PostgresStore(config)
 
 
 def open_lmdb(config: dict[str, Any]) -> Any:
@@ -62,6 +86,10 @@ def __getattr__(name: str) -> Any:
         from shoal.docstore.sqlite import SqliteStore  # noqa: PLC0415
 
         return SqliteStore
+    if name == "PostgresStore":
+        from shoal.docstore.postgres import PostgresStore  # noqa: PLC0415
+
+        return PostgresStore
     if name == "LmdbStore":
         from shoal.docstore.lmdb_store import LmdbStore  # noqa: PLC0415
 
@@ -71,3 +99,4 @@ def __getattr__(name: str) -> Any:
 
 register_storage("sqlite", open_sqlite)
 register_storage("lmdb", open_lmdb)
+register_storage("postgres", open_postgres)

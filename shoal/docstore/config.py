@@ -49,14 +49,17 @@ class _Common:
 
 @dataclass(frozen=True)
 class SqliteConfig(_Common):
-    """``connection``: a file path or a ``sqlite:///`` URL; ``table_name``: the array's name
-    in that database; ``columns``: hot tags given their own indexed column
-    (``{'price': 'float'}``, types float / int / str / bool)."""
+    """``connection``: a file path, a ``sqlite:///`` URL or a ``postgresql+psycopg://`` URL;
+    ``table_name``: the array's name in that database; ``columns``: hot tags given their
+    own indexed column (``{'price': 'float'}``, types float / int / str / bool);
+    ``index_path``: directory for the ANN index (default: beside the sqlite file; for
+    PostgreSQL a directory under the system temp dir); ``journal_mode``: sqlite only."""
 
     connection: str = ""
     table_name: str = "docs"
     columns: Mapping[str, str] = field(default_factory=dict)
     journal_mode: str = "WAL"
+    index_path: str | None = None
 
     def _validate(self) -> None:
         super()._validate()
@@ -67,6 +70,8 @@ class SqliteConfig(_Common):
             if not isinstance(k, str) or not k.isidentifier() or v not in _HOT:
                 raise InvalidConfigError(
                     f"columns maps tag names to one of {', '.join(_HOT)}, got {k!r}: {v!r}")
+        if self.index_path is not None and not isinstance(self.index_path, (str, os.PathLike)):
+            raise InvalidConfigError(f"index_path must be a directory path, got {self.index_path!r}")
         if str(self.journal_mode).upper() not in ("WAL", "DELETE", "TRUNCATE", "PERSIST"):
             raise InvalidConfigError(f"journal_mode must be WAL, DELETE, TRUNCATE or PERSIST, got {self.journal_mode!r}")
 
@@ -97,6 +102,9 @@ def parse_config(cls: type, config: Mapping[str, Any] | None, backend: str) -> A
     if unknown:
         raise InvalidConfigError(
             f"unknown config key(s) {unknown} for storage {backend!r}; valid keys: {', '.join(sorted(names))}")
+    if cls is SqliteConfig and backend == "postgres" and not config.get("connection"):
+        raise InvalidConfigError(
+            "storage 'postgres' needs config['connection'] = 'postgresql+psycopg://user@host/db'")
     if cls is SqliteConfig and not config.get("connection"):
         config["connection"] = os.path.join(tempfile.mkdtemp(prefix="shoal-"), "docs.db")
     if cls is LmdbConfig and not config.get("path"):

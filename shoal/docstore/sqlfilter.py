@@ -6,14 +6,18 @@ way Python compares: a string never equals or orders against a number, ``True ==
 Tags are read with ``json_extract`` / ``json_type`` on the ``tags`` JSON column; a tag
 declared in ``config['columns']`` is read from its own indexed column instead.
 ``$regex`` calls the ``regexp(pattern, value)`` function the store registers (Python
-``re.search``).
+``re.search``). For PostgreSQL (``dialect='postgresql'``) tags are read from the JSONB
+column ``jtags`` (``#>``, ``jsonb_typeof``), numbers compared as ``numeric`` and
+``$regex`` is PostgreSQL's POSIX ``~``.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sqlalchemy import Table, and_, false, func, literal, not_, or_, true
+from sqlalchemy import (Numeric, Table, Text, and_, case, cast, false, func, literal,
+                        literal_column, not_, or_, true)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from shoal.document.filters import And, Cond, Node, Not, Or, parse_filter
@@ -81,8 +85,81 @@ class _Source:
     def exists(self) -> ColumnElement:
         return (self.jtype if self.jtype is not None else self.value).is_not(None)
 
+    def typed(self, kind: str) -> ColumnElement:
+        """The value compared against a Python value of ``kind`` (SQLite: as stored)."""
+        return self.value
 
-def _source(table: Table, path: tuple[str, ...]) -> _Source:
+    def lit(self, value: Any) -> ColumnElement:
+        return literal(value)
+
+    def json_eq(self, value: Any) -> ColumnElement:
+        return self.value == literal(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+    def regex(self, pattern: str) -> ColumnElement:
+        return _regex(self.value, pattern, "sqlite")
+
+
+class _PgSource(_Source):
+    """PostgreSQL: a JSONB value (``jtype`` = jsonb_typeof) or a plain text column."""
+
+    def is_kind(self, kind: str) -> ColumnElement:
+        if self.jtype is None:
+            return self.value.is_not(None) if kind == "text" else false()
+        return self.jtype.in_({"null": ("null",), "number": ("number", "boolean"),
+                               "text": ("string",)}.get(kind, ("array", "object")))
+
+    def typed(self, kind: str) -> ColumnElement:
+        if self.jtype is None:
+            return self.value
+        raw = self.value.op("#>>")(literal_column("'{}'"))
+        if kind == "text":
+            return raw
+        return case((self.jtype == "number", cast(raw, Numeric)),
+                    (self.jtype == "boolean", case((raw == "true", 1), else_=0)),
+                    else_=None)
+
+    def lit(self, value: Any) -> ColumnElement:
+        if isinstance(value, bool):
+            value = int(value)
+        return cast(literal(value), Numeric) if isinstance(value, (int, float)) else literal(value)
+
+    def json_eq(self, value: Any) -> ColumnElement:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return self.value == cast(literal(text), JSONB)
+
+    def regex(self, pattern: str) -> ColumnElement:
+        return _regex(self.typed("text"), pattern, "postgresql")
+
+
+def _truth(expr: ColumnElement, dialect: str) -> ColumnElement:
+    """``expr`` as a never-NULL condition (NULL = false)."""
+    if dialect == "postgresql":
+        return func.coalesce(expr, false())
+    return func.coalesce(expr, 0) == 1
+
+
+def _regex(value: ColumnElement, pattern: str, dialect: str) -> ColumnElement:
+    """Python ``re.search`` in SQLite (a registered function), POSIX ``~`` in PostgreSQL."""
+    if dialect == "postgresql":
+        return func.coalesce(value.op("~")(literal(pattern)), false())
+    return func.regexp(literal(pattern), value) == 1
+
+
+def _pg_source(table: Table, path: tuple[str, ...]) -> _Source:
+    c = table.c
+    name = path[0]
+    if name in ("text", "id"):
+        return _PgSource(c[name], None)
+    col, keys = (c.jtags, path[1:]) if name == "tags" else (c.attrs, (name,))
+    value = col.op("#>")(literal(list(keys), ARRAY(Text)))
+    if name in _ATTR_ZERO:
+        value = func.coalesce(value, cast(literal("0"), JSONB))
+    return _PgSource(value, func.jsonb_typeof(value))
+
+
+def _source(table: Table, path: tuple[str, ...], dialect: str = "sqlite") -> _Source:
+    if dialect == "postgresql":
+        return _pg_source(table, path)
     c = table.c
     if path[0] == "tags":
         p = _json_path(path[1:])
@@ -103,18 +180,16 @@ def _eq(src: _Source, value: Any) -> ColumnElement:
     if kind == "null":
         return src.is_kind("null")
     if kind == "json":
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        return and_(src.is_kind("json"), src.value == literal(text))
-    return and_(src.is_kind(kind), src.value == literal(value))
+        return and_(src.is_kind("json"), src.json_eq(value))
+    return and_(src.is_kind(kind), src.typed(kind) == src.lit(value))
 
 
 def _cmp(src: _Source, op: str, value: Any) -> ColumnElement:
     kind = _kind(value)
     if kind not in ("number", "text"):
         return false()
-    v = literal(value)
-    expr = {"$gt": src.value > v, "$gte": src.value >= v, "$lt": src.value < v,
-            "$lte": src.value <= v}[op]
+    v, x = src.lit(value), src.typed(kind)
+    expr = {"$gt": x > v, "$gte": x >= v, "$lt": x < v, "$lte": x <= v}[op]
     return and_(src.is_kind(kind), expr)
 
 
@@ -123,14 +198,15 @@ def _in(src: _Source, values: tuple) -> ColumnElement:
     for kind in ("number", "text"):
         vals = [v for v in values if _kind(v) == kind]
         if vals:
-            parts.append(and_(src.is_kind(kind), src.value.in_(vals)))
+            parts.append(and_(src.is_kind(kind), src.typed(kind).in_([src.lit(v) for v in vals])))
     if any(v is None for v in values):
         parts.append(src.is_kind("null"))
     parts.extend(_eq(src, v) for v in values if _kind(v) == "json")
     return or_(*parts) if parts else false()
 
 
-def _hot(col: ColumnElement, kind: str, op: str, value: Any) -> ColumnElement | None:
+def _hot(col: ColumnElement, kind: str, op: str, value: Any, dialect: str
+         ) -> ColumnElement | None:
     """The condition on a declared column, or None to fall back to the JSON column."""
     fits = (lambda v: isinstance(v, str)) if kind == "str" else \
         (lambda v: isinstance(v, (bool, int, float)))
@@ -139,7 +215,7 @@ def _hot(col: ColumnElement, kind: str, op: str, value: Any) -> ColumnElement | 
             return None
         return col.in_([hot_value(kind, v) for v in value])
     if op == "$regex":
-        return func.regexp(literal(value), col) == 1 if kind == "str" else None
+        return _regex(col, value, dialect) if kind == "str" else None
     if op in ("$exists",) or not fits(value):
         return None
     v = literal(hot_value(kind, value))
@@ -147,42 +223,44 @@ def _hot(col: ColumnElement, kind: str, op: str, value: Any) -> ColumnElement | 
             "$lt": col < v, "$lte": col <= v}[op]
 
 
-def _cond(table: Table, node: Cond, hot: dict[str, str]) -> ColumnElement:
+def _cond(table: Table, node: Cond, hot: dict[str, str], dialect: str) -> ColumnElement:
     op, value, path = node.op, node.value, node.path
     if path[0] == "tags" and len(path) == 2 and path[1] in hot:
-        expr = _hot(table.c["c_" + path[1]], hot[path[1]], op, value)
+        expr = _hot(table.c["c_" + path[1]], hot[path[1]], op, value, dialect)
         if expr is not None:  # never NULL, and still an indexable range / IN on the column
             col = table.c["c_" + path[1]]
             expr = and_(col.is_not(None), expr)
             return not_(expr) if op in ("$ne", "$nin") else expr
-    src = _source(table, path)
+    src = _source(table, path, dialect)
     if op in ("$eq", "$ne"):
         expr = _eq(src, value)
     elif op in ("$in", "$nin"):
         expr = _in(src, value)
     elif op == "$exists":
         expr = src.exists() if value else not_(src.exists())
-        return func.coalesce(expr, 0) == 1
+        return _truth(expr, dialect)
     elif op == "$regex":
-        expr = and_(src.is_kind("text"), func.regexp(literal(value), src.value) == 1)
+        expr = and_(src.is_kind("text"), src.regex(value))
     else:
         expr = _cmp(src, op, value)
-    expr = func.coalesce(expr, 0) == 1
+    expr = _truth(expr, dialect)
     return not_(expr) if op in ("$ne", "$nin") else expr
 
 
-def _node(table: Table, node: Node, hot: dict[str, str]) -> ColumnElement:
+def _node(table: Table, node: Node, hot: dict[str, str], dialect: str) -> ColumnElement:
     if isinstance(node, Cond):
-        return _cond(table, node, hot)
+        return _cond(table, node, hot, dialect)
     if isinstance(node, And):
-        return and_(*(_node(table, n, hot) for n in node.items))
+        return and_(*(_node(table, n, hot, dialect) for n in node.items))
     if isinstance(node, Or):
-        return or_(*(_node(table, n, hot) for n in node.items))
+        return or_(*(_node(table, n, hot, dialect) for n in node.items))
     if isinstance(node, Not):
-        return not_(_node(table, node.item, hot))
+        return not_(_node(table, node.item, hot, dialect))
     return true()  # pragma: no cover - parse_filter only builds the four node types
 
 
-def to_sql(table: Table, query: dict | Node, hot: dict[str, str] | None = None) -> ColumnElement:
-    """A WHERE clause for ``query`` (validated by :func:`parse_filter`) over ``table``."""
-    return _node(table, parse_filter(query), hot or {})
+def to_sql(table: Table, query: dict | Node, hot: dict[str, str] | None = None,
+           dialect: str = "sqlite") -> ColumnElement:
+    """A WHERE clause for ``query`` (validated by :func:`parse_filter`) over ``table``;
+    ``dialect`` 'sqlite' (tags JSON text) or 'postgresql' (tags JSONB column ``jtags``)."""
+    return _node(table, parse_filter(query), hot or {}, dialect)

@@ -19,6 +19,7 @@ transaction see every committed write (no reopen needed).
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -65,7 +66,7 @@ def _op(method: Callable) -> Callable:
         with self._lock:
             try:
                 return method(self, *args, **kwargs)
-            except (sqlite3.DatabaseError, SADatabaseError) as exc:
+            except self._DB_ERRORS as exc:
                 err = self._translate(exc)
                 if err is exc:
                     raise
@@ -79,9 +80,13 @@ class SqliteStore:
 
     name = "sqlite"
     persistent = True
+    #: driver errors translated by _translate; the unique-violation error of the driver
+    _DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.DatabaseError, SADatabaseError)
+    _INTEGRITY: type[BaseException] = sqlite3.IntegrityError
+    _DEAD_UPSERT = 'INSERT OR REPLACE INTO "{t}__dead" (label, seq) VALUES (?, ?)'
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.config = cfg = parse_config(SqliteConfig, config, "sqlite")
+        self.config = cfg = parse_config(SqliteConfig, config, self.name)
         self.on_duplicate = cfg.on_duplicate
         self.list_like = cfg.list_like
         self.hot = dict(cfg.columns)
@@ -94,26 +99,23 @@ class SqliteStore:
         self._sql_by_id: dict[str, str] = {}
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
-        self.path, url = resolve_connection(cfg.connection)
         self.t = cfg.table_name
         self._qt = f'"{self.t}"'
-        self._engine = create_engine(
-            url, poolclass=StaticPool,
-            connect_args={"timeout": float(cfg.timeout), "check_same_thread": False,
-                          "isolation_level": None})
-        event.listen(self._engine, "connect", functools.partial(on_connect, journal=cfg.journal_mode))
+        self._connect(cfg)
         try:
-            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self.db: sqlite3.Connection = self._conn.connection.driver_connection
-            self._cur = self.db.cursor()  # reused by the single-id lookup (da[id])
             self._setup()
-        except (sqlite3.DatabaseError, SADatabaseError) as exc:
+        except self._DB_ERRORS as exc:
+            self._conn.close()
             self._engine.dispose()
             raise self._translate(exc) from exc
+        except BaseException:
+            self._conn.close()
+            self._engine.dispose()
+            raise
         self._index = None
         try:
             m = self._meta()
-            self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
+            self.column = self._new_column(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
             self._open_index()
         except BaseException:
             self._conn.close()
@@ -121,6 +123,22 @@ class SqliteStore:
             raise
 
     # --- setup ---------------------------------------------------------------------------
+    def _connect(self, cfg: SqliteConfig) -> None:
+        """Open the engine, its one connection (autocommit) and the raw DBAPI handle."""
+        self.path, url = resolve_connection(cfg.connection)
+        self._engine = create_engine(
+            url, poolclass=StaticPool,
+            connect_args={"timeout": float(cfg.timeout), "check_same_thread": False,
+                          "isolation_level": None})
+        event.listen(self._engine, "connect", functools.partial(on_connect, journal=cfg.journal_mode))
+        try:
+            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self.db: Any = self._conn.connection.driver_connection
+            self._cur = self.db.cursor()  # reused by the single-id lookup (da[id])
+        except (sqlite3.DatabaseError, SADatabaseError) as exc:
+            self._engine.dispose()
+            raise self._translate(exc) from exc
+
     def _translate(self, exc: Exception) -> Exception:
         msg = str(getattr(exc, "orig", None) or exc)
         low = msg.lower()
@@ -227,6 +245,8 @@ class SqliteStore:
 
     # --- the ANN index ---------------------------------------------------------------------
     def _index_dir(self) -> str:
+        if self.config.index_path:
+            return os.path.join(os.path.abspath(self.config.index_path), f"{self.t}.index")
         return f"{self.path}.{self.t}.index"
 
     def _open_index(self) -> None:
@@ -242,6 +262,14 @@ class SqliteStore:
 
     def _column_path(self, epoch: int) -> str:
         return f"{self.path}.{self.t}.{epoch}.vec"
+
+    def _new_column(self, path: str, dim: int | None, rows: int, writable: bool = True) -> Any:
+        """The vector column of one generation (a file next to the database)."""
+        return VectorColumn(path, dim, rows, writable=writable)
+
+    def _drop_column(self, path: str) -> None:
+        """Remove an old column generation (after the commit that replaced it)."""
+        remove_file(path)
 
     # --- meta and transactions ------------------------------------------------------------
     def _read_meta(self) -> dict[str, Any]:
@@ -269,10 +297,23 @@ class SqliteStore:
         path = self._column_path(m["epoch"])
         if col.path != path:  # vacuum / clear elsewhere wrote a new generation
             col.close()
-            self.column = VectorColumn(path, m["dim"], m["vec_rows"], writable=False)
+            self.column = self._new_column(path, m["dim"], m["vec_rows"], writable=False)
         else:
             col.dim = m["dim"]
             col.set_rows(m["vec_rows"])
+
+    def _begin(self) -> None:
+        """Start the outermost transaction holding the write lock (StoreLockedError on timeout)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from exc
+
+    def _committed(self, m: dict[str, Any]) -> None:
+        """After a commit: the committed counters become the cache."""
+        self._meta_cache = m
+        self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        self._sync_column(m)
 
     @contextmanager
     def atomic(self, meta: bool = True) -> Iterator[SqliteStore]:
@@ -299,10 +340,7 @@ class SqliteStore:
                 finally:
                     self._depth -= 1
                 return
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._translate(exc) from exc
+            self._begin()
             self._depth = 1
             try:
                 if meta:
@@ -321,16 +359,14 @@ class SqliteStore:
             except BaseException:
                 try:
                     self.db.execute("ROLLBACK")
-                except sqlite3.Error:
+                except self._DB_ERRORS:
                     pass
                 self._tx = None
                 self._meta_cache = None
                 raise
             else:
                 if meta:
-                    self._meta_cache = self._tx
-                    self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
-                    self._sync_column(self._tx)
+                    self._committed(self._tx)
                 for fn in self._after_commit:
                     fn()
             finally:
@@ -505,14 +541,14 @@ class SqliteStore:
         self.db.executemany(f"UPDATE {self._qt} SET label=NULL, flags=?, doc=? WHERE rowid=?",
                             [(f, b, r) for b, f, r in upd])
         self.db.execute(f'DELETE FROM "{self.t}__dead"')
-        self._after_commit.append(functools.partial(remove_file, self._column_path(m["epoch"])))
+        self._after_commit.append(functools.partial(self._drop_column, self._column_path(m["epoch"])))
         m.update(vec_rows=0, n_dead=0, dim=None, epoch=m["epoch"] + 1)
         self._sync_column(m)
 
     def _kill_labels(self, labels: Iterable[int | None]) -> None:
         dead = [(lab, self._tx["seq"] + 1) for lab in labels if lab is not None]
         if dead:
-            self.db.executemany(f'INSERT OR REPLACE INTO "{self.t}__dead" (label, seq) VALUES (?, ?)', dead)
+            self.db.executemany(self._DEAD_UPSERT.format(t=self.t), dead)
             self._tx["n_dead"] += len(dead)
 
     def _params(self, docs: Sequence[Document], rows: Sequence[Row], start_pos: int | None,
@@ -550,7 +586,7 @@ class SqliteStore:
             try:
                 with self.atomic():  # a savepoint, so the lookup below sees the store as it was
                     self.db.executemany(self._insert_sql(), self._params(docs, rows, start, labels))
-            except sqlite3.IntegrityError:
+            except self._INTEGRITY:
                 self._raise_duplicate([r.id for r in rows])
             m["count"] += len(rows)
             m["seq"] += 1
@@ -600,7 +636,7 @@ class SqliteStore:
         try:
             with self.atomic():
                 self.db.executemany(sql, params)
-        except sqlite3.IntegrityError:
+        except self._INTEGRITY:
             self._raise_duplicate([r.id for r in rows])
         self._tx["seq"] += 1
         self.tracker.forget(ids)
@@ -684,7 +720,7 @@ class SqliteStore:
                 self.db.executemany(self._insert_sql(),
                                     self._params([doc], [row], position if self.list_like else None,
                                                  labels))
-            except sqlite3.IntegrityError:
+            except self._INTEGRITY:
                 raise DuplicateIdError(
                     f"a Document with id {doc.id!r} is already in the array; give it a new id") from None
             self._tx["count"] += 1
@@ -717,7 +753,7 @@ class SqliteStore:
             self.db.execute(f'DELETE FROM "{self.t}__dead"')
             self._tx.update(count=0, vec_rows=0, n_dead=0, dim=self.config.n_dim,
                             epoch=old_epoch + 1, seq=self._tx["seq"] + 1)
-            self._after_commit.append(functools.partial(remove_file, self._column_path(old_epoch)))
+            self._after_commit.append(functools.partial(self._drop_column, self._column_path(old_epoch)))
         self.tracker.clear()
 
     @_op
@@ -768,8 +804,9 @@ class SqliteStore:
 
     # --- fast paths ------------------------------------------------------------------------------
     def _where(self, filter: dict) -> tuple[str, list[Any]]:
-        expr = to_sql(self.table, filter, self.hot)
-        compiled = expr.compile(dialect=self._engine.dialect,
+        dialect = getattr(self, "_sql_dialect", None) or self._engine.dialect
+        expr = to_sql(self.table, filter, self.hot, dialect=dialect.name)
+        compiled = expr.compile(dialect=dialect,
                                 compile_kwargs={"render_postcompile": True})
         params = compiled.construct_params()
         return str(compiled), [params[k] for k in compiled.positiontup]
@@ -863,7 +900,7 @@ class SqliteStore:
             old_epoch = m["epoch"]
             live = [r[0] for r in self.db.execute(
                 f"SELECT label FROM {self._qt} WHERE label IS NOT NULL ORDER BY label")]
-            new = VectorColumn(self._column_path(old_epoch + 1), m["dim"], 0)
+            new = self._new_column(self._column_path(old_epoch + 1), m["dim"], 0)
             src = self.column
             self._sync_column(m)
             lab = np.asarray(live, dtype=np.int64)
@@ -875,8 +912,12 @@ class SqliteStore:
                                 [(i, o) for i, o in enumerate(live) if i != o])
             self.db.execute(f'DELETE FROM "{self.t}__dead"')
             m.update(vec_rows=len(live), n_dead=0, epoch=old_epoch + 1, seq=m["seq"] + 1)
-            self._after_commit.append(functools.partial(remove_file, self._column_path(old_epoch)))
+            self._after_commit.append(functools.partial(self._drop_column, self._column_path(old_epoch)))
         self.tracker.clear()
+        self._compact()
+
+    def _compact(self) -> None:
+        """Give the freed pages back (after vacuum rewrote the rows and the column)."""
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -2,18 +2,33 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
+from shoal.docstore import pg_testing
 from shoal.document.array import DocumentArray
 
-BACKENDS = ["memory", "sqlite", "lmdb"]
+#: 'postgres' runs only with SHOAL_TEST_POSTGRES=1 (a local server is started for the session)
+BACKENDS = ["memory", "sqlite", "lmdb", "postgres"]
 DISK = ["sqlite", "lmdb"]
 _n = itertools.count()
+_run = os.getpid()
+
+
+def postgres_url() -> str:
+    """The session's local PostgreSQL server URL, or a skip saying why there is none."""
+    reason = pg_testing.unavailable()
+    if reason:
+        pytest.skip(reason)
+    return pg_testing.shared_server().url
 
 
 def disk_config(storage: str, tmp_path, **extra) -> dict:
     n = next(_n)
+    if storage == "postgres":
+        return {"connection": postgres_url(), "table_name": f"c{_run}_{n}",
+                "index_path": str(tmp_path / f"pgindex{n}"), **extra}
     if storage == "sqlite":
         return {"connection": str(tmp_path / f"s{n}.db"), "table_name": f"t{n}", **extra}
     return {"path": str(tmp_path / f"l{n}"), "name": f"a{n}", **extra}
@@ -61,6 +76,8 @@ class Opener:
 
 @pytest.fixture(params=BACKENDS)
 def opener(request, tmp_path):
+    if request.param == "postgres":
+        postgres_url()
     o = Opener(request.param, tmp_path)
     yield o
     o.close_all()

@@ -1,0 +1,203 @@
+"""PostgreSQL document store: ``DocumentArray(storage='sqlite' | 'postgres',
+config={'connection': 'postgresql+psycopg://user@host/db', 'table_name': 'docs'})``.
+
+The same store as :class:`~shoal.docstore.sqlite.SqliteStore` (same statements, row
+format, tracking, filters and index sync) over a psycopg 3 connection, so many worker
+processes or machines can share one array. What differs:
+
+- schema: ``tags`` is kept verbatim as TEXT (Documents read back exactly as written) with
+  a generated ``jtags JSONB`` copy that filters read; ``attrs`` is JSONB; filters are the
+  same filter AST compiled for PostgreSQL (:func:`shoal.docstore.sqlfilter.to_sql`);
+- the vector column is the table ``<table>__vec`` (:class:`~shoal.docstore.pg_column.PgColumn`),
+  written in the batch's transaction and read in ``block_size`` label ranges;
+- writers of one array are serialised by a transaction-scoped advisory lock; a writer
+  that waits longer than ``timeout`` seconds gets StoreLockedError. Reads run in
+  autocommit mode and see every committed write;
+- the ANN index (``config['index']``) is saved in ``config['index_path']``, by default a
+  directory per server / database / array under the system temp dir.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (BigInteger, Column, Computed, Double, Index, LargeBinary, MetaData,
+                        Table, Text, create_engine)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.psycopg import dialect as PsycopgDialect
+from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlalchemy.exc import OperationalError as SAOperationalError
+from sqlalchemy.pool import NullPool
+
+from shoal.document.codec import dumps_json, loads_json
+from shoal.errors import CorruptStoreError, InvalidConfigError, StoreError, StoreLockedError
+
+from shoal.docstore.config import SqliteConfig
+from shoal.docstore.pg_column import PgColumn
+from shoal.docstore.pg_conn import PgDB, default_index_dir, lock_key, pg_url
+from shoal.docstore.sqlfilter import hot_value
+from shoal.docstore.sqlite import _META_COLS, FORMAT_VERSION, SqliteStore
+
+__all__ = ["PostgresStore"]
+
+_PG_HOT = {"float": "DOUBLE PRECISION", "int": "BIGINT", "str": "TEXT", "bool": "BIGINT"}
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import psycopg  # noqa: PLC0415
+
+    return (psycopg.Error, SADatabaseError)
+
+
+def _integrity_error() -> type[BaseException]:
+    import psycopg  # noqa: PLC0415
+
+    return psycopg.IntegrityError
+
+
+class PostgresStore(SqliteStore):
+    """A DocStore in a PostgreSQL database (see the module docstring)."""
+
+    name = "postgres"
+    _DEAD_UPSERT = ('INSERT INTO "{t}__dead" (label, seq) VALUES (?, ?) '
+                    "ON CONFLICT (label) DO UPDATE SET seq = EXCLUDED.seq")
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        type(self)._DB_ERRORS = _driver_errors()
+        type(self)._INTEGRITY = _integrity_error()
+        super().__init__(config)
+
+    # --- connection -----------------------------------------------------------------------
+    def _connect(self, cfg: SqliteConfig) -> None:
+        self._url = url = pg_url(cfg.connection)
+        self.path = url.render_as_string(hide_password=True)
+        self._lock_key = lock_key(url, self.t)
+        self._sql_dialect = PsycopgDialect(paramstyle="qmark")
+        self._engine = create_engine(url, poolclass=NullPool,
+                                     connect_args={"connect_timeout": max(1, int(cfg.timeout))})
+        try:
+            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SAOperationalError as exc:
+            self._engine.dispose()
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self.path} ({str(exc.orig).strip()}); check "
+                "the URL, that the server runs and that the database exists") from exc
+        self.db = PgDB(self._conn.connection.driver_connection)
+        self._cur = self.db.cursor()
+
+    def _translate(self, exc: Exception) -> Exception:
+        import psycopg  # noqa: PLC0415
+
+        orig = getattr(exc, "orig", None) or exc
+        if isinstance(orig, psycopg.errors.LockNotAvailable):
+            return StoreLockedError(
+                f"array {self.t!r} in {self.path} is locked by another writer and stayed locked "
+                f"for more than timeout={self.config.timeout}s; retry later, or open it with a "
+                "larger config['timeout']")
+        if isinstance(orig, psycopg.errors.DataCorrupted):
+            return CorruptStoreError(f"PostgreSQL reports damaged data in {self.path}: {orig}")
+        return exc
+
+    # --- schema ---------------------------------------------------------------------------
+    def _table(self) -> Table:
+        md = MetaData()
+        cols = [Column("rowid", BigInteger, primary_key=True, autoincrement=True),
+                Column("id", Text, nullable=False, unique=True),
+                Column("pos", BigInteger), Column("label", BigInteger), Column("flags", BigInteger),
+                Column("text", Text), Column("tags", Text),
+                Column("jtags", JSONB, Computed("CAST(tags AS jsonb)", persisted=True)),
+                Column("attrs", JSONB), Column("doc", LargeBinary)]
+        cols += [Column("c_" + k, Text if v == "str" else Double if v == "float" else BigInteger)
+                 for k, v in self.hot.items()]
+        t = Table(self.t, md, *cols)
+        Index(f"{self.t}__pos", t.c.pos)
+        Index(f"{self.t}__label", t.c.label, unique=True)
+        for k in self.hot:
+            Index(f"{self.t}__c_{k}", t.c["c_" + k])
+        Table(f"{self.t}__dead", md, Column("label", BigInteger, primary_key=True),
+              Column("seq", BigInteger))
+        Table(f"{self.t}__vec", md, Column("epoch", BigInteger, primary_key=True),
+              Column("label", BigInteger, primary_key=True), Column("vec", LargeBinary))
+        Table("shoal_arrays", md, Column("name", Text, primary_key=True),
+              *(Column(c, BigInteger) for c in _META_COLS), Column("config", Text))
+        self._md = md
+        return t
+
+    def _exists(self, name: str) -> bool:
+        return self.db.execute("SELECT to_regclass(?)", (f'"{name}"',)).fetchone()[0] is not None
+
+    def _setup(self) -> None:
+        self.table = self._table()
+        with self.atomic(meta=False):  # under the array's lock: one process creates it
+            row = None
+            if self._exists("shoal_arrays"):
+                row = self.db.execute("SELECT version, config FROM shoal_arrays WHERE name=?",
+                                      (self.t,)).fetchone()
+            if row is None:
+                if self._exists(self.t):
+                    raise InvalidConfigError(
+                        f"table {self.t!r} in {self.path} exists but is not a shoal array; "
+                        "choose another table_name")
+                self._saved = {"list_like": self.list_like, "columns": self.hot}
+                self._md.create_all(self._conn)
+                self.db.execute(
+                    "INSERT INTO shoal_arrays (name, version, count, seq, vec_rows, n_dead, dim,"
+                    " epoch, config) VALUES (?, ?, 0, 0, 0, 0, ?, 0, ?)",
+                    (self.t, FORMAT_VERSION, self.config.n_dim, dumps_json(self._saved)))
+                return
+        self._saved = loads_json(row[1] or "{}")
+        self._open_existing(row[0], self._saved)
+
+    def _add_hot_columns(self, new: dict[str, str], merged: dict[str, str]) -> None:
+        with self.atomic(meta=False):
+            for k, kind in new.items():
+                self.db.execute(f'ALTER TABLE {self._qt} ADD COLUMN IF NOT EXISTS "c_{k}" {_PG_HOT[kind]}')
+                rows = self.db.execute(
+                    f"SELECT rowid, jtags -> ? FROM {self._qt} WHERE jtags IS NOT NULL", (k,)).fetchall()
+                self.db.executemany(f'UPDATE {self._qt} SET "c_{k}"=? WHERE rowid=?',
+                                    [(hot_value(kind, v), r) for r, v in rows])
+                self.db.execute(f'CREATE INDEX IF NOT EXISTS "{self.t}__c_{k}" ON {self._qt} ("c_{k}")')
+            self._save_config(columns=merged)
+
+    # --- the vector column ----------------------------------------------------------------
+    def _column_path(self, epoch: int) -> str:
+        return f"pg:{self.t}:{epoch}"
+
+    def _new_column(self, path: str, dim: int | None, rows: int, writable: bool = True) -> Any:
+        return PgColumn(self.db, self.t, path, dim, rows, writable=writable)
+
+    def _drop_column(self, path: str) -> None:
+        self.db.execute(f'DELETE FROM "{self.t}__vec" WHERE epoch=?', (int(path.rsplit(":", 1)[1]),))
+
+    def _index_dir(self) -> str:
+        if self.config.index_path:
+            return super()._index_dir()
+        return default_index_dir(self._url, self.t)
+
+    # --- transactions -----------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        if self._tx is not None:
+            return self._tx
+        m = self._read_meta()
+        self._sync_column(m)
+        return m
+
+    def _begin(self) -> None:
+        import psycopg  # noqa: PLC0415
+
+        ms = max(1, int(float(self.config.timeout) * 1000))
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
+        except psycopg.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise self._translate(exc) from exc
+
+    def _committed(self, m: dict[str, Any]) -> None:
+        self._sync_column(m)
+
+    def _compact(self) -> None:
+        epoch = self._meta()["epoch"]
+        self.db.execute(f'DELETE FROM "{self.t}__vec" WHERE epoch <> ?', (epoch,))
+        for name in (self.t, f"{self.t}__vec", f"{self.t}__dead"):
+            self.db.execute(f'VACUUM "{name}"')
