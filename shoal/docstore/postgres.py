@@ -60,6 +60,7 @@ class PostgresStore(SqliteStore):
     name = "postgres"
     _DEAD_UPSERT = ('INSERT INTO "{t}__dead" (label, seq) VALUES (?, ?) '
                     "ON CONFLICT (label) DO UPDATE SET seq = EXCLUDED.seq")
+    _ROW_COLS = "rowid, id, label, flags, text, tags, jtags, attrs, doc"
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         type(self)._DB_ERRORS = _driver_errors()

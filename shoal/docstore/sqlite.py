@@ -84,6 +84,7 @@ class SqliteStore:
     _DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.DatabaseError, SADatabaseError)
     _INTEGRITY: type[BaseException] = sqlite3.IntegrityError
     _DEAD_UPSERT = 'INSERT OR REPLACE INTO "{t}__dead" (label, seq) VALUES (?, ?)'
+    _ROW_COLS = "rowid, id, label, flags, text, tags, attrs, doc"  # a row's stored columns
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = cfg = parse_config(SqliteConfig, config, self.name)
@@ -381,7 +382,7 @@ class SqliteStore:
         if self.list_like:
             return self._qt
         hot = "".join(f', "c_{k}"' for k in self.hot)
-        return (f"(SELECT rowid, id, label, flags, text, tags, attrs, doc{hot}, "
+        return (f"(SELECT {self._ROW_COLS}{hot}, "
                 f"row_number() OVER (ORDER BY rowid) - 1 AS pos FROM {self._qt}) AS {self._qt}")
 
     def _rows_at(self, positions: Sequence[int], cols: str = _DOC_COLS) -> dict[int, tuple]:

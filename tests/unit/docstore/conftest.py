@@ -11,7 +11,7 @@ from shoal.document.array import DocumentArray
 
 #: 'postgres' runs only with SHOAL_TEST_POSTGRES=1 (a local server is started for the session)
 BACKENDS = ["memory", "sqlite", "lmdb", "postgres"]
-DISK = ["sqlite", "lmdb"]
+DISK = ["sqlite", "lmdb", "postgres"]
 _n = itertools.count()
 _run = os.getpid()
 
@@ -85,6 +85,8 @@ def opener(request, tmp_path):
 
 @pytest.fixture(params=DISK)
 def disk(request, tmp_path):
+    if request.param == "postgres":
+        postgres_url()
     o = Opener(request.param, tmp_path)
     yield o
     o.close_all()

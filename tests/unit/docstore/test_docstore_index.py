@@ -47,6 +47,8 @@ def indexed(disk, make_config):
 
 
 def _index_dir(cfg):
+    if cfg.get("index_path"):
+        return os.path.join(os.path.abspath(cfg["index_path"]), f"{cfg['table_name']}.index")
     if "connection" in cfg:
         return f"{os.path.abspath(cfg['connection'])}.{cfg.get('table_name', 'docs')}.index"
     return os.path.join(os.path.abspath(cfg["path"]), f"{cfg.get('name', 'docs')}.index")

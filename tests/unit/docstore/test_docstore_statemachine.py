@@ -3,6 +3,7 @@ including across close / reopen."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 
@@ -28,8 +29,14 @@ def make_machine(storage: str) -> type:
         @initialize()
         def open(self) -> None:
             self.dir = tempfile.mkdtemp(prefix="shoal-sm-")
-            self.cfg = ({"connection": f"{self.dir}/s.db"} if storage == "sqlite"
-                        else {"path": f"{self.dir}/l", "map_size": 1 << 20})
+            if storage == "postgres":
+                from shoal.docstore import pg_testing
+
+                self.cfg = {"connection": pg_testing.shared_server().url,
+                            "table_name": f"sm{next(_ids)}_{os.getpid()}"}
+            else:
+                self.cfg = ({"connection": f"{self.dir}/s.db"} if storage == "sqlite"
+                            else {"path": f"{self.dir}/l", "map_size": 1 << 20})
             self.da = DocumentArray(storage=storage, config=self.cfg)
             self.model: list[tuple[str, str, int]] = []
 
@@ -130,3 +137,16 @@ TestSqliteMachine = pytest.mark.timeout(300)(make_machine("sqlite").TestCase)
 TestSqliteMachine.settings = _settings
 TestLmdbMachine = pytest.mark.timeout(300)(make_machine("lmdb").TestCase)
 TestLmdbMachine.settings = _settings
+
+
+def _postgres_skip() -> str | None:
+    from shoal.docstore import pg_testing
+
+    return pg_testing.unavailable()
+
+
+# PostgreSQL (SHOAL_TEST_POSTGRES=1): fewer examples, each is a few round trips per step
+TestPostgresMachine = pytest.mark.skipif(_postgres_skip() is not None, reason=str(_postgres_skip()))(
+    pytest.mark.timeout(300)(make_machine("postgres").TestCase))
+TestPostgresMachine.settings = settings(max_examples=10, stateful_step_count=20, deadline=None,
+                                        suppress_health_check=list(HealthCheck))
