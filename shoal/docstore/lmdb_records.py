@@ -97,12 +97,12 @@ class FilterView:
     (``need_tags`` / ``need_attrs``).
     """
 
-    __slots__ = ("id", "text", "mime_type", "modality", "uri", "parent_id", "weight",
+    __slots__ = ("id", "_text", "mime_type", "modality", "uri", "parent_id", "weight",
                  "granularity", "adjacency", "offset", "_tags")
 
     def __init__(self, doc_id: str, text: str | None, tags: str | None, attrs: str | None,
                  need_tags: bool = True, need_attrs: bool = True) -> None:
-        self.id, self.text = doc_id, text
+        self.id, self._text = doc_id, text
         self._tags = _json(tags) if tags and need_tags else None
         if attrs and need_attrs:
             a = _json(attrs)

@@ -718,7 +718,7 @@ def doc_to_dict(doc: Document, *, array_format: str | None = None,
     as_list = array_format == "list"
     skip = set(exclude)
     out: dict[str, Any] = {"id": doc._id}
-    for name in doc.non_empty_fields():
+    for name in doc.non_empty_fields:
         if name in skip or name == "id":
             continue
         v = getattr(doc, name)

@@ -141,8 +141,9 @@ class Document:
 
     # --- content ------------------------------------------------------------------
     @property
-    def text(self) -> str | None:
-        return self._text
+    def text(self) -> str:
+        """The text content; ``''`` when unset, as in DocArray (so ``d.text += 'x'`` works)."""
+        return self._text if self._text is not None else ""
 
     @text.setter
     def text(self, value: str | None) -> None:
@@ -392,8 +393,9 @@ class Document:
         return cls.from_bytes(base64.b64decode(data), compress)
 
     # --- python protocol ----------------------------------------------------------
+    @property
     def non_empty_fields(self) -> tuple[str, ...]:
-        """Names of the fields that hold a value."""
+        """Names of the fields that hold a value (a property, as in DocArray)."""
         out = []
         for name in FIELDS:
             value = getattr(self, "_" + name, None) if name in _PRIVATE else getattr(self, name)
@@ -460,7 +462,7 @@ class Document:
 
     def __repr__(self) -> str:
         parts = [f"id={self._id!r}"]
-        for name in self.non_empty_fields():
+        for name in self.non_empty_fields:
             if name == "id":
                 continue
             value = getattr(self, name)

@@ -139,7 +139,7 @@ def parse_filter(query: dict[str, Any]) -> Node:
 
 def _getter(path: tuple[str, ...]) -> Callable[[Document], Any]:
     if path[0] != "tags":
-        name = path[0]
+        name = "_text" if path[0] == "text" else path[0]  # unset text reads '' but is missing
         return lambda d: _none_missing(getattr(d, name))
     keys = path[1:]
 

@@ -21,7 +21,7 @@ def array_summary(da: DocumentArray, sample: int = 1000) -> str:
     for i, d in enumerate(da):
         if i >= sample:
             break
-        for f in d.non_empty_fields():
+        for f in d.non_empty_fields:
             fields[f] = fields.get(f, 0) + 1
         if d.embedding is not None:
             emb_shapes.add((tuple(np.shape(d.embedding)), str(getattr(d.embedding, "dtype", ""))))

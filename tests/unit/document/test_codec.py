@@ -92,9 +92,9 @@ def test_rich_document_round_trip(enc, dec):
 
 def test_none_and_empty_string_stay_distinct():
     d = codec.doc_from_bytes(codec.doc_to_bytes(Document(text="", blob=None, uri="")))
-    assert d.text == "" and d.uri == "" and d.blob is None and d.mime_type is None
+    assert d._text == "" and d.uri == "" and d.blob is None and d.mime_type is None
     d = codec.doc_from_bytes(codec.doc_to_bytes(Document(blob=b"")))
-    assert d.blob == b"" and d.text is None
+    assert d.blob == b"" and d._text is None and d.content_type == "blob"
 
 
 def test_array_round_trip_shares_one_matrix_and_keeps_order():

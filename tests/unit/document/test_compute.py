@@ -51,7 +51,7 @@ def test_exclude_self_only_id_and_batches(make_da):
     q.match(da, limit=3, exclude_self=True, only_id=True, batch_size=7)
     for d in q:
         assert len(d.matches) == 3 and d.id not in d.matches.ids
-        assert d.matches[0].text is None and d.matches[0].embedding is None
+        assert d.matches[0].content is None and d.matches[0].embedding is None
 
 
 def test_match_with_limit_larger_than_data():

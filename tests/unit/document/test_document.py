@@ -39,7 +39,13 @@ def test_content_routes_to_the_right_field(content, field):
 def test_setting_content_clears_the_other_content_fields():
     d = Document(text="a")
     d.content = b"x"
-    assert d.text is None and d.blob == b"x"
+    assert d.text == "" and d.content_type == "blob" and d.blob == b"x"
+
+
+def test_unset_text_reads_empty_as_in_docarray():
+    d = Document()
+    d.text += "hello"
+    assert d.text == "hello" and Document().content is None
 
 
 def test_unknown_keywords_go_to_tags():
