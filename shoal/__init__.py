@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from shoal.document import Document, DocumentArray, NamedScore, dataclass, field
 from shoal.executors import Executor, monitor, requests
+from shoal.client import Client
 from shoal.flow import Deployment, Flow
 import shoal.serve  # noqa: F401,E402 - registers gateways and runtime='process' (no grpc import)
 
 __version__ = "0.1.0"
 
 __all__ = ["Document", "DocumentArray", "NamedScore", "dataclass", "field", "Executor",
-           "requests", "monitor", "Flow", "Deployment", "__version__"]
+           "requests", "monitor", "Flow", "Deployment", "Client", "__version__"]

@@ -76,6 +76,7 @@ class Flow:
         self.router: RequestRouter | None = None
         self._replica_sets: dict[str, ReplicaSet] = {}
         self._gateways: list[Any] = []
+        self._gateway_lock = threading.Lock()
         self._metrics_server: Any = None
         self.metrics: Metrics | None = None
         self._started = False
@@ -195,7 +196,20 @@ class Flow:
 
     @property
     def port(self) -> int:
-        """The gateway port (``port=`` or a free port picked on first access)."""
+        """The gateway port (``port=`` or a free port picked on first access).
+
+        Asking a started Flow without a gateway for its port opens a gRPC gateway on it,
+        so Jina's ``with Flow() as f: Client(port=f.port)`` works; a Flow whose port
+        nobody asks for stays socket-free.
+        """
+        port = self._port_value()
+        if self._started and not self._gateways and not self._gateway_requested():
+            with self._gateway_lock:
+                if not self._gateways:
+                    self._start_gateways(force=True)
+        return port
+
+    def _port_value(self) -> int:
         given = self._gateway_args.get("port")
         if given is not None:
             return int(given[0] if isinstance(given, (list, tuple)) else given)
@@ -301,15 +315,15 @@ class Flow:
     def _gateway_requested(self) -> bool:
         return "protocol" in self._gateway_args or "port" in self._gateway_args
 
-    def _start_gateways(self) -> None:
+    def _start_gateways(self, force: bool = False) -> None:
         mon_port = self._gateway_args.get("port_monitoring")
-        if self.metrics is not None and mon_port:
+        if not force and self.metrics is not None and mon_port:
             self._metrics_server = self.metrics.serve(int(mon_port))
-        if not self._gateway_requested():
+        if not (force or self._gateway_requested()):
             return
         protocols = self.protocol if isinstance(self.protocol, (list, tuple)) else [self.protocol]
         given = self._gateway_args.get("port")
-        ports = list(given) if isinstance(given, (list, tuple)) else [self.port]
+        ports = list(given) if isinstance(given, (list, tuple)) else [self._port_value()]
         while len(ports) < len(protocols):
             ports.append(free_port())
         options = {k: v for k, v in self._gateway_args.items()

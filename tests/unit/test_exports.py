@@ -5,8 +5,8 @@ import sys
 import shoal
 
 DOCUMENTED = {"Document", "DocumentArray", "NamedScore", "dataclass", "field", "__version__",
-              "Executor", "requests", "monitor", "Flow", "Deployment"}
-LATER = {"Client"}
+              "Executor", "requests", "monitor", "Flow", "Deployment", "Client"}
+LATER: set = set()
 
 
 def test_all_matches_documented_names():

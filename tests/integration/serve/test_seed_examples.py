@@ -17,18 +17,9 @@ from shoal.flow.flow import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
-try:
-    from shoal import Client
-except ImportError:  # until shoal/__init__.py re-exports it
-    from shoal.client import Client
-
-needs_lazy_gateway = pytest.mark.xfail(
-    reason="`with Flow() as f: Client(port=f.port)` needs the Flow to open a gRPC gateway "
-           "when f.port is used without protocol=/port= (Flow engineer)", strict=False)
+from shoal import Client
 
 
-@pytest.mark.xfail(reason="shoal/__init__.py does not re-export Client yet (lead)",
-                   strict=False)
 def test_client_is_exported_from_shoal():
     assert getattr(shoal, "Client", None) is Client, "shoal/__init__.py should re-export Client"
 
@@ -47,12 +38,6 @@ class BarExec(Executor):
             d.text += "goodbye!"
 
 
-needs_empty_text = pytest.mark.xfail(
-    reason="`d.text += ...` needs Document().text == '' as in DocArray 0.21 (foundation)",
-    strict=False)
-
-
-@needs_empty_text
 def test_server_and_client_with_replicas():
     port = free_port()
     f = Flow(port=port).add(uses=FooExec, replicas=3).add(uses=BarExec, replicas=2)
@@ -164,7 +149,6 @@ def test_parameters_example(capfd):
     assert "world" in capfd.readouterr().out
 
 
-@needs_lazy_gateway
 def test_parameters_example_without_port(capfd):
     f = Flow().add(uses=MyExecutor)
     with f:
@@ -223,7 +207,6 @@ def test_return_docs_and_responses_examples():
         assert resp[0].docs.texts == ["Hi there!"]
 
 
-@needs_lazy_gateway
 def test_flow_port_without_protocol_serves_grpc():
     with Flow() as f:
         client = Client(port=f.port)
