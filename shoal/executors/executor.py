@@ -136,6 +136,10 @@ def _wrap_init(cls: type, init: Callable[..., None]) -> Callable[..., None]:
     return __init__
 
 
+#: Set by shoal.flow (a higher layer) to run ``Executor.serve``: a Deployment + block().
+_SERVE_HOOK: Callable[..., None] | None = None
+
+
 class Executor:
     """Base class of every executor; ``Executor()`` itself forwards docs unchanged."""
 
@@ -225,6 +229,18 @@ class Executor:
         if not self.__dict__.get("_closed", True):
             self._closed = True
             self.close()
+
+    @classmethod
+    def serve(cls, uses_with: dict | None = None, uses_metas: dict | None = None,
+              uses_requests: dict | None = None, stop_event: threading.Event | None = None,
+              **kwargs: Any) -> None:
+        """Serve this executor on its own until ``stop_event`` is set (or Ctrl-C):
+        ``MyExec.serve(port=12345, protocol='grpc')`` is a Deployment with a gateway.
+        Keywords are the Deployment's (``port``, ``protocol``, ``replicas``...)."""
+        if _SERVE_HOOK is None:
+            raise ExecutorLoadError("serving needs shoal.flow; import shoal first")
+        _SERVE_HOOK(cls, uses_with=uses_with, uses_metas=uses_metas,
+                    uses_requests=uses_requests, stop_event=stop_event, **kwargs)
 
     @classmethod
     def load_config(cls, source: str | dict, uses_with: dict | None = None,

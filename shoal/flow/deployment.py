@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoal.executors import executor as executor_module
 from shoal.flow.flow import Flow
 
 __all__ = ["Deployment"]
@@ -36,3 +37,13 @@ class Deployment(Flow):
     @property
     def executor_name(self) -> str:
         return self._configs[0].name
+
+
+def serve_executor(uses: Any, stop_event: Any = None, **kwargs: Any) -> None:
+    """Run ``uses`` as a Deployment with a gateway until ``stop_event`` is set."""
+    with Deployment(uses=uses, **kwargs) as dep:
+        dep.port  # noqa: B018 - asking for the port opens the gateway if none was configured
+        dep.block(stop_event=stop_event)
+
+
+executor_module._SERVE_HOOK = serve_executor
