@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, best_of, markdown_table, write_results  # noqa: E402
 
 from shoal.indexes import FaissIndex, HnswIndex  # noqa: E402
-from shoal.utils.distance import knn, normalize_rows  # noqa: E402
+from shoal.document.distance import knn, normalize_rows  # noqa: E402
 
 K = 10
 METRIC = "cosine"
@@ -68,7 +68,7 @@ def make_data(n: int, dim: int, n_queries: int, clusters: int = 256, rank: int =
 
 
 def ground_truth(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
-    """Exact top-k row ids (BLAS brute force through shoal.utils.distance.knn)."""
+    """Exact top-k row ids (BLAS brute force through shoal.document.distance.knn)."""
     return knn(q, x, k, METRIC, block_size=65536)[1]
 
 

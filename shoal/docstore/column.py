@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from shoal.errors import CorruptStoreError, DimensionMismatchError, StoreNotWritableError
-from shoal.utils.distance import knn_blocks, merge_topk
+from shoal.document.distance import knn_blocks, merge_topk
 
 __all__ = ["VectorColumn", "search_column"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from shoal.errors import InvalidConfigError, UnknownBackendError, UnknownMetricError
-from shoal.utils.distance import canonical_metric
+from shoal.document.distance import canonical_metric
 
 __all__ = ["IndexChoice", "resolve", "normalize_kind", "check_metric", "switch", "open_sync",
            "NO_INDEX"]

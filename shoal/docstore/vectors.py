@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from shoal.errors import EmptyArrayError
-from shoal.utils.distance import as_matrix, canonical_metric
+from shoal.document.distance import as_matrix, canonical_metric
 
 from shoal.docstore.column import VectorColumn, search_column
 

@@ -14,7 +14,7 @@ import numpy as np
 from shoal.errors import (
     BadInputError, DimensionMismatchError, DocumentNotFoundError, EmptyArrayError,
 )
-from shoal.utils.distance import as_matrix, canonical_metric
+from shoal.document.distance import as_matrix, canonical_metric
 
 from shoal.document import compute
 from shoal.document.document import FIELDS, Document, _is_tensor
@@ -460,7 +460,7 @@ class DocumentArray:
               metric_name: str | None = None, show_progress: bool = False,
               **params: Any) -> None:
         """For each Document here, store its ``limit`` nearest Documents of ``darray`` as
-        ``.matches`` with ``scores[metric_name or metric].value`` (see shoal.utils.distance
+        ``.matches`` with ``scores[metric_name or metric].value`` (see shoal.document.distance
         for what each metric's score means). Queries are scored ``batch_size`` at a time."""
         metric = canonical_metric(metric)
         name = metric_name or metric

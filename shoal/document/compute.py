@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from shoal.errors import BadInputError, EmptyArrayError
-from shoal.utils.distance import as_matrix, canonical_metric, knn
+from shoal.document.distance import as_matrix, canonical_metric, knn
 from shoal.utils.progress import progress
 
 from shoal.document.document import Document
@@ -79,7 +79,7 @@ def embed(da: DocumentArray, model: Any, batch_size: int = 256, show_progress: b
                 )
             dim = out.shape[1]
             if normalize:
-                from shoal.utils.distance import normalize_rows  # noqa: PLC0415
+                from shoal.document.distance import normalize_rows  # noqa: PLC0415
 
                 out = normalize_rows(out)
             batch.embeddings = out

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from shoal.errors import BadInputError, InvalidConfigError
-from shoal.utils.distance import canonical_metric
+from shoal.document.distance import canonical_metric
 
 __all__ = [
     "VectorIndex", "check_k", "check_labels", "check_dim", "check_metric", "check_positive_int",
@@ -32,7 +32,7 @@ class VectorIndex(Protocol):
     - ``search(queries, k, allowed=None, **params) -> (scores, labels)``: two ``(Q, k)``
       arrays, float32 scores and int64 labels, best first. Rows with fewer than k results
       are padded with label -1 and score NaN. Scores follow
-      :mod:`shoal.utils.distance` exactly (cosine -> ``1 - cos``, euclidean -> L2,
+      :mod:`shoal.document.distance` exactly (cosine -> ``1 - cos``, euclidean -> L2,
       sqeuclidean -> squared L2, inner_product -> dot, higher better), whichever backend
       answers. ``allowed`` (int64 labels) is a *pre*-filter: the result holds up to k
       allowed labels whenever that many exist. ``params`` are per-query knobs

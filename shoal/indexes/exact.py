@@ -15,7 +15,7 @@ from shoal.indexes.base import (
 from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.rwlock import RWLock
-from shoal.utils.distance import as_matrix, canonical_metric, knn, knn_blocks, normalize_rows
+from shoal.document.distance import as_matrix, canonical_metric, knn, knn_blocks, normalize_rows
 
 __all__ = ["ExactConfig", "ExactIndex", "exact_search_blocks"]
 

@@ -19,7 +19,7 @@ from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors, rerank
 from shoal.indexes.rwlock import RWLock
-from shoal.utils.distance import as_matrix, knn, normalize_rows
+from shoal.document.distance import as_matrix, knn, normalize_rows
 
 __all__ = ["FaissConfig", "FaissIndex"]
 

@@ -19,7 +19,7 @@ from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors
 from shoal.indexes.rwlock import ANY, RWLock
-from shoal.utils.distance import as_matrix, knn_blocks
+from shoal.document.distance import as_matrix, knn_blocks
 
 __all__ = ["HnswConfig", "HnswIndex"]
 

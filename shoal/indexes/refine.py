@@ -7,7 +7,7 @@ import numpy as np
 
 from shoal.errors import BadInputError
 from shoal.indexes.base import pad_result
-from shoal.utils.distance import normalize_rows, sort_key
+from shoal.document.distance import normalize_rows, sort_key
 
 __all__ = ["VectorSource", "fetch_vectors", "rerank"]
 
@@ -53,7 +53,7 @@ def rerank(queries: np.ndarray, labels: np.ndarray, source: VectorSource, k: int
            metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Rescore ``(Q, C)`` candidate ``labels`` exactly and keep the best k per query.
 
-    ``queries`` are raw (not normalized); scores follow :mod:`shoal.utils.distance`.
+    ``queries`` are raw (not normalized); scores follow :mod:`shoal.document.distance`.
     """
     faiss = _faiss()
     source = _resolve(source)

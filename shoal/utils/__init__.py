@@ -1,1 +1,1 @@
-"""Small helpers with no shoal dependencies (layer 0): vector math, progress bars."""
+"""Small helpers with no shoal dependencies (layer 0): progress bars."""

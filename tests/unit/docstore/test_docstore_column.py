@@ -8,7 +8,7 @@ import pytest
 
 from shoal.docstore.column import VectorColumn, search_column
 from shoal.errors import CorruptStoreError, DimensionMismatchError
-from shoal.utils.distance import knn
+from shoal.document.distance import knn
 
 
 def test_write_read_take_and_reopen(tmp_path):

@@ -6,7 +6,7 @@ from shoal import Document, DocumentArray
 from shoal.errors import (
     BadInputError, DimensionMismatchError, EmptyArrayError, UnknownMetricError,
 )
-from shoal.utils.distance import pairwise
+from shoal.document.distance import pairwise
 
 
 def _data(n=50, dim=8, seed=0):
@@ -141,7 +141,7 @@ def test_evaluate_with_ground_truth_and_labels():
 
 
 def test_blockwise_knn_matches_one_shot():
-    from shoal.utils.distance import knn
+    from shoal.document.distance import knn
 
     rng = np.random.default_rng(5)
     data = rng.standard_normal((1000, 16)).astype(np.float32)
