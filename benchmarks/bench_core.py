@@ -40,7 +40,7 @@ def bench_match(n_queries: int, n_docs: int, dim: int, batch_size: int) -> list[
     query_da.embeddings = queries
     rows = []
     for metric, cls in (("cosine", faiss.IndexFlatIP), ("euclidean", faiss.IndexFlatL2)):
-        def bare():
+        def bare(metric=metric, cls=cls):
             xb, xq = data, queries
             if metric == "cosine":
                 xb, xq = data.copy(), queries.copy()
@@ -51,7 +51,7 @@ def bench_match(n_queries: int, n_docs: int, dim: int, batch_size: int) -> list[
             for start in range(0, n_queries, batch_size):
                 idx.search(xq[start:start + batch_size], 10)
 
-        def ours():
+        def ours(metric=metric):
             query_da.match(index_da, metric=metric, limit=10, batch_size=batch_size)
 
         t_bare, t_ours = best_of(bare, 1), best_of(ours, 1)

@@ -12,12 +12,10 @@ import httpx
 import pytest
 
 import shoal
-from shoal import Document, DocumentArray, Executor, Flow, requests
+from shoal import Client, Document, DocumentArray, Executor, Flow, requests
 from shoal.flow.flow import free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-from shoal import Client
 
 
 def test_client_is_exported_from_shoal():

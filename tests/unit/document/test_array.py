@@ -78,7 +78,7 @@ def test_embeddings_matrix_and_setter(make_da):
 def test_ragged_embeddings_are_a_clear_error():
     da = DocumentArray([Document(embedding=[1, 2]), Document(embedding=[1, 2, 3])])
     with pytest.raises(DimensionMismatchError, match="different shapes"):
-        da.embeddings
+        _ = da.embeddings
 
 
 def test_tensors_and_blobs(make_da):
@@ -199,7 +199,7 @@ def test_context_manager_closes(make_da):
 def test_embeddings_partially_missing_is_clear():
     da = DocumentArray([Document(embedding=[1.0]), Document()])
     with pytest.raises(EmptyArrayError, match="1 of 2 Documents have no embedding"):
-        da.embeddings
+        _ = da.embeddings
 
 
 def test_in_memory_changes_are_by_reference():
