@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio as _asyncio
 import concurrent.futures
-import inspect
 import logging
 import threading
 import time
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from shoal.client.config import ClientConfig, parse_client_args
 from shoal.client.errors import response_error
-from shoal.client.inputs import RequestFactory
+from shoal.document.posting import Callback, RequestFactory, call_with_error
 from shoal.client.stream import DEFAULT_PREFETCH, exchange
 from shoal.client.transports import make_transport
 from shoal.errors import BadInputError
@@ -44,21 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Client", "AsyncClient", "PostOptions"]
 
 log = logging.getLogger(__name__)
-Callback = Callable[..., Any]
-
-
-def _call_on_error(cb: Callback, resp: DataRequest, exc: BaseException) -> None:
-    """``on_error(resp)`` or ``on_error(resp, exc)``, by what the callback accepts."""
-    try:
-        params = list(inspect.signature(cb).parameters.values())
-        two = any(p.kind is p.VAR_POSITIONAL for p in params) or sum(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) >= 2
-    except (TypeError, ValueError):  # builtins such as print
-        two = False
-    if two:
-        cb(resp, exc)
-    else:
-        cb(resp)
 
 
 class PostOptions:
@@ -84,7 +68,7 @@ class PostOptions:
         if resp.is_error:
             exc = response_error(resp)
             if self.on_error is not None:
-                _call_on_error(self.on_error, resp, exc)
+                call_with_error(self.on_error, resp, exc)
             elif self.continue_on_error:
                 log.error("request %s failed: %s", resp.header.request_id, exc)
             else:

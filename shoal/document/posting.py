@@ -1,4 +1,6 @@
-"""Turning ``post(inputs=...)`` into requests of ``request_size`` Documents.
+"""What ``Flow.post`` and ``Client.post`` share: inputs into requests, and callbacks.
+
+Turning ``post(inputs=...)`` into requests of ``request_size`` Documents:
 
 ``inputs`` may be a Document, a DocumentArray, a list (or any iterable) of Documents
 or of values a Document accepts (text, dicts), a generator, a function returning any
@@ -9,14 +11,16 @@ An empty iterable sends nothing.
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator, Iterable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 from shoal.document.array import DocumentArray
 from shoal.document.document import Document
 from shoal.document.request import DataRequest
 from shoal.errors import BadInputError
 
-__all__ = ["RequestFactory", "is_async_inputs"]
+__all__ = ["RequestFactory", "is_async_inputs", "call_with_error", "Callback"]
+
+Callback = Callable[..., Any]
 
 
 def _resolve(inputs: Any) -> Any:
@@ -103,3 +107,18 @@ class RequestFactory:
                 batch = []
         if batch:
             yield self.make(batch)
+
+
+def call_with_error(cb: Callback, resp: DataRequest, exc: BaseException | None) -> None:
+    """``cb(resp, exc)`` if the callback takes two positional arguments, else ``cb(resp)``
+    (Jina's ``on_error`` comes in both shapes)."""
+    try:
+        params = list(inspect.signature(cb).parameters.values())
+        two = any(p.kind is p.VAR_POSITIONAL for p in params) or sum(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) >= 2
+    except (TypeError, ValueError):  # builtins such as print
+        two = False
+    if two:
+        cb(resp, exc)
+    else:
+        cb(resp)

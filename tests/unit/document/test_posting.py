@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from shoal.client.inputs import RequestFactory
+from shoal.document.posting import RequestFactory
 from shoal.document import Document, DocumentArray
 from shoal.errors import BadInputError
 
