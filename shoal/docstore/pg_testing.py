@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -67,8 +68,10 @@ class LocalPostgres:
 
     def _run(self, *argv: str) -> None:
         cmd = list(argv)
-        if self._as_root:
+        if self._as_root and shutil.which("runuser"):
             cmd = ["runuser", "-u", _USER, "--", *cmd]
+        elif self._as_root:
+            cmd = ["su", "-s", "/bin/sh", _USER, "-c", shlex.join(cmd)]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:2])} failed: {res.stderr.strip() or res.stdout.strip()}")

@@ -29,7 +29,8 @@ from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.pool import NullPool
 
 from shoal.document.codec import dumps_json, loads_json
-from shoal.errors import CorruptStoreError, InvalidConfigError, StoreError, StoreLockedError
+from shoal.errors import (BadInputError, CorruptStoreError, InvalidConfigError, StoreError,
+                          StoreLockedError)
 
 from shoal.docstore.config import SqliteConfig
 from shoal.docstore.pg_column import PgColumn
@@ -39,6 +40,7 @@ from shoal.docstore.sqlite import _META_COLS, FORMAT_VERSION, SqliteStore
 
 __all__ = ["PostgresStore"]
 
+_CREATE_LOCK = 0x5E0A1  # advisory-lock key held while creating an array's tables
 _PG_HOT = {"float": "DOUBLE PRECISION", "int": "BIGINT", "str": "TEXT", "bool": "BIGINT"}
 
 
@@ -94,6 +96,11 @@ class PostgresStore(SqliteStore):
                 f"array {self.t!r} in {self.path} is locked by another writer and stayed locked "
                 f"for more than timeout={self.config.timeout}s; retry later, or open it with a "
                 "larger config['timeout']")
+        if isinstance(orig, psycopg.DataError):
+            return BadInputError(
+                f"PostgreSQL cannot store a value of this batch ({str(orig).strip()}); e.g. NUL "
+                "characters in text or NaN / Infinity in tags are not allowed there - clean the "
+                "Documents (nothing of this batch was written)")
         if isinstance(orig, psycopg.errors.DataCorrupted):
             return CorruptStoreError(f"PostgreSQL reports damaged data in {self.path}: {orig}")
         return exc
@@ -126,27 +133,38 @@ class PostgresStore(SqliteStore):
     def _exists(self, name: str) -> bool:
         return self.db.execute("SELECT to_regclass(?)", (f'"{name}"',)).fetchone()[0] is not None
 
+    def _saved_row(self) -> tuple | None:
+        if not self._exists("shoal_arrays"):
+            return None
+        return self.db.execute("SELECT version, config FROM shoal_arrays WHERE name=?",
+                               (self.t,)).fetchone()
+
     def _setup(self) -> None:
         self.table = self._table()
+        row = self._saved_row()  # opening an existing array takes no lock
+        if row is None:
+            self._create()
+            row = self._saved_row()
+        if row is None:
+            raise CorruptStoreError(f"array {self.t!r} lost its entry in shoal_arrays ({self.path})")
+        self._saved = loads_json(row[1] or "{}")
+        self._open_existing(row[0], self._saved)
+
+    def _create(self) -> None:
         with self.atomic(meta=False):  # under the array's lock: one process creates it
-            row = None
-            if self._exists("shoal_arrays"):
-                row = self.db.execute("SELECT version, config FROM shoal_arrays WHERE name=?",
-                                      (self.t,)).fetchone()
-            if row is None:
+            # and under a database-wide one: arrays created at once share shoal_arrays
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (_CREATE_LOCK,))
+            if self._saved_row() is None:
                 if self._exists(self.t):
                     raise InvalidConfigError(
                         f"table {self.t!r} in {self.path} exists but is not a shoal array; "
                         "choose another table_name")
-                self._saved = {"list_like": self.list_like, "columns": self.hot}
                 self._md.create_all(self._conn)
                 self.db.execute(
                     "INSERT INTO shoal_arrays (name, version, count, seq, vec_rows, n_dead, dim,"
                     " epoch, config) VALUES (?, ?, 0, 0, 0, 0, ?, 0, ?)",
-                    (self.t, FORMAT_VERSION, self.config.n_dim, dumps_json(self._saved)))
-                return
-        self._saved = loads_json(row[1] or "{}")
-        self._open_existing(row[0], self._saved)
+                    (self.t, FORMAT_VERSION, self.config.n_dim,
+                     dumps_json({"list_like": self.list_like, "columns": self.hot})))
 
     def _add_hot_columns(self, new: dict[str, str], merged: dict[str, str]) -> None:
         with self.atomic(meta=False):

@@ -179,3 +179,43 @@ def test_default_index_dir_is_per_array(pg):
     url = pg_url(pg_testing.shared_server().url)
     assert default_index_dir(url, "a") != default_index_dir(url, "b")
     assert "secret" not in default_index_dir(pg_url("postgresql://u:secret@h/db"), "a")
+
+
+def test_values_postgres_cannot_hold_are_bad_input(pg):
+    from shoal.errors import BadInputError
+
+    da, _ = pg(docs(2))
+    with pytest.raises(BadInputError, match="nothing of this batch"):
+        da.extend([Document(id="n1", tags={"x": float("nan")}), Document(id="n2")])
+    with pytest.raises(BadInputError):
+        da.extend([Document(id="z", text="a\x00b")])
+    assert len(da) == 2 and "n2" not in da
+    da.extend(docs(1, start=2))
+    assert len(da) == 3
+
+
+def test_not_a_shoal_table_and_concurrent_creation(pg):
+    import threading
+
+    da, cfg = pg()
+    st = da._store
+    st.db.execute('CREATE TABLE IF NOT EXISTS "plain_table_x" (a int)')
+    with pytest.raises(InvalidConfigError, match="not a shoal array"):
+        DocumentArray(storage="postgres", config={**cfg, "table_name": "plain_table_x"})
+    errors, made = [], []
+
+    def create(i):
+        try:
+            made.append(DocumentArray(storage="postgres",
+                                      config={**cfg, "table_name": f"{cfg['table_name']}_c{i % 2}"}))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for d in made:
+        d.close()
+    assert not errors and len(made) == 6
