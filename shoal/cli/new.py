@@ -13,7 +13,7 @@ if __name__ == "__main__":
     flow = Flow.load_config("flow.yml")
     with flow:
         flow.post("/index", DocumentArray([Document(text="hello, world"), Document(text="goodbye")]))
-        results = flow.post("/search", Document(text="hi"))
+        results = flow.post("/search", Document(text="hello"))
         for match in results[0].matches:
             print(match.text, match.scores["cosine"].value)
 '''

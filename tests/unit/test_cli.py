@@ -23,6 +23,11 @@ def test_new_creates_a_runnable_skeleton(tmp_path):
     for rel in ("app.py", "flow.yml", "executor1/executor.py", "executor1/config.yml"):
         assert (tmp_path / "app" / rel).exists()
     assert main(["new", str(tmp_path / "app")]) == 2  # refuses to overwrite
+    run = subprocess.run([sys.executable, "app.py"], cwd=tmp_path / "app", capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    first = run.stdout.splitlines()[0]
+    assert first.startswith("hello, world") and float(first.split()[-1]) < 1.0
 
 
 def test_module_entry_point():
