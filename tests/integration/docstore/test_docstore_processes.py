@@ -88,6 +88,7 @@ READER = """
     storage, cfg, target = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
     da = DocumentArray(storage=storage, config=cfg)
     seen = []
+    print("ready", len(da), flush=True)
     deadline = time.time() + 60
     while time.time() < deadline:
         n = len(da)
@@ -110,13 +111,14 @@ def test_one_writer_and_readers_see_commits_without_reopening(storage, tmp_path)
     DocumentArray(storage=storage, config=cfg).close()  # create it
     target = 12 * BATCH
     readers = [_spawn(READER, storage, json.dumps(cfg), str(target)) for _ in range(3)]
-    time.sleep(1.0)
+    for r in readers:  # every reader has the store open and has seen it empty
+        assert r.stdout.readline().split() == ["ready", "0"], r.stderr.read()
     with DocumentArray(storage=storage, config=cfg) as da:
         from shoal.document.document import Document
         for b in range(12):
             da.extend([Document(id=f"b{b}-{i}", text=f"batch {b} doc {i}",
                                 embedding=np.full(8, b, dtype=np.float32)) for i in range(BATCH)])
-            time.sleep(0.05)
+            time.sleep(0.1)  # readers poll every 10 ms: each commit is seen on its own
     for r in readers:
         out, err = r.communicate(timeout=90)
         assert r.returncode == 0, out + err
