@@ -31,6 +31,7 @@ class PgColumn:
         self.rows = rows
         self.writable = writable
         self._q = f'"{table}__vec"'
+        self._ahead: dict[int, bytes] = {}  # rows read with their Document (labels never change)
 
     @property
     def row_bytes(self) -> int:
@@ -75,7 +76,16 @@ class PgColumn:
                                (self.epoch, uniq)).fetchall()
         return self._assemble(dict(rows), labels)
 
+    def prefetched(self, label: int, vec: bytes) -> None:
+        """Keep a row read along with its Document for the next :meth:`row` call."""
+        if len(self._ahead) > 64:
+            self._ahead.clear()
+        self._ahead[label] = vec
+
     def row(self, label: int) -> np.ndarray:
+        vec = self._ahead.pop(label, None)
+        if vec is not None and len(vec) == self.row_bytes:
+            return np.frombuffer(vec, dtype=np.float32).copy()
         return self.take(np.array([label], dtype=np.int64))[0]
 
     def read(self, start: int, stop: int) -> np.ndarray:

@@ -177,6 +177,27 @@ class PostgresStore(SqliteStore):
                 self.db.execute(f'CREATE INDEX IF NOT EXISTS "{self.t}__c_{k}" ON {self._qt} ("c_{k}")')
             self._save_config(columns=merged)
 
+    # --- reads -----------------------------------------------------------------------------
+    def _rows_by_ids(self, ids: Any, cols: str = "id, label, flags, text, tags, doc") -> dict[str, tuple]:
+        """As the sqlite store; a single Document's row comes with its column vector (one
+        round trip for ``da[id]``), kept for :meth:`PgColumn.row`."""
+        if len(ids) != 1 or "label" not in cols.split(", "):
+            return super()._rows_by_ids(ids, cols)
+        sql = self._sql_by_id.get("+vec " + cols)
+        if sql is None:
+            qual = ", ".join(f"d.{c}" for c in cols.split(", "))
+            sql = self._sql_by_id["+vec " + cols] = (
+                f'SELECT {qual}, v.vec FROM {self._qt} AS d LEFT JOIN "{self.t}__vec" AS v '
+                "ON v.epoch = ? AND v.label = d.label WHERE d.id = ?")
+        col = self.column
+        r = self._cur.execute(sql, (col.epoch, ids[0])).fetchone()
+        if r is None:
+            return {}
+        label = r[cols.split(", ").index("label")]
+        if r[-1] is not None and label is not None:
+            col.prefetched(label, r[-1])
+        return {r[0]: r[:-1]}
+
     # --- the vector column ----------------------------------------------------------------
     def _column_path(self, epoch: int) -> str:
         return f"pg:{self.t}:{epoch}"
