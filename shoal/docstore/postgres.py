@@ -14,7 +14,10 @@ processes or machines can share one array. What differs:
   that waits longer than ``timeout`` seconds gets StoreLockedError. Reads run in
   autocommit mode and see every committed write;
 - the ANN index (``config['index']``) is saved in ``config['index_path']``, by default a
-  directory per server / database / array under the system temp dir.
+  directory per server / database / array under the system temp dir. Each process keeps
+  its own copy, caught up from the shared column by sequence numbers;
+- ``$regex`` is PostgreSQL's POSIX ``~`` (Python ``re`` in SQLite and in memory): plain
+  patterns agree, Python-only syntax (lookarounds, ``\d`` inside classes...) may not.
 """
 from __future__ import annotations
 

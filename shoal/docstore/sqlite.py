@@ -15,6 +15,10 @@ Transactions are explicit (``with store.atomic():``, nested = savepoints), ``BEG
 IMMEDIATE`` takes the write lock up front, WAL + ``synchronous=NORMAL``; a writer that
 cannot get the lock within ``timeout`` seconds raises StoreLockedError. Reads outside a
 transaction see every committed write (no reopen needed).
+
+:class:`~shoal.docstore.postgres.PostgresStore` runs the same statements on PostgreSQL by
+overriding the few driver-specific hooks (``_connect``, ``_setup``, ``_begin``,
+``_committed``, ``_meta``, ``_new_column`` / ``_drop_column``, ``_compact``, ``_translate``).
 """
 from __future__ import annotations
 
