@@ -17,7 +17,7 @@ processes or machines can share one array. What differs:
   directory per server / database / array under the system temp dir. Each process keeps
   its own copy, caught up from the shared column by sequence numbers;
 - ``$regex`` is PostgreSQL's POSIX ``~`` (Python ``re`` in SQLite and in memory): plain
-  patterns agree, Python-only syntax (lookarounds, ``\d`` inside classes...) may not.
+  patterns agree, Python-only syntax (lookarounds, non-POSIX escapes) may not.
 """
 from __future__ import annotations
 
