@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
 from shoal import DocumentArray
 
-STORAGES = ["memory", "sqlite", "lmdb"]
+STORAGES = ["memory", "sqlite", "lmdb", "postgres"]
 _counter = itertools.count()
 
 
 def _disk_config(storage: str, tmp_path) -> dict:
     n = next(_counter)
+    if storage == "postgres":
+        from shoal.docstore import pg_testing
+
+        return {"connection": pg_testing.shared_server().url,
+                "table_name": f"docs{os.getpid()}_{n}", "index_path": str(tmp_path / f"pgindex{n}")}
     if storage == "sqlite":
         return {"connection": str(tmp_path / f"store{n}.db"), "table_name": f"docs{n}"}
     return {"path": str(tmp_path / f"lmdb{n}"), "name": f"docs{n}"}
@@ -30,6 +36,12 @@ def storage(request) -> str:
             pytest.skip(f"storage {name!r} not available: {exc}")
         if name not in _REGISTRY:
             pytest.skip(f"storage {name!r} is not registered")
+        if name == "postgres":
+            from shoal.docstore import pg_testing
+
+            reason = pg_testing.unavailable()
+            if reason:
+                pytest.skip(reason)
     return name
 
 
