@@ -49,6 +49,12 @@ def pack(r: Row, label: int | None, _head: Any = _HEAD.pack) -> bytes:
     return b"".join((head, idb, t, g, a, blob))
 
 
+def record_id(rec: bytes) -> str:
+    """Only the Document id of a record (no text, tags or blob decoded)."""
+    li = _HEAD_UNPACK(rec)[2]
+    return bytes(rec[_HEAD_SIZE:_HEAD_SIZE + li]).decode()
+
+
 def unpack(rec: bytes) -> tuple[str, int | None, int, str | None, str | None, str | None, bytes]:
     """(id, label, flags, text, tags, attrs, blob) of a record."""
     try:

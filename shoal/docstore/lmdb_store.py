@@ -44,7 +44,7 @@ from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.lmdb_env import acquire_env, release_env
-from shoal.docstore.lmdb_records import QQ, FilterView, Q, fields_of, key, pack, unpack
+from shoal.docstore.lmdb_records import QQ, FilterView, Q, fields_of, key, pack, record_id, unpack
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
@@ -811,15 +811,22 @@ class LmdbStore:
         self._write(fn)
 
     def _positions_of_labels(self, labels: np.ndarray) -> np.ndarray:
+        """Positions of the Documents holding vector ``labels`` (-1 where none): three batched
+        lookups (label -> row, row -> id, id -> position), no record decoded beyond its id."""
+        uniq = np.unique(labels[labels >= 0]).tolist()
         found: dict[int, int] = {}
-        with self._read() as txn:
-            for lab in np.unique(labels[labels >= 0]).tolist():
-                rid = txn.get(key(lab), db=self._dbs["labels"])
-                if rid is None:
-                    continue
-                doc_id = unpack(txn.get(bytes(rid), db=self._dbs["docs"]))[0]
-                found[lab] = self.position_of(doc_id) if not self.list_like else \
-                    QQ.unpack(txn.get(doc_id.encode(), db=self._dbs["ids"]))[1]
+        if uniq:
+            with self._read() as txn:
+                rows = {Q.unpack(k)[0]: bytes(v) for k, v in txn.cursor(
+                    db=self._dbs["labels"]).getmulti([key(lab) for lab in uniq])}
+                recs = dict(txn.cursor(db=self._dbs["docs"]).getmulti(sorted(set(rows.values()))))
+                ids = {lab: record_id(recs[r]) for lab, r in rows.items() if r in recs}
+                if self.list_like:
+                    pos = {bytes(k).decode(): QQ.unpack(v)[1] for k, v in txn.cursor(
+                        db=self._dbs["ids"]).getmulti(sorted({i.encode() for i in ids.values()}))}
+                    found = {lab: pos[i] for lab, i in ids.items() if i in pos}
+                else:
+                    found = {lab: self.position_of(i) for lab, i in ids.items()}
         flat = [found.get(lab, -1) for lab in labels.ravel().tolist()]
         return np.asarray(flat, dtype=np.int64).reshape(labels.shape)
 
