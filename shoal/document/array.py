@@ -50,8 +50,10 @@ class DocumentArray:
                 docs = [docs]
             elif isinstance(docs, DocumentArray) and copy:
                 docs = [d.copy() for d in docs]
-            self.extend(docs, show_progress=show_progress) if storage != "memory" else \
+            if storage == "memory":
                 self._extend_memory(docs)
+            else:
+                self.extend(docs, show_progress=show_progress)
 
     def _extend_memory(self, docs: Iterable[Any]) -> None:
         if not isinstance(docs, list):
@@ -750,11 +752,8 @@ class _ChildArray(DocumentArray):
         self._owner = weakref.ref(owner) if owner is not None else None
         super().__init__(docs)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return super().__getstate__()
-
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._owner = None
+        self._owner = None  # the owning Document re-owns its arrays after unpickling
         super().__setstate__(state)
 
 

@@ -412,7 +412,7 @@ class Document:
         if self is other:
             return True
         for name in FIELDS:
-            a, b = getattr(self, name), getattr(other, name)
+            a, b = _field_value(self, name), _field_value(other, name)
             if _is_tensor(a) or _is_tensor(b):
                 if not (_is_tensor(a) and _is_tensor(b)) or not np.array_equal(np.asarray(a), np.asarray(b)):
                     return False
@@ -488,6 +488,14 @@ class Document:
 _PRIVATE = {"id", "text", "blob", "tensor", "embedding", "tags", "chunks", "matches",
             "scores", "evaluations"}
 _CONTAINERS = {"tags", "chunks", "matches", "scores", "evaluations"}
+
+
+def _field_value(doc: Document, name: str) -> Any:
+    """A field's value for comparison, without creating empty containers on the way."""
+    if name in _CONTAINERS:
+        value = getattr(doc, "_" + name)
+        return value if value is not None else (() if name in ("chunks", "matches") else {})
+    return getattr(doc, name)
 
 
 def _as_array(value: Any) -> Any:
