@@ -15,7 +15,11 @@ def test_hello_with_the_lexical_encoder(tmp_path, capsys):
                  str(tmp_path / "ws"), "--query", "parse JSON text"]) == 0
     out = capsys.readouterr().out
     assert "parse JSON text" in out and "json." in out
-    assert list((tmp_path / "ws").glob("*.npy"))  # embeddings cached for the next run
+    assert "embedded and indexed" in out
+    assert main(["hello", "--model", "hashing", "--limit", "200", "--workspace",
+                 str(tmp_path / "ws"), "--query", "parse JSON text"]) == 0
+    out = capsys.readouterr().out
+    assert "reused the store" in out and "json." in out  # the second run reopens the store
 
 
 def test_new_creates_a_runnable_skeleton(tmp_path):
