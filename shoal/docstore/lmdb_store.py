@@ -771,6 +771,42 @@ class LmdbStore:
                             positions_of=self._positions_of_labels, params=params)
 
     @_op
+    def find_documents(self, queries: np.ndarray, limit: int, metric: str = "cosine",
+                       filter: dict | None = None, block_size: int | None = None,
+                       **params: Any) -> tuple[np.ndarray, list[list[Document | None]]]:
+        """:meth:`find_vectors`, returning the Documents found: an unfiltered search maps
+        vector labels straight to records (label -> row -> record), no positions involved."""
+        if filter is not None:
+            scores, positions = self.find_vectors(queries, limit, metric, filter, block_size,
+                                                  **params)
+            return scores, self._docs_of(positions, self.get_at)
+        scores, labels = find_vectors(
+            queries, limit, metric, meta=self._meta(), column=self.column,
+            block_size=block_size or self.config.block_size, index=self._index, filtered=None,
+            dead=lambda: self.dead_labels(None), positions_of=lambda labels: labels,
+            params=params)
+        return scores, self._docs_of(labels, self._docs_of_labels)
+
+    @staticmethod
+    def _docs_of(keys: np.ndarray, fetch: Any) -> list[list[Document | None]]:
+        unique = np.unique(keys[keys >= 0]).tolist()
+        found = dict(zip(unique, fetch(unique))) if unique else {}
+        return [[found.get(k) for k in row] for row in keys.tolist()]
+
+    @_op
+    def _docs_of_labels(self, labels: Sequence[int]) -> list[Document]:
+        """The Documents holding vector ``labels`` (sorted, unique), in that order."""
+        with self._read() as txn:
+            rows = [bytes(v) for _, v in txn.cursor(db=self._dbs["labels"]).getmulti(
+                [key(lab) for lab in labels])]
+            if len(rows) != len(labels):
+                raise CorruptStoreError(
+                    f"{len(labels) - len(rows)} vector labels have no Document in {self.path}; "
+                    "run da.rebuild_index()")
+            recs = dict(txn.cursor(db=self._dbs["docs"]).getmulti(sorted(set(rows))))
+            return self._materialize([recs[r] for r in rows])
+
+    @_op
     def dead_labels(self, since_seq: int | None = None) -> np.ndarray:
         """Sorted vector labels freed (after write ``since_seq`` when given)."""
         out = []

@@ -484,8 +484,8 @@ class DocumentArray:
                         "the query Documents have no embeddings; call .embed(model) first"
                     )
                 q = as_matrix(q, what="query embeddings")
-                scores, pos = compute.search(darray, q, want, metric, filter, **params)
-                rows = compute.build_matches(darray, scores, pos, name, only_id)
+                scores, found = compute.search_docs(darray, q, want, metric, filter, **params)
+                rows = compute.build_matches(scores, found, name, only_id)
                 if exclude_self:
                     rows = compute.exclude_self_rows([d.id for d in queries], rows, limit)
                 else:
@@ -533,8 +533,8 @@ class DocumentArray:
             raise EmptyArrayError("cannot search an empty array; add Documents first")
         metric = canonical_metric(metric)
         want = limit + 1 if exclude_self else limit
-        scores, pos = compute.search(self, vectors, want, metric, filter, **params)
-        rows = compute.build_matches(self, scores, pos, metric_name or metric, only_id)
+        scores, found = compute.search_docs(self, vectors, want, metric, filter, **params)
+        rows = compute.build_matches(scores, found, metric_name or metric, only_id)
         if exclude_self:
             rows = compute.exclude_self_rows(ids, rows, limit)
         results = [DocumentArray(r[:limit]) for r in rows]

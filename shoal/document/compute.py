@@ -16,7 +16,7 @@ from shoal.document.score import NamedScore, NamedScoreMap
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
 
-__all__ = ["embed", "search", "build_matches", "evaluate", "EVAL_METRICS"]
+__all__ = ["embed", "search", "search_docs", "build_matches", "evaluate", "EVAL_METRICS"]
 
 
 # --- embed ----------------------------------------------------------------------
@@ -111,21 +111,37 @@ def search(data: DocumentArray, queries: np.ndarray, limit: int, metric: str,
     return knn(queries, matrix, limit, metric, block_size=block_size)
 
 
-def build_matches(data: DocumentArray, scores: np.ndarray, positions: np.ndarray,
-                  metric_name: str, only_id: bool = False) -> list[list[Document]]:
-    """For each query row, match Documents (light copies) with ``scores[metric_name]`` set."""
-    flat = positions[positions >= 0]
-    unique = np.unique(flat)
+def search_docs(data: DocumentArray, queries: np.ndarray, limit: int, metric: str,
+                filter: dict | None = None, **params: Any
+                ) -> tuple[np.ndarray, list[list[Document | None]]]:
+    """(scores (Q, k), for each query the k Documents found, None where padded).
+
+    Uses the store's ``find_documents`` when it has one (no position round trip), else
+    :func:`search` and one batched ``get_at`` of the distinct positions."""
+    fast = getattr(data._store, "find_documents", None)
+    if fast is not None:
+        if not isinstance(limit, (int, np.integer)) or limit <= 0:
+            raise BadInputError(f"limit must be a positive integer, got {limit!r}")
+        return fast(queries, int(limit), canonical_metric(metric), filter, **params)
+    scores, positions = search(data, queries, limit, metric, filter, **params)
+    unique = np.unique(positions[positions >= 0])
     found = dict(zip(unique.tolist(), data._store.get_at(unique.tolist()))) if unique.size else {}
+    rows = [[found.get(p) for p in row] for row in positions.tolist()]
+    return scores, rows
+
+
+def build_matches(scores: np.ndarray, rows: list[list[Document | None]], metric_name: str,
+                  only_id: bool = False) -> list[list[Document]]:
+    """For each query row, match Documents (light copies) with ``scores[metric_name]`` set."""
     out: list[list[Document]] = []
     new_score = NamedScore
     set_score = dict.__setitem__
-    for row_scores, row_pos in zip(scores.tolist(), positions.tolist()):
+    for row_scores, row_docs in zip(scores.tolist(), rows):
         matches = []
-        for s, p in zip(row_scores, row_pos):
-            if p < 0:
+        for s, src in zip(row_scores, row_docs):
+            if src is None:
                 continue
-            m = _light_copy(found[p], only_id)
+            m = _light_copy(src, only_id)
             score_map = m._scores = NamedScoreMap()
             set_score(score_map, metric_name, new_score(value=s))
             matches.append(m)
@@ -133,25 +149,34 @@ def build_matches(data: DocumentArray, scores: np.ndarray, positions: np.ndarray
     return out
 
 
-_COPIED_SLOTS = tuple(n for n in Document.__slots__[:-1]
-                      if n not in ("_tags", "_matches", "_scores", "_evaluations", "_chunks"))
-
-
 def _light_copy(src: Document, only_id: bool = False) -> Document:
-    """A match: shares arrays and content with ``src``, without its matches and scores."""
+    """A match: shares arrays and content with ``src``, without its matches and scores.
+
+    Slots are assigned one by one (no getattr/setattr loop): this runs once per match."""
     m = Document.__new__(Document)
+    m._id = src._id
     if only_id:
-        m._id = src._id
-        for name in _COPIED_SLOTS[1:]:
-            setattr(m, name, None)
-        m.granularity = m.adjacency = 0
+        m.parent_id = m._text = m._blob = m._tensor = m._embedding = None
+        m.uri = m.mime_type = m.modality = m.offset = m.location = m.weight = None
         m._tags = m._chunks = None
+        m.granularity = m.adjacency = 0
     else:
-        for name in _COPIED_SLOTS:
-            setattr(m, name, getattr(src, name))
+        m.parent_id = src.parent_id
+        m.granularity = src.granularity
+        m.adjacency = src.adjacency
+        m._text = src._text
+        m._blob = src._blob
+        m._tensor = src._tensor
+        m._embedding = src._embedding
+        m.uri = src.uri
+        m.mime_type = src.mime_type
+        m.modality = src.modality
+        m.offset = src.offset
+        m.location = src.location
+        m.weight = src.weight
         m._tags = dict(src._tags) if src._tags else None
         m._chunks = src._chunks
-    m._matches = m._evaluations = None
+    m._matches = m._scores = m._evaluations = None
     return m
 
 

@@ -53,6 +53,9 @@ class DocStore(Protocol):
     - ``find_vectors(queries, limit, metric, filter, **params) -> (scores (Q,k), positions
       (Q,k))``: exact or indexed vector search, pre-filtered, positions -1 padded (disk
       stores also take ``exact=True`` and ``block_size=``).
+    - ``find_documents(queries, limit, metric, filter, **params) -> (scores (Q,k), rows)``:
+      the same search returning, per query, the k Documents found (None where padded), so
+      a store can skip the position round trip.
     - ``filter_positions(filter) -> list[int]``: positions of the Documents passing a
       filter, evaluated in the backend (SQL, a tag column...).
     - ``embeddings_at(positions | None) -> ndarray``: the embedding column as one matrix.

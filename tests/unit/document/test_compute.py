@@ -150,3 +150,26 @@ def test_blockwise_knn_matches_one_shot():
         s1, i1 = knn(q, data, 10, metric)
         s2, i2 = knn(q, data, 10, metric, block_size=64)
         assert np.array_equal(i1, i2) and np.allclose(s1, s2, atol=1e-4)
+
+
+def test_match_copies_every_field_but_matches_and_scores():
+    from shoal.document.compute import _light_copy
+    from shoal.document.document import Document as D
+
+    src = D(id="s", parent_id="p", granularity=1, adjacency=2, text="t", uri="u",
+            mime_type="m", tags={"a": 1}, modality="x", offset=3, location=[1], weight=0.5,
+            embedding=[1.0, 2.0])
+    src.chunks.append(D(id="c"))
+    src.matches.append(D(id="old"))
+    src.scores["x"] = 1.0
+    m = _light_copy(src)
+    for name in D.__slots__[:-1]:
+        if name in ("_matches", "_scores", "_evaluations"):
+            assert getattr(m, name) is None
+        elif name == "_embedding":
+            assert m._embedding is src._embedding
+        else:
+            assert getattr(m, name) == getattr(src, name), name
+    m.tags["a"] = 2
+    assert src.tags["a"] == 1
+    assert _light_copy(src, only_id=True).non_empty_fields == ("id",)
