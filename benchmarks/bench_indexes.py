@@ -10,12 +10,19 @@ ground truth from BLAS (faiss.knn):
    (IndexIVFPQ, and IndexRefineFlat for refine): recall@10 and QPS;
 4. filtered search (``allowed`` = 10% / 0.5% of labels) vs bare hnswlib's filter (``--full``).
 
+5. ``DocumentArray(storage='lmdb', index='hnsw').find`` through the store vs bare hnswlib;
+6. with ``--peer-python PATH`` (a separate venv with chromadb, ``docarray<0.30`` + annlite):
+   ``peers/peer_search.py`` on the same vectors, and shoal ``da.find`` / peer QPS ratios.
+
 Writes ``results/bench_indexes.{json,md,png}`` (recall@10 vs QPS, log QPS axis, the
-ann-benchmarks picture). The through-``da.find`` measurements (store + index) are left to
-:func:`bench_through_find`, to be filled in once the disk stores exist.
+ann-benchmarks picture). ``--real`` runs 1, 2, 3, 5 (and 6) on MiniLM embeddings of real
+text instead (``real_embeddings.py``: stdlib docstrings + Debian package descriptions,
+1,000 held-out queries, cached in ``benchmarks/data/``) and writes
+``results/bench_indexes_real.{json,md,png}``.
 
     python benchmarks/bench_indexes.py --n 100000            # a few minutes on 2 cores
     python benchmarks/bench_indexes.py --n 200000 --full
+    python benchmarks/bench_indexes.py --real --peer-python /tmp/peervenv/bin/python
 """
 from __future__ import annotations
 
@@ -218,7 +225,8 @@ def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int
 
 # -- 5: through DocumentArray.find (left for the lead once stores exist) -------------------
 def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int, efc: int,
-                       efs: list[int]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+                       efs: list[int], texts: list[str] | None = None,
+                       ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """``DocumentArray(storage='lmdb', index='hnsw').find`` vs bare hnswlib on the same vectors.
 
     Build: shoal's ``extend`` (store + vector column + index) vs bare ``lmdb`` puts of the same
@@ -235,7 +243,8 @@ def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int, efc
     from shoal.document.codec import doc_to_bytes
 
     n, batch = x.shape[0], 10_000
-    docs = [Document(id=str(i), text=f"document number {i}", embedding=x[i]) for i in range(n)]
+    docs = [Document(id=str(i), text=texts[i] if texts else f"document number {i}", embedding=x[i])
+            for i in range(n)]
     labels = np.arange(n, dtype=np.int64)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -275,6 +284,144 @@ def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int, efc
     return rows, build
 
 
+# -- 6: peers (Chroma, DocArray 0.21 + annlite) in their own interpreter -------------------
+PEER_SCRIPT = Path(__file__).resolve().parent / "peers" / "peer_search.py"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def bench_peers(peer_python: str, x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int,
+                efc: int, efs: list[int], tag: str, peers: str, texts: list[str] | None = None,
+                timeout: float = 3600) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run ``peers/peer_search.py`` under ``peer_python`` (a venv holding chromadb /
+    ``docarray<0.30`` + annlite, never shoal's) on the same vectors, saved as .npy.
+
+    Returns curve rows (top-10 documents with scores, 1,000 queries in one batch) and the
+    peers' build times. A peer that is missing or fails is reported, not fatal.
+    """
+    import json
+    import subprocess
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, arr in (("base", x), ("queries", q), ("gt", gt)):
+        paths[name] = DATA / f"peer_{tag}_{name}.npy"
+        np.save(paths[name], np.ascontiguousarray(arr))
+    cmd = [peer_python, str(PEER_SCRIPT), "--base", str(paths["base"]),
+           "--queries", str(paths["queries"]), "--gt", str(paths["gt"]), "--k", str(K),
+           "--M", str(M), "--ef-construction", str(efc), "--efs", ",".join(map(str, efs)),
+           "--peers", peers]
+    if texts is not None:  # the same Document texts shoal's store holds
+        (DATA / f"peer_{tag}_texts.json").write_text(json.dumps(texts))
+        cmd += ["--texts", str(DATA / f"peer_{tag}_texts.json")]
+    print("peers:", " ".join(cmd), flush=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"peers failed: {exc}", flush=True)
+        return [], {"error": str(exc)}
+    sys.stderr.write(proc.stderr[-4000:])
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        print(f"peers failed (rc {proc.returncode})", flush=True)
+        return [], {"error": f"rc {proc.returncode}: {proc.stderr[-500:]}"}
+    out = json.loads(lines[-1])
+    return out["rows"], out["meta"]
+
+
+def peer_ratios(find_rows: list[dict[str, Any]], peer_rows: list[dict[str, Any]],
+                bare_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """shoal ``da.find`` QPS over each peer's at the same ``ef`` (both return Documents)."""
+    shoal = {r["ef"]: r for r in find_rows}
+    bare = {r["ef"]: r for r in bare_rows if r["system"] == "hnswlib (bare)"}
+    out = []
+    for p in peer_rows:
+        s = shoal.get(p.get("ef"))
+        if s is None:
+            continue
+        if p.get("ef") in bare:
+            p["qps_ratio"] = p["qps"] / bare[p["ef"]]["qps"]
+        out.append({"comparison": f"shoal da.find vs {p['system']}", "param": p["param"],
+                    "shoal_recall@10": s["recall@10"], "shoal_qps": s["qps"],
+                    "peer_recall@10": p["recall@10"], "peer_qps": p["qps"],
+                    "ratio": s["qps"] / p["qps"]})
+    return out
+
+
+def ratios_table(ratio_rows: list[dict[str, Any]]) -> list[str]:
+    if not ratio_rows:
+        return []
+    return ["## shoal da.find vs peers (top-10 Documents with scores, one batch of all queries)"
+            "\n\n" + markdown_table(ratio_rows, ["comparison", "param", "shoal_recall@10",
+                                                  "shoal_qps", "peer_recall@10", "peer_qps",
+                                                  "ratio"])
+            + "\n\n(expected: >= 2x Chroma, >= 20x DocArray+annlite)"]
+
+
+# -- real embeddings -----------------------------------------------------------------------
+def run_real(args: argparse.Namespace) -> int:
+    """The hnsw / IVF-PQ / through-store comparison on MiniLM embeddings of real text."""
+    import real_embeddings
+
+    t_start = time.perf_counter()
+    x, q, texts = real_embeddings.load(args.real_max, args.queries)
+    gt = ground_truth(x, q, K)
+    print(f"real data {x.shape}, queries {q.shape}, ground truth in "
+          f"{time.perf_counter() - t_start:.1f}s", flush=True)
+    efs = [16, 32, 64, 128, 256, 512] if args.full else [16, 32, 64, 128, 256]
+    bare, ours, hnsw_build = build_hnsw(x, args.M, args.ef_construction)
+    print(f"hnsw built: {hnsw_build}", flush=True)
+    hnsw_rows = bench_hnsw(bare, ours, q, gt, efs)
+    latency_rows = bench_latency(bare, ours, q, [16, 64, 256])
+    del bare, ours
+    print("hnsw done", flush=True)
+
+    n, dim = x.shape
+    nlist = int(2 ** round(np.log2(max(16.0, 4 * np.sqrt(n)))))
+    m = next(s for s in (32, 16, 8) if dim % s == 0)  # 12-dim sub-vectors at 384-d
+    ivf_rows, ivf_build = bench_ivfpq(x, q, gt, nlist, m, [4, 16, 64], [1, 10])
+    print("ivf-pq done", flush=True)
+    find_efs = [16, 64, 256]
+    find_rows, find_build = bench_through_find(x, q, gt, args.M, args.ef_construction, find_efs,
+                                               texts=texts[:n])
+    print("through-store done", flush=True)
+    peer_rows, peer_meta = [], {}
+    if args.peer_python:
+        peer_rows, peer_meta = bench_peers(args.peer_python, x, q, gt, args.M,
+                                           args.ef_construction, find_efs, "real", args.peers,
+                                           texts=texts[:n])
+    ratio_rows = peer_ratios(find_rows, peer_rows, hnsw_rows)
+
+    params = {"data": f"MiniLM all-MiniLM-L6-v2 embeddings of stdlib docstrings + Debian "
+                      f"package descriptions (benchmarks/real_embeddings.py --max {args.real_max})",
+              "n": n, "dim": dim, "queries": len(q), "k": K, "metric": METRIC, "M": args.M,
+              "ef_construction": args.ef_construction, "full": args.full,
+              "cpus": os.cpu_count(), "hnsw_build": hnsw_build, "ivfpq_build": ivf_build,
+              "through_store_build": find_build, "peers": peer_meta}
+    curve = hnsw_rows + ivf_rows + find_rows + peer_rows
+    curve_cols = ["system", "param", "recall@10", "qps", "qps_ratio"]
+    table = "\n\n".join([
+        f"Real embeddings: {n:,} x {dim} MiniLM vectors indexed, {len(q):,} held-out queries "
+        "(texts never indexed), exact ground truth by BLAS. qps_ratio is against bare hnswlib "
+        "(shoal / peers at the same ef) or bare faiss (IVF-PQ rows).",
+        "## recall@10 vs QPS (batch of all queries)\n\n" + markdown_table(curve, curve_cols),
+        *ratios_table(ratio_rows),
+        "## single-query latency, shoal hnsw vs bare knn_query\n\n" + markdown_table(
+            latency_rows, ["ef", "bare_us", "shoal_us", "overhead_us", "target"]),
+        f"builds: hnsw {hnsw_build}, IVF-PQ {ivf_build}, through the lmdb store {find_build} "
+        "(target build_cost_ratio <= 1.15; da.find qps_ratio >= 0.6)",
+        "![recall vs QPS](bench_indexes_real.png)",
+    ])
+    rows = ([{"section": "curve", **r} for r in curve]
+            + [{"section": "peer_ratio", **r} for r in ratio_rows]
+            + [{"section": "latency", **r} for r in latency_rows])
+    path = write_results("bench_indexes_real", rows, table, params)
+    png = plot(curve, RESULTS / "bench_indexes_real.png",
+               f"{n:,} x {dim} MiniLM (real text), {METRIC}, k={K}, {os.cpu_count()} cpus")
+    print(table)
+    print(f"\nwrote {path} and {png} in {time.perf_counter() - t_start:.0f}s")
+    return 0
+
+
 # -- output --------------------------------------------------------------------------------
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
     try:
@@ -310,7 +457,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
     ap.add_argument("--full", action="store_true", help="more ef / nprobe points, filtered search")
+    ap.add_argument("--real", action="store_true",
+                    help="MiniLM embeddings of real text (real_embeddings.py) instead of the "
+                         "synthetic set; writes results/bench_indexes_real.*")
+    ap.add_argument("--real-max", type=int, default=30_000,
+                    help="texts embedded for --real (base + queries; cached in benchmarks/data)")
+    ap.add_argument("--peer-python", metavar="PATH",
+                    help="an interpreter with chromadb / docarray<0.30 + annlite installed: "
+                         "run peers/peer_search.py with it on the same vectors")
+    ap.add_argument("--peers", default="chroma,annlite", help="which peers, comma-separated")
     args = ap.parse_args(argv)
+    if args.real:
+        return run_real(args)
 
     t_start = time.perf_counter()
     x, q = make_data(args.n, args.dim, args.queries)
@@ -339,15 +497,24 @@ def main(argv: list[str] | None = None) -> int:
     print("ivf-pq done", flush=True)
     find_rows, find_build = bench_through_find(x, q, gt, args.M, args.ef_construction, [16, 64, 256])
     print("through-store done", flush=True)
+    peer_rows, peer_meta = [], {}
+    if args.peer_python:
+        peer_rows, peer_meta = bench_peers(args.peer_python, x, q, gt, args.M,
+                                           args.ef_construction, [16, 64, 256],
+                                           f"synthetic_{args.n}x{args.dim}", args.peers)
+        find_rows += peer_rows
+    ratio_rows = peer_ratios([r for r in find_rows if r["system"].startswith("shoal")],
+                             peer_rows, hnsw_rows)
 
     params = {"n": args.n, "dim": args.dim, "queries": args.queries, "k": K, "metric": METRIC,
               "M": args.M, "ef_construction": args.ef_construction, "full": args.full,
               "cpus": os.cpu_count(), "hnsw_build": hnsw_build, "ivfpq_build": ivf_build,
-              "through_store_build": find_build}
+              "through_store_build": find_build, **({"peers": peer_meta} if peer_meta else {})}
     curve_cols = ["system", "param", "recall@10", "qps", "qps_ratio"]
     table = "\n\n".join([
         "## recall@10 vs QPS (batch of all queries)\n\n" + markdown_table(hnsw_rows + ivf_rows + find_rows,
                                                                           curve_cols),
+        *ratios_table(ratio_rows),
         "## single-query latency, shoal hnsw vs bare knn_query\n\n" + markdown_table(
             latency_rows, ["ef", "bare_us", "shoal_us", "overhead_us", "target"]),
         *(["## filtered search (allowed=..., 200 queries in one call), ef=64\n\n" + markdown_table(
@@ -358,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         "![recall vs QPS](bench_indexes.png)",
     ])
     rows = ([{"section": "curve", **r} for r in hnsw_rows + ivf_rows + find_rows]
+            + [{"section": "peer_ratio", **r} for r in ratio_rows]
             + [{"section": "latency", **r} for r in latency_rows]
             + [{"section": "filtered", **r} for r in filtered_rows])
     path = write_results("bench_indexes", rows, table, params)
