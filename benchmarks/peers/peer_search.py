@@ -54,37 +54,27 @@ def run_chroma(x: np.ndarray, q: np.ndarray, gt: np.ndarray, texts: list[str], k
     import chromadb
 
     rows, meta = [], {"chromadb": chromadb.__version__}
-    with tempfile.TemporaryDirectory() as tmp:
-        client = chromadb.PersistentClient(path=tmp)
-        try:
+    ids = [str(i) for i in range(len(x))]
+    # chromadb 1.5 ignores a later modify(configuration={"hnsw": {"ef_search": ...}}) on a
+    # loaded index (recall does not move), so each ef gets its own collection.
+    for ef in efs:
+        with tempfile.TemporaryDirectory() as tmp:
+            client = chromadb.PersistentClient(path=tmp)
             col = client.create_collection("bench", configuration={"hnsw": {
                 "space": "cosine", "ef_construction": efc, "max_neighbors": M,
-                "ef_search": efs[0]}})
-            how = "configuration"
-        except Exception as exc:  # older API: hnsw:* metadata
-            log(f"chroma configuration= failed ({exc}); using hnsw:* metadata")
-            col = client.create_collection("bench", metadata={
-                "hnsw:space": "cosine", "hnsw:construction_ef": efc, "hnsw:M": M,
-                "hnsw:search_ef": efs[0]})
-            how = "metadata"
-        try:
-            batch = int(client.get_max_batch_size())
-        except Exception:
-            batch = 5000
-        batch = min(batch, 10_000)
-        ids = [str(i) for i in range(len(x))]
-        t0 = time.perf_counter()
-        for s in range(0, len(x), batch):
-            col.add(ids=ids[s:s + batch], embeddings=x[s:s + batch], documents=texts[s:s + batch])
-        meta["chroma_build_s"] = time.perf_counter() - t0
-        log(f"chroma built {len(x):,} in {meta['chroma_build_s']:.1f}s ({how})")
-        for ef in efs:
-            if how == "configuration":
-                col.modify(configuration={"hnsw": {"ef_search": ef}})
-            else:
-                col.modify(metadata={"hnsw:search_ef": ef})
+                "ef_search": ef}})
+            try:
+                batch = min(int(client.get_max_batch_size()), 10_000)
+            except Exception:
+                batch = 5000
+            t0 = time.perf_counter()
+            for s in range(0, len(x), batch):
+                col.add(ids=ids[s:s + batch], embeddings=x[s:s + batch],
+                        documents=texts[s:s + batch])
+            meta.setdefault("chroma_build_s", time.perf_counter() - t0)
+            log(f"chroma built {len(x):,} in {time.perf_counter() - t0:.1f}s (ef_search={ef})")
 
-            def search() -> Any:
+            def search(col: Any = col) -> Any:
                 return col.query(query_embeddings=q, n_results=k,
                                  include=["documents", "distances"])
 
@@ -100,8 +90,15 @@ def run_chroma(x: np.ndarray, q: np.ndarray, gt: np.ndarray, texts: list[str], k
 # -- DocArray 0.21 + annlite -------------------------------------------------------------
 def run_annlite(x: np.ndarray, q: np.ndarray, gt: np.ndarray, texts: list[str], k: int, M: int,
                 efc: int, efs: list[int], repeat: int) -> tuple[list[dict], dict]:
+    import sqlite3
+
     import docarray
     from docarray import Document, DocumentArray
+
+    # annlite 0.5 binds numpy integers (HNSW offsets) as sqlite parameters; under numpy 2
+    # they no longer bind as ints and every lookup returns None. Teach sqlite3 to bind them.
+    for t in (np.int64, np.uint64, np.int32, np.uint32):
+        sqlite3.register_adapter(t, int)
 
     rows, meta = [], {"docarray": docarray.__version__}
     try:
@@ -127,8 +124,8 @@ def run_annlite(x: np.ndarray, q: np.ndarray, gt: np.ndarray, texts: list[str], 
         log(f"docarray+annlite built {len(x):,} in {meta['annlite_build_s']:.1f}s")
         del docs
         for ef in efs:
-            if ef != efs[0]:
-                da = open_da(ef)  # ef_search is a storage config value: reopen with it
+            for index in da._annlite._vec_indexes:  # one HNSW per cell (n_cells=1 here)
+                index.ef_search = ef
             da.find(q[:10], limit=k)  # warm
 
             def search(da: Any = da) -> Any:
