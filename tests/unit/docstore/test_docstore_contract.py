@@ -53,8 +53,6 @@ def test_set_insert_delete_keep_positions(opener):
 
 
 def test_set_at_may_swap_ids_and_refuses_duplicates(opener):
-    if opener.storage == "memory":
-        pytest.xfail("MemoryStore.set_at keeps a stale id map when ids swap (reported)")
     da = opener(docs(4))
     da[0:2] = [Document(id="d1", text="a"), Document(id="d0", text="b")]
     assert [d.id for d in da] == ["d1", "d0", "d2", "d3"] and da["d0"].text == "b"
