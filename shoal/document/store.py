@@ -72,24 +72,7 @@ class DocStore(Protocol):
     def ids_at(self, positions: Sequence[int]) -> list[str]: ...
     def iter_docs(self) -> Iterator[Document]: ...
     def extend(self, docs: Iterable[Document]) -> None: ...
-    def set_at(self, positions: Sequence[int], docs: Sequence[Document]) -> None:
-        old_ids = [self.docs[p].id for p in positions]
-        new_ids = [d.id for d in docs]
-        pos = self._positions() if self.on_duplicate != "allow" else {}
-        freed = set(old_ids)
-        seen: set[str] = set()
-        for i in new_ids:
-            if pos and (i in seen or (i in pos and i not in freed)):
-                raise DuplicateIdError(
-                    f"cannot set: a Document with id {i!r} is already in the array at another "
-                    "position; delete it first or give the new Document another id"
-                )
-            seen.add(i)
-        for p, d in zip(positions, docs):
-            self.docs[p] = d
-        if old_ids != new_ids:
-            self._pos = None
-
+    def set_at(self, positions: Sequence[int], docs: Sequence[Document]) -> None: ...
     def insert(self, position: int, doc: Document) -> None: ...
     def delete_at(self, positions: Sequence[int]) -> None: ...
     def clear(self) -> None: ...
@@ -194,20 +177,21 @@ class MemoryStore:
                 self.docs[p] = d
 
     def set_at(self, positions: Sequence[int], docs: Sequence[Document]) -> None:
-        pos = self._positions()
-        old_ids = {self.docs[p].id for p in positions}
+        old_ids = [self.docs[p].id for p in positions]
         new_ids = [d.id for d in docs]
-        if len(set(new_ids)) != len(new_ids) or any(
-            i in pos and i not in old_ids for i in new_ids
-        ):
-            dup = next(i for i in new_ids if new_ids.count(i) > 1 or (i in pos and i not in old_ids))
-            raise DuplicateIdError(
-                f"cannot set: a Document with id {dup!r} is already in the array at another "
-                "position; delete it first or give the new Document another id"
-            )
+        pos = self._positions() if self.on_duplicate != "allow" else {}
+        freed = set(old_ids)
+        seen: set[str] = set()
+        for i in new_ids:
+            if pos and (i in seen or (i in pos and i not in freed)):
+                raise DuplicateIdError(
+                    f"cannot set: a Document with id {i!r} is already in the array at another "
+                    "position; delete it first or give the new Document another id"
+                )
+            seen.add(i)
         for p, d in zip(positions, docs):
             self.docs[p] = d
-        if any(self.docs[p].id != i for p, i in zip(positions, old_ids)) or old_ids != set(new_ids):
+        if old_ids != new_ids:
             self._pos = None
 
     def insert(self, position: int, doc: Document) -> None:
