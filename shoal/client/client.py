@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from shoal.client.config import ClientConfig, parse_client_args
 from shoal.client.errors import response_error
-from shoal.document.posting import Callback, RequestFactory, call_with_error
+from shoal.document.posting import (Callback, CrudShortcuts, RequestFactory, call_with_error,
+                                    flatten_responses)
 from shoal.client.stream import DEFAULT_PREFETCH, exchange
 from shoal.client.transports import make_transport
 from shoal.errors import BadInputError
 
 if TYPE_CHECKING:
     from shoal.client.transports import Transport
-    from shoal.document.array import DocumentArray
     from shoal.document.request import DataRequest
 
 __all__ = ["Client", "AsyncClient", "PostOptions"]
@@ -80,7 +80,7 @@ class PostOptions:
         return not resp.is_error
 
 
-class Client:
+class Client(CrudShortcuts):
     """A client of a shoal (or Jina-style) gateway; ``asyncio=True`` gives an AsyncClient.
 
     :param host: ``'grpc://h:p'``, ``'http://h:p'``, ``'ws://h:p'`` (``grpcs``/``https``/
@@ -248,19 +248,7 @@ class Client:
             return None
         if return_responses:
             return responses
-        return _flatten(responses)
-
-    def index(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/index", inputs, **kwargs)
-
-    def search(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/search", inputs, **kwargs)
-
-    def update(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/update", inputs, **kwargs)
-
-    def delete(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/delete", inputs, **kwargs)
+        return flatten_responses(responses)
 
     def is_flow_ready(self, timeout: float = 3.0, **kwargs: Any) -> bool:
         """True if the gateway answers its health check within ``timeout`` seconds."""
@@ -344,17 +332,6 @@ class AsyncClient(Client):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _flatten(responses: list[DataRequest]) -> DocumentArray:
-    from shoal.document.array import DocumentArray  # noqa: PLC0415
-
-    if len(responses) == 1:
-        return responses[0].docs
-    out = DocumentArray()
-    for resp in responses:
-        out.extend(resp.docs)
-    return out
 
 
 def _profile(resp: DataRequest, roundtrip_ms: float, show_table: bool) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from shoal.document.document import Document
 from shoal.document.request import DataRequest
 from shoal.errors import BadInputError
 
-__all__ = ["RequestFactory", "is_async_inputs", "call_with_error", "Callback"]
+__all__ = ["RequestFactory", "is_async_inputs", "call_with_error", "flatten_responses",
+           "CrudShortcuts", "Callback"]
 
 Callback = Callable[..., Any]
 
@@ -122,3 +123,32 @@ def call_with_error(cb: Callback, resp: DataRequest, exc: BaseException | None) 
         cb(resp, exc)
     else:
         cb(resp)
+
+
+def flatten_responses(responses: list[DataRequest]) -> DocumentArray:
+    """All Documents of all responses, in order, as one array (what ``post`` returns)."""
+    if len(responses) == 1:
+        return responses[0].docs
+    out = DocumentArray()
+    for resp in responses:
+        out.extend(resp.docs)
+    return out
+
+
+class CrudShortcuts:
+    """``index`` / ``search`` / ``update`` / ``delete``: ``post`` to the endpoint of that name."""
+
+    def post(self, on: str, inputs: Any = None, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def index(self, inputs: Any = None, **kwargs: Any) -> Any:
+        return self.post("/index", inputs, **kwargs)
+
+    def search(self, inputs: Any = None, **kwargs: Any) -> Any:
+        return self.post("/search", inputs, **kwargs)
+
+    def update(self, inputs: Any = None, **kwargs: Any) -> Any:
+        return self.post("/update", inputs, **kwargs)
+
+    def delete(self, inputs: Any = None, **kwargs: Any) -> Any:
+        return self.post("/delete", inputs, **kwargs)

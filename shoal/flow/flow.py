@@ -21,6 +21,7 @@ from shoal.executors.loader import resolve
 from shoal.flow import inprocess as _inprocess  # noqa: F401 - registers runtime='thread'
 from shoal.flow.config import GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, normalize_polling
 from shoal.flow.gateways import GatewayArgs, get_gateway
+from shoal.document.posting import CrudShortcuts, flatten_responses
 from shoal.flow.posting import iter_requests, run_callbacks
 from shoal.flow.replicas import ReplicaSet
 from shoal.flow.router import RequestRouter
@@ -50,7 +51,7 @@ def _as_needs(needs: Any) -> tuple[str, ...]:
     return tuple(needs)
 
 
-class Flow:
+class Flow(CrudShortcuts):
     """A graph of executors. ``Flow(**gateway_kwargs).add(...).add(...)``; ``with f:``.
 
     Gateway keywords (``protocol``, ``port``, ``host``, ``cors``, ``no_debug_endpoints``,
@@ -419,26 +420,7 @@ class Flow:
             return None
         if return_responses:
             return responses
-        from shoal.document.array import DocumentArray  # noqa: PLC0415
-
-        if len(responses) == 1:
-            return responses[0].docs
-        out = DocumentArray()
-        for resp in responses:
-            out.extend(resp.docs)
-        return out
-
-    def index(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/index", inputs, **kwargs)
-
-    def search(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/search", inputs, **kwargs)
-
-    def update(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/update", inputs, **kwargs)
-
-    def delete(self, inputs: Any = None, **kwargs: Any) -> Any:
-        return self.post("/delete", inputs, **kwargs)
+        return flatten_responses(responses)
 
     def _require_started(self) -> RequestRouter:
         if not self._started or self.router is None:
