@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import os
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -16,7 +15,7 @@ from shoal.indexes.base import (
     empty_result, pad_result, unique_labels,
 )
 from shoal.indexes.labels import LabelMap
-from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
+from shoal.indexes.persist import config_from_meta, load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors, rerank
 from shoal.indexes.rwlock import RWLock
 from shoal.document.distance import as_matrix, knn, normalize_rows
@@ -379,15 +378,7 @@ class FaissIndex:
         meta, files = load_bundle(path)
         if meta.get("backend") != cls.backend or not {"faiss", "slots"} <= set(files):
             raise CorruptStoreError(f"{path} does not hold a faiss index; rebuild it")
-        try:
-            config = FaissConfig(dim=meta["dim"], metric=meta["metric"], **meta["params"],
-                                 **meta.get("search_params", {}))
-        except (KeyError, TypeError, InvalidConfigError) as exc:
-            raise CorruptStoreError(f"index meta at {path} is invalid ({exc}); rebuild it") from exc
-        try:
-            config = dataclasses.replace(config, **runtime)
-        except TypeError as exc:
-            raise InvalidConfigError(f"unknown option for the {cls.backend} index: {exc}") from exc
+        config = config_from_meta(FaissConfig, meta, runtime, path, cls.backend)
         faiss = import_faiss()
         try:
             owner = faiss.read_index(str(files["faiss"]))

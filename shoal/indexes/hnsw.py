@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import os
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from shoal.errors import BadInputError, CorruptStoreError, InvalidConfigError
+from shoal.errors import BadInputError, CorruptStoreError
 from shoal.indexes._libs import import_hnswlib
 from shoal.indexes.base import (
     check_dim, check_k, check_labels, check_metric, check_positive_int, dedupe_last,
     empty_result, pad_result, unique_labels,
 )
 from shoal.indexes.labels import LabelMap
-from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
+from shoal.indexes.persist import config_from_meta, load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors
 from shoal.indexes.rwlock import ANY, RWLock
 from shoal.document.distance import as_matrix, knn_blocks
@@ -302,15 +301,7 @@ class HnswIndex:
         meta, files = load_bundle(path)
         if meta.get("backend") != cls.backend or not {"graph", "labels", "deleted"} <= set(files):
             raise CorruptStoreError(f"{path} does not hold an hnsw index; rebuild it")
-        try:
-            config = HnswConfig(dim=meta["dim"], metric=meta["metric"], **meta["params"],
-                                **meta.get("search_params", {}))
-        except (KeyError, TypeError, InvalidConfigError) as exc:
-            raise CorruptStoreError(f"index meta at {path} is invalid ({exc}); rebuild it") from exc
-        try:
-            config = dataclasses.replace(config, **runtime)
-        except TypeError as exc:
-            raise InvalidConfigError(f"unknown option for the {cls.backend} index: {exc}") from exc
+        config = config_from_meta(HnswConfig, meta, runtime, path, cls.backend)
         self = cls.__new__(cls)
         self.vector_source = vector_source
         self._setup(config)

@@ -13,6 +13,7 @@ Files of older generations are deleted after the swap.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from shoal.errors import CorruptStoreError, StoreNotWritableError
+from shoal.errors import CorruptStoreError, InvalidConfigError, StoreNotWritableError
 
 __all__ = ["FORMAT_VERSION", "META_NAME", "save_bundle", "load_bundle", "read_meta",
            "npy_writer", "load_npy"]
@@ -152,3 +153,18 @@ def load_bundle(path: str | os.PathLike[str], *, verify: bool = True
             raise CorruptStoreError(f"index file {p} fails its checksum; rebuild the index")
         paths[role] = p
     return meta, paths
+
+
+def config_from_meta(config_cls: Any, meta: dict[str, Any], runtime: dict[str, Any],
+                     path: str | os.PathLike[str], backend: str) -> Any:
+    """The config saved in ``meta`` (CorruptStoreError if it is unusable), with the
+    search-time ``runtime`` options of :meth:`load` applied on top."""
+    try:
+        config = config_cls(dim=meta["dim"], metric=meta["metric"], **meta["params"],
+                            **meta.get("search_params", {}))
+    except (KeyError, TypeError, InvalidConfigError) as exc:
+        raise CorruptStoreError(f"index meta at {path} is invalid ({exc}); rebuild it") from exc
+    try:
+        return dataclasses.replace(config, **runtime)
+    except TypeError as exc:
+        raise InvalidConfigError(f"unknown option for the {backend} index: {exc}") from exc
