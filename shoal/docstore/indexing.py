@@ -189,10 +189,15 @@ class IndexSync:
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                **params: Any) -> tuple[np.ndarray, np.ndarray] | None:
         """(scores, labels) from the index, or None when there is no index to ask yet."""
-        self.catch_up()
-        if self.index is None:
+        index = self.ready()
+        if index is None:
             return None
-        return self.index.search(queries, k, allowed=allowed, **params)
+        return index.search(queries, k, allowed=allowed, **params)
+
+    def ready(self) -> Any:
+        """The index caught up with the store (a VectorIndex), or None when there is none."""
+        self.catch_up()
+        return self.index
 
     def save(self) -> None:
         """Persist the index, then its state (a lagging state only replays work)."""

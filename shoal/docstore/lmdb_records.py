@@ -10,11 +10,14 @@ import json
 import struct
 from typing import Any
 
+import numpy as np
+
 from shoal.errors import CorruptStoreError
 
-from shoal.docstore.rows import IN_BLOB, Row
+from shoal.document.document import Document
+from shoal.docstore.rows import IN_BLOB, Row, decode, plain_document
 
-__all__ = ["pack", "unpack", "FilterView", "fields_of", "Q", "QQ", "key"]
+__all__ = ["pack", "unpack", "documents", "keys_of", "get_many", "FilterView", "fields_of", "Q", "QQ", "key"]
 
 _HEAD = struct.Struct("<qBIIII")  # label (-1: none), flags, len id / text / tags / attrs
 _NONE = 0xFFFFFFFF
@@ -25,6 +28,19 @@ QQ = struct.Struct(">qq")
 def key(i: int) -> bytes:
     """The big-endian key of an int (sorts like the int)."""
     return Q.pack(i)
+
+
+def keys_of(ints: Any) -> list[bytes]:
+    """:func:`key` of many ints at once (a sequence or an integer array)."""
+    return np.asarray(ints, dtype=">i8").view("V8").tolist()
+
+
+def get_many(cursor: Any, keys: Any) -> list[Any]:
+    """The value of each key (None where absent), in order.
+
+    One ``cursor.get`` per key: py-lmdb answers those about twice as fast as ``getmulti``,
+    which builds a (key, value) tuple per hit."""
+    return list(map(cursor.get, keys))
 
 
 def pack(r: Row, label: int | None, _head: Any = _HEAD.pack) -> bytes:
@@ -83,6 +99,25 @@ def unpack(rec: bytes) -> tuple[str, int | None, int, str | None, str | None, st
 
 _HEAD_UNPACK = _HEAD.unpack_from
 _HEAD_SIZE = _HEAD.size
+
+
+def documents(recs: list[bytes]) -> tuple[list[Document], list[int], list[int]]:
+    """New (untracked) Documents of records, in one pass: :func:`unpack` and
+    ``rows.decode`` fused for the read path of search results.
+
+    Returns the Documents, and the indexes into them and the vector labels of those whose
+    embedding the caller reads from the vector column."""
+    docs: list[Document] = []
+    want: list[int] = []
+    labels: list[int] = []
+    parse, plain = unpack, plain_document
+    for i, rec in enumerate(recs):
+        doc_id, label, flags, text, tags, _, blob = parse(rec)
+        docs.append(decode(blob, text, tags, doc_id) if blob else plain(doc_id, text, tags))
+        if label is not None and not flags & IN_BLOB:
+            want.append(i)
+            labels.append(label)
+    return docs, want, labels
 
 
 _SCAN = json.JSONDecoder().scan_once

@@ -31,6 +31,9 @@ import lmdb
 import numpy as np
 
 from shoal.document.codec import doc_to_bytes, dumps_json, loads_json
+from shoal.document.compute import matches_of
+from shoal.document.distance import as_matrix
+from shoal.utils.pipeline import overlapped
 from shoal.document.document import Document
 from shoal.document.filters import compile_filter, parse_filter
 from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
@@ -38,19 +41,23 @@ from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundErro
                           StoreNotWritableError, StoreVersionError)
 
 from shoal.docstore.column import VectorColumn
-from shoal.docstore.vectors import find_vectors
+from shoal.docstore.vectors import find_vectors, search_plan, searcher
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.lmdb_env import acquire_env, release_env
-from shoal.docstore.lmdb_records import QQ, FilterView, Q, fields_of, key, pack, record_id, unpack
+from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
+                                         keys_of, pack, record_id, unpack)
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _META = "shoal:meta"
+#: queries per search chunk in find_matches: the next chunk's search runs in a worker
+#: thread while the Documents of the current one are read
+_FIND_CHUNK = int(os.environ.get("SHOAL_FIND_CHUNK", "128"))
 
 
 class _Borrowed:
@@ -271,8 +278,9 @@ class LmdbStore:
             return out
         if self.list_like:
             cur = txn.cursor(db=self._dbs["order"])
-            for k, v in cur.getmulti([key(p) for p in ps]):
-                out[Q.unpack(k)[0]] = (Q.unpack_from(v)[0], bytes(v[8:]).decode())
+            for p, v in zip(ps, get_many(cur, keys_of(ps))):
+                if v is not None:
+                    out[p] = (Q.unpack_from(v)[0], bytes(v[8:]).decode())
             return out
         want = set(ps)
         cur = txn.cursor(db=self._dbs["docs"])
@@ -285,15 +293,15 @@ class LmdbStore:
 
     def _records(self, txn: Any, rids: Sequence[int]) -> dict[int, bytes]:
         cur = txn.cursor(db=self._dbs["docs"])
-        return {Q.unpack(k)[0]: v for k, v in cur.getmulti([key(r) for r in rids])}
+        return {r: v for r, v in zip(rids, get_many(cur, keys_of(rids))) if v is not None}
 
-    def _materialize(self, recs: Sequence[bytes]) -> list[Document]:
+    def _materialize(self, recs: Sequence[bytes], fresh: list[bool] | None = None) -> list[Document]:
         rows = []
         for rec in recs:
             doc_id, label, flags, txt, tags, _, blob = unpack(rec)
             rows.append((doc_id, label, flags, txt, tags, blob))
-        docs = materialize(rows, self.tracker, self.column, self._meta)
-        if self.tracker.full():
+        docs = materialize(rows, self.tracker, self.column, self._meta, fresh)
+        if fresh is None and self.tracker.full():
             self._sync_changed()
             self.tracker.clear()
         return docs
@@ -329,8 +337,9 @@ class LmdbStore:
                     raise DocumentNotFoundError(f"no Document with id {ids[0]!r} in this array")
                 return self._materialize([txn.get(v[:8], db=self._dbs["docs"])])
             cur = txn.cursor(db=self._dbs["ids"])
-            found = {bytes(k).decode(): QQ.unpack(v)[0]
-                     for k, v in cur.getmulti([i.encode() for i in dict.fromkeys(ids)])}
+            uniq = list(dict.fromkeys(ids))
+            found = {i: QQ.unpack(v)[0] for i, v in zip(uniq, get_many(cur, [i.encode() for i in uniq]))
+                     if v is not None}
             missing = next((i for i in ids if i not in found), None)
             if missing is not None:
                 raise DocumentNotFoundError(f"no Document with id {missing!r} in this array")
@@ -771,40 +780,51 @@ class LmdbStore:
                             positions_of=self._positions_of_labels, params=params)
 
     @_op
-    def find_documents(self, queries: np.ndarray, limit: int, metric: str = "cosine",
-                       filter: dict | None = None, block_size: int | None = None,
-                       **params: Any) -> tuple[np.ndarray, list[list[Document | None]]]:
-        """:meth:`find_vectors`, returning the Documents found: an unfiltered search maps
-        vector labels straight to records (label -> row -> record), no positions involved."""
+    def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
+                     filter: dict | None = None, metric_name: str | None = None,
+                     only_id: bool = False, block_size: int | None = None,
+                     **params: Any) -> list[list[Document]]:
+        """:meth:`find_vectors`, returning match Documents with scores (see the DocStore
+        protocol). An unfiltered search maps vector labels straight to records (label ->
+        row -> record), decodes them untracked, and searches the next chunk of queries in
+        a worker thread while the Documents of the current one are read."""
+        name = metric_name or metric
         if filter is not None:
             scores, positions = self.find_vectors(queries, limit, metric, filter, block_size,
                                                   **params)
-            return scores, self._docs_of(positions, self.get_at)
-        scores, labels = find_vectors(
-            queries, limit, metric, meta=self._meta(), column=self.column,
-            block_size=block_size or self.config.block_size, index=self._index, filtered=None,
-            dead=lambda: self.dead_labels(None), positions_of=lambda labels: labels,
-            params=params)
-        return scores, self._docs_of(labels, self._docs_of_labels)
-
-    @staticmethod
-    def _docs_of(keys: np.ndarray, fetch: Any) -> list[list[Document | None]]:
-        unique = np.unique(keys[keys >= 0]).tolist()
-        found = dict(zip(unique, fetch(unique))) if unique else {}
-        return [[found.get(k) for k in row] for row in keys.tolist()]
+            return matches_of(scores, positions, lambda ps: (self.get_at(ps), None), name,
+                              only_id)
+        metric, index, params = search_plan(metric, self._index, params)
+        queries = as_matrix(queries, what="query vectors")
+        run = searcher(limit, metric, meta=self._meta(), column=self.column,
+                       block_size=block_size or self.config.block_size, index=index,
+                       dead=lambda: self.dead_labels(None), params=params)
+        chunks = [queries[i:i + _FIND_CHUNK] for i in range(0, len(queries), _FIND_CHUNK)]
+        parts = overlapped(chunks, run, lambda found: matches_of(
+            found[0], found[1], self._match_docs_of_labels, name, only_id))
+        return parts[0] if len(parts) == 1 else [r for p in parts for r in p]
 
     @_op
-    def _docs_of_labels(self, labels: Sequence[int]) -> list[Document]:
-        """The Documents holding vector ``labels`` (sorted, unique), in that order."""
+    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document], list[bool]]:
+        """The Documents holding vector ``labels`` (sorted, unique), in that order, and
+        which of them are new untracked objects (see ``materialize``)."""
         with self._read() as txn:
-            rows = [bytes(v) for _, v in txn.cursor(db=self._dbs["labels"]).getmulti(
-                [key(lab) for lab in labels])]
-            if len(rows) != len(labels):
-                raise CorruptStoreError(
-                    f"{len(labels) - len(rows)} vector labels have no Document in {self.path}; "
-                    "run da.rebuild_index()")
-            recs = dict(txn.cursor(db=self._dbs["docs"]).getmulti(sorted(set(rows))))
-            return self._materialize([recs[r] for r in rows])
+            rows = get_many(txn.cursor(db=self._dbs["labels"]), keys_of(labels))
+            recs = get_many(txn.cursor(db=self._dbs["docs"]), [r for r in rows if r is not None])
+        if len(recs) != len(labels) or None in recs:
+            missing = len(labels) - sum(r is not None for r in recs)
+            raise CorruptStoreError(
+                f"{missing} vector labels have no Document in {self.path}; run da.rebuild_index()")
+        fresh: list[bool] = []
+        if len(self.tracker):  # Documents handed out may be changed in place: see those
+            return self._materialize(recs, fresh), fresh
+        docs, want, labels = documents(recs)
+        if want:
+            if max(labels) >= self.column.rows:
+                self._meta()  # another process wrote since: bring the column up to date
+            for i, v in zip(want, self.column.take(np.asarray(labels, dtype=np.int64))):
+                docs[i]._embedding = v
+        return docs, [True] * len(docs)
 
     @_op
     def dead_labels(self, since_seq: int | None = None) -> np.ndarray:
@@ -853,13 +873,14 @@ class LmdbStore:
         found: dict[int, int] = {}
         if uniq:
             with self._read() as txn:
-                rows = {Q.unpack(k)[0]: bytes(v) for k, v in txn.cursor(
-                    db=self._dbs["labels"]).getmulti([key(lab) for lab in uniq])}
-                recs = dict(txn.cursor(db=self._dbs["docs"]).getmulti(sorted(set(rows.values()))))
-                ids = {lab: record_id(recs[r]) for lab, r in rows.items() if r in recs}
+                rows = get_many(txn.cursor(db=self._dbs["labels"]), keys_of(uniq))
+                docs = txn.cursor(db=self._dbs["docs"])
+                ids = {lab: record_id(rec) for lab, r in zip(uniq, rows) if r is not None
+                       and (rec := docs.get(r)) is not None}
                 if self.list_like:
-                    pos = {bytes(k).decode(): QQ.unpack(v)[1] for k, v in txn.cursor(
-                        db=self._dbs["ids"]).getmulti(sorted({i.encode() for i in ids.values()}))}
+                    names = list(ids.values())
+                    pos = {i: QQ.unpack(v)[1] for i, v in zip(names, get_many(
+                        txn.cursor(db=self._dbs["ids"]), [i.encode() for i in names])) if v is not None}
                     found = {lab: pos[i] for lab, i in ids.items() if i in pos}
                 else:
                     found = {lab: self.position_of(i) for lab, i in ids.items()}

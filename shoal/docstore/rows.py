@@ -22,7 +22,7 @@ from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads
 from shoal.document.document import Document
 from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
 
-__all__ = ["Row", "encode", "encode_many", "decode", "stack_vectors", "attrs_dict",
+__all__ = ["Row", "encode", "encode_many", "decode", "plain_document", "stack_vectors", "attrs_dict",
            "ATTR_FIELDS", "IN_BLOB"]
 
 #: filterable scalar fields kept in the ``attrs`` JSON (text and id have their own column)
@@ -135,10 +135,7 @@ def decode(blob: bytes, text: str | None, tags: str | None, doc_id: str | None =
     """
     try:
         if not blob:
-            d = Document(id=doc_id, text=text)
-            if tags is not None:
-                d._tags = _tags_from_json(tags)
-            return d
+            return plain_document(doc_id, text, tags)
         d = doc_from_bytes(bytes(blob))
         if text is not None:
             d._text = text
@@ -148,6 +145,22 @@ def decode(blob: bytes, text: str | None, tags: str | None, doc_id: str | None =
         raise CorruptStoreError(
             f"a stored Document cannot be decoded ({exc}); the store file is damaged - "
             "restore it from a backup or re-index the data") from exc
+    return d
+
+
+def plain_document(doc_id: str, text: str | None, tags: str | None,
+                   _new: Any = Document.__new__) -> Document:
+    """The Document of a row with an empty blob: id, text and tags (JSON) only.
+
+    Slots are set one by one (no keyword parsing): this runs once per Document read."""
+    d = _new(Document)
+    d._id = doc_id
+    d._text = text
+    d._tags = None if tags is None else _tags_from_json(tags)
+    d.parent_id = d._blob = d._tensor = d._embedding = d.uri = d.mime_type = None
+    d.modality = d.offset = d.location = d.weight = None
+    d._chunks = d._matches = d._scores = d._evaluations = None
+    d.granularity = d.adjacency = 0
     return d
 
 

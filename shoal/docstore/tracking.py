@@ -96,17 +96,22 @@ class FetchTracker:
 
 
 def materialize(rows: Iterable[tuple], tracker: Any, column: Any,
-                refresh: Callable[[], Any]) -> list[Document]:
+                refresh: Callable[[], Any], fresh: list[bool] | None = None) -> list[Document]:
     """Documents of stored rows ``(id, label, flags, text, tags, blob)``.
 
     A Document the ``tracker`` holds for an unchanged row is returned as is (the same
     object); others are decoded, get their embedding from the vector ``column`` and are
     tracked. ``refresh()`` brings the column up to the committed row count when a label
     is past what it knows (another process wrote since).
+
+    With a ``fresh`` list (search results, handed out as copies), decoded Documents are
+    not tracked and ``fresh`` gets, per Document, whether it is a new object the caller
+    owns (True) or the tracked one, possibly changed in place and not yet synced (False).
     """
     docs: list[Document] = []
     need: list[tuple[Document, int]] = []
     tracking = tracker.capacity > 0
+    track = tracking and fresh is None
     for doc_id, label, flags, txt, tags, blob in rows:
         st = (blob, txt, tags, label)  # a plain tuple equal to Stored(...): cheaper per read
         d = tracker.lookup(doc_id, st) if tracking else None
@@ -114,8 +119,12 @@ def materialize(rows: Iterable[tuple], tracker: Any, column: Any,
             d = decode(blob, txt, tags, doc_id)
             if label is not None and not flags & IN_BLOB:
                 need.append((d, label))
-            if tracking:
+            if track:
                 tracker.add(d, st)
+            elif fresh is not None:
+                fresh.append(True)
+        elif fresh is not None:
+            fresh.append(False)
         docs.append(d)
     if need:
         top = need[0][1] if len(need) == 1 else max(lab for _, lab in need)

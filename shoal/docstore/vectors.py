@@ -15,7 +15,7 @@ from shoal.document.distance import as_matrix, canonical_metric
 
 from shoal.docstore.column import VectorColumn, search_column
 
-__all__ = ["find_vectors"]
+__all__ = ["find_vectors", "search_plan", "searcher"]
 
 
 def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str, Any],
@@ -31,12 +31,9 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
     ``index`` (an :class:`~shoal.docstore.indexing.IndexSync` or None) answers when its
     metric is the one asked and ``params`` does not say ``exact=True``.
     """
-    metric = canonical_metric(metric)
+    metric, index, params = search_plan(metric, index, params)
+    use_index = index is not None
     queries = as_matrix(queries, what="query vectors")
-    exact = bool(params.pop("exact", False))
-    use_index = index is not None and not exact and index.metric == metric
-    if not use_index:
-        params = {}
     q = queries.shape[0]
     if filtered is not None:
         if not filtered:
@@ -52,6 +49,33 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
         scores, labels = res
         idx = np.searchsorted(allowed, np.maximum(labels, 0))
         return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
+    scores, labels = searcher(limit, metric, meta=meta, column=column, block_size=block_size,
+                              index=index if use_index else None, dead=dead, params=params)(queries)
+    return scores, positions_of(labels)
+
+
+def search_plan(metric: str, index: Any, params: dict[str, Any]
+                ) -> tuple[str, Any, dict[str, Any]]:
+    """(canonical metric, the index to ask or None, its search params): the index answers
+    when its metric is the one asked and ``params`` does not say ``exact=True``; exact
+    search over the column takes no params."""
+    metric = canonical_metric(metric)
+    params = dict(params)
+    exact = bool(params.pop("exact", False))
+    if index is None or exact or index.metric != metric:
+        return metric, None, {}
+    return metric, index, params
+
+
+def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorColumn,
+             block_size: int, index: Any, dead: Callable[[], np.ndarray | None],
+             params: dict[str, Any]) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``queries -> (scores, labels)`` over every live vector: the checks, the index
+    catching up and the dead labels read happen here, once, so the function returned
+    touches only the index or the column (safe to run in another thread, GIL released).
+
+    ``index`` is an :class:`~shoal.docstore.indexing.IndexSync` (its metric is ``metric``)
+    or None for exact search over the column."""
     m = meta
     if m["count"] == 0:
         raise EmptyArrayError("cannot search an empty array; add Documents first")
@@ -59,9 +83,9 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
         raise EmptyArrayError(
             f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
             "embedding; embed all of them (or search with a filter selecting those that have one)")
-    res = index.search(queries, limit, **params) if use_index else None
-    if res is None:
-        res = search_column(column, queries, limit, metric, dead=dead() if m["n_dead"] else None,
-                            block_size=block_size)
-    scores, labels = res
-    return scores, positions_of(labels)
+    ann = index.ready() if index is not None else None
+    if ann is not None:
+        return lambda queries: ann.search(queries, limit, **params)
+    gone = dead() if m["n_dead"] else None
+    return lambda queries: search_column(column, queries, limit, metric, dead=gone,
+                                         block_size=block_size)

@@ -64,6 +64,13 @@ class DocumentArray:
         self._store.extend(docs)
 
     @classmethod
+    def _holding(cls, docs: list[Document]) -> DocumentArray:
+        """An in-memory array over ``docs``, a list of Documents taken as is (no checks)."""
+        da = cls.__new__(cls)
+        da._store = MemoryStore.holding(docs)
+        return da
+
+    @classmethod
     def empty(cls, size: int = 0, **kwargs: Any) -> DocumentArray:
         """An array of ``size`` empty Documents."""
         return cls((Document() for _ in range(size)), **kwargs)
@@ -484,8 +491,8 @@ class DocumentArray:
                         "the query Documents have no embeddings; call .embed(model) first"
                     )
                 q = as_matrix(q, what="query embeddings")
-                scores, found = compute.search_docs(darray, q, want, metric, filter, **params)
-                rows = compute.build_matches(scores, found, name, only_id)
+                rows = compute.search_matches(darray, q, want, metric, filter, name, only_id,
+                                              **params)
                 if exclude_self:
                     rows = compute.exclude_self_rows([d.id for d in queries], rows, limit)
                 else:
@@ -533,11 +540,12 @@ class DocumentArray:
             raise EmptyArrayError("cannot search an empty array; add Documents first")
         metric = canonical_metric(metric)
         want = limit + 1 if exclude_self else limit
-        scores, found = compute.search_docs(self, vectors, want, metric, filter, **params)
-        rows = compute.build_matches(scores, found, metric_name or metric, only_id)
+        rows = compute.search_matches(self, vectors, want, metric, filter, metric_name, only_id,
+                                      **params)
         if exclude_self:
             rows = compute.exclude_self_rows(ids, rows, limit)
-        results = [DocumentArray(r[:limit]) for r in rows]
+        holding = DocumentArray._holding
+        results = [holding(r[:limit] if len(r) > limit else r) for r in rows]
         return results[0] if single else results
 
     def evaluate(self, metrics: Sequence[str] | str = ("precision_at_k",),

@@ -16,7 +16,7 @@ from shoal.document.score import NamedScore, NamedScoreMap
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
 
-__all__ = ["embed", "search", "search_docs", "build_matches", "evaluate", "EVAL_METRICS"]
+__all__ = ["embed", "search", "search_matches", "matches_of", "evaluate", "EVAL_METRICS"]
 
 
 # --- embed ----------------------------------------------------------------------
@@ -111,39 +111,65 @@ def search(data: DocumentArray, queries: np.ndarray, limit: int, metric: str,
     return knn(queries, matrix, limit, metric, block_size=block_size)
 
 
-def search_docs(data: DocumentArray, queries: np.ndarray, limit: int, metric: str,
-                filter: dict | None = None, **params: Any
-                ) -> tuple[np.ndarray, list[list[Document | None]]]:
-    """(scores (Q, k), for each query the k Documents found, None where padded).
+def search_matches(data: DocumentArray, queries: np.ndarray, limit: int, metric: str,
+                   filter: dict | None = None, metric_name: str | None = None,
+                   only_id: bool = False, **params: Any) -> list[list[Document]]:
+    """For each query, its ``limit`` best matches in ``data``: copies of the Documents
+    found (without their matches) with ``scores[metric_name or metric]`` set.
 
-    Uses the store's ``find_documents`` when it has one (no position round trip), else
+    Uses the store's ``find_matches`` when it has one (no position round trip), else
     :func:`search` and one batched ``get_at`` of the distinct positions."""
-    fast = getattr(data._store, "find_documents", None)
+    metric = canonical_metric(metric)
+    name = metric_name or metric
+    fast = getattr(data._store, "find_matches", None)
     if fast is not None:
         if not isinstance(limit, (int, np.integer)) or limit <= 0:
             raise BadInputError(f"limit must be a positive integer, got {limit!r}")
-        return fast(queries, int(limit), canonical_metric(metric), filter, **params)
+        return fast(queries, int(limit), metric, filter, name, only_id, **params)
     scores, positions = search(data, queries, limit, metric, filter, **params)
-    unique = np.unique(positions[positions >= 0])
-    found = dict(zip(unique.tolist(), data._store.get_at(unique.tolist()))) if unique.size else {}
-    rows = [[found.get(p) for p in row] for row in positions.tolist()]
-    return scores, rows
+    return matches_of(scores, positions, lambda ps: (data._store.get_at(ps), None), name, only_id)
 
 
-def build_matches(scores: np.ndarray, rows: list[list[Document | None]], metric_name: str,
-                  only_id: bool = False) -> list[list[Document]]:
-    """For each query row, match Documents (light copies) with ``scores[metric_name]`` set."""
-    out: list[list[Document]] = []
-    new_score = NamedScore
-    set_score = dict.__setitem__
-    for row_scores, row_docs in zip(scores.tolist(), rows):
+def matches_of(scores: np.ndarray, keys: np.ndarray,
+               fetch: Callable[[list[int]], tuple[list[Document], Any]], metric_name: str,
+               only_id: bool = False) -> list[list[Document]]:
+    """Per row of ``keys`` (positions or labels, -1 padded), the match Documents with
+    ``scores[metric_name]`` set from the same row of ``scores``.
+
+    ``fetch(unique_sorted_keys) -> (docs, fresh)`` reads each distinct key once; ``fresh``
+    (or None: none are) tells which Documents are new objects the caller owns: each of
+    those serves as is for its first occurrence. Every other occurrence is a light copy,
+    so no two matches share an object and no stored (or tracked) Document is handed out.
+    ``only_id`` keeps nothing but the id (and the score)."""
+    unique = np.unique(keys[keys >= 0]).tolist()
+    if not unique:
+        return [[] for _ in range(keys.shape[0])]
+    docs, fresh = fetch(unique)
+    found = dict(zip(unique, docs))
+    spare = set()
+    if fresh is not None and not only_id:
+        for k, d, f in zip(unique, docs, fresh):
+            if f:
+                d._matches = d._evaluations = None
+                spare.add(k)
+    get, copy, take = found.get, _light_copy, spare.discard
+    new_score, new_map = NamedScore.__new__, NamedScoreMap
+    out = []
+    for row_scores, row in zip(scores.tolist(), keys.tolist()):
         matches = []
-        for s, src in zip(row_scores, row_docs):
-            if src is None:
-                continue
-            m = _light_copy(src, only_id)
-            score_map = m._scores = NamedScoreMap()
-            set_score(score_map, metric_name, new_score(value=s))
+        for s, k in zip(row_scores, row):
+            if k in spare:
+                take(k)
+                m = found[k]
+            else:
+                d = get(k)
+                if d is None:
+                    continue
+                m = copy(d, only_id)
+            ns = new_score(NamedScore)
+            ns.value = s
+            ns.op_type = ns.description = ns.ref_id = None
+            m._scores = new_map(((metric_name, ns),))
             matches.append(m)
         out.append(matches)
     return out

@@ -53,9 +53,10 @@ class DocStore(Protocol):
     - ``find_vectors(queries, limit, metric, filter, **params) -> (scores (Q,k), positions
       (Q,k))``: exact or indexed vector search, pre-filtered, positions -1 padded (disk
       stores also take ``exact=True`` and ``block_size=``).
-    - ``find_documents(queries, limit, metric, filter, **params) -> (scores (Q,k), rows)``:
-      the same search returning, per query, the k Documents found (None where padded), so
-      a store can skip the position round trip.
+    - ``find_matches(queries, limit, metric, filter, metric_name, only_id, **params) ->
+      list[list[Document]]``: the same search returning, per query, up to ``limit`` match
+      Documents (copies, scores set: see ``shoal.document.compute.matches_of``), so a
+      store can skip the position round trip.
     - ``filter_positions(filter) -> list[int]``: positions of the Documents passing a
       filter, evaluated in the backend (SQL, a tag column...).
     - ``embeddings_at(positions | None) -> ndarray``: the embedding column as one matrix.
@@ -105,6 +106,15 @@ class MemoryStore:
             )
         self.docs: list[Document] = []
         self._pos: dict[str, int] | None = None  # built on first id lookup
+
+    @classmethod
+    def holding(cls, docs: list[Document]) -> MemoryStore:
+        """A default-config store over ``docs`` (the list itself, not copied)."""
+        store = cls.__new__(cls)
+        store.on_duplicate = "allow"
+        store.docs = docs
+        store._pos = None
+        return store
 
     # -- id map -------------------------------------------------------------------
     def _positions(self) -> dict[str, int]:

@@ -162,6 +162,42 @@ def test_search_after_deletes_and_updates(opener):
     assert len(da.find(np.ones(4, np.float32), limit=100)) == 40
 
 
+def test_batch_find_gives_every_match_its_own_object(opener):
+    data = docs(60, dim=8)
+    data[0].matches = [Document(id="stored-match")]  # a stored Document's own matches stay out
+    da = opener(data)
+    rng = np.random.default_rng(3)
+    centre = data[0].embedding
+    q = (centre + 0.01 * rng.random((300, 8))).astype(np.float32)  # > one search chunk
+    res = da.find(q, limit=5, metric="euclidean")
+    matrix = np.stack([d.embedding for d in data])
+    objects = [m for r in res for m in r]
+    assert len({id(m) for m in objects}) == len(objects) == 300 * 5
+    for row, r in zip(q, res):
+        dist = np.linalg.norm(matrix - row, axis=1)
+        assert [d.id for d in r] == [f"d{i}" for i in np.argsort(dist)[:5]]
+        assert np.allclose([d.scores["euclidean"].value for d in r], np.sort(dist)[:5], atol=1e-4)
+        assert all(len(d.matches) == 0 and list(d.scores) == ["euclidean"] for d in r)
+    res[0][0].text = "changed"
+    res[0][0].tags["new"] = 1
+    assert res[1][0].text == "text 0" and "new" not in res[1][0].tags
+    assert da["d0"].text == "text 0" and "new" not in da["d0"].tags
+    only = da.find(q[:2], limit=3, metric="euclidean", only_id=True)
+    assert [d.id for d in only[0]] == [d.id for d in res[0][:3]]
+    assert only[0][0].text == "" and only[0][0].embedding is None
+    assert only[0][0].scores["euclidean"].value == res[0][0].scores["euclidean"].value
+
+
+def test_find_sees_unsynced_changes_of_fetched_documents(opener):
+    data = docs(20, dim=4)
+    da = opener(data)
+    fetched = da["d7"]
+    fetched.text = "edited in place"
+    got = da.find(data[7].embedding, limit=1, metric="euclidean")[0]
+    assert got.id == "d7" and got.text == "edited in place"
+    assert got is not fetched
+
+
 def test_find_without_embeddings_is_a_clear_error(opener):
     da = opener([Document(id="a", embedding=np.ones(3, np.float32)), Document(id="b")])
     with pytest.raises(EmptyArrayError, match="no embedding"):

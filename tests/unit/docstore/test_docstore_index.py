@@ -11,6 +11,7 @@ import pytest
 
 from shoal.document.array import DocumentArray
 from shoal.document.document import Document
+from shoal.errors import DimensionMismatchError
 
 pytest.importorskip("hnswlib")
 DIM = 16
@@ -64,6 +65,20 @@ def test_index_answers_and_matches_exact_search(disk, indexed):
     assert _recall(da, queries[:5], flt=flt) >= 0.9
     da.close()
     assert os.path.exists(os.path.join(_index_dir(cfg), "state.json"))
+
+
+def test_batch_find_through_the_index_equals_one_query_at_a_time(disk, indexed):
+    da, _ = indexed(docs(800))
+    queries = np.random.default_rng(4).random((300, DIM), dtype=np.float32)  # several chunks
+    batch = da.find(queries, limit=5, ef=200)
+    for q, got in zip(queries[::37], batch[::37]):
+        one = da.find(q, limit=5, ef=200)
+        assert [d.id for d in got] == [d.id for d in one]
+        assert np.allclose([d.scores["cosine"].value for d in got],
+                           [d.scores["cosine"].value for d in one], atol=1e-6)
+    with pytest.raises(DimensionMismatchError):
+        da.find(np.ones((300, DIM + 1), np.float32), limit=5)
+    assert len(da) == 800
 
 
 def test_index_catches_up_with_writes_made_without_it(disk, indexed):
