@@ -10,11 +10,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.dev-installed: pyproject.toml | $(PY)
+$(VENV)/.dev-installed: pyproject.toml setup.py shoal/document/_fast.c | $(PY)
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
-$(VENV)/.demo-installed: pyproject.toml | $(PY)
+$(VENV)/.demo-installed: pyproject.toml setup.py shoal/document/_fast.c | $(PY)
 	$(PIP) install --quiet -e '.[text]'
 	touch $@
 

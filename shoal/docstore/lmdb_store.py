@@ -46,9 +46,10 @@ from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
+from shoal.docstore.label_rows import LabelRows
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
-                                         keys_of, pack, record_id, unpack)
+                                         keys_of, pack, record_id, set_embeddings, unpack)
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
@@ -111,6 +112,7 @@ class LmdbStore:
         self._after_commit: list[Callable[[], None]] = []
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
+        self._label_rows = LabelRows()
         self.e = acquire_env(path, cfg)
         n = cfg.name
         try:
@@ -808,23 +810,52 @@ class LmdbStore:
     def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document], list[bool]]:
         """The Documents holding vector ``labels`` (sorted, unique), in that order, and
         which of them are new untracked objects (see ``materialize``)."""
-        with self._read() as txn:
-            rows = get_many(txn.cursor(db=self._dbs["labels"]), keys_of(labels))
-            recs = get_many(txn.cursor(db=self._dbs["docs"]), [r for r in rows if r is not None])
-        if len(recs) != len(labels) or None in recs:
-            missing = len(labels) - sum(r is not None for r in recs)
-            raise CorruptStoreError(
-                f"{missing} vector labels have no Document in {self.path}; run da.rebuild_index()")
-        fresh: list[bool] = []
+        lab = np.asarray(labels, dtype=np.int64)
         if len(self.tracker):  # Documents handed out may be changed in place: see those
+            with self._read() as txn:
+                recs = self._records_of_labels(txn, lab)
+            fresh: list[bool] = []
             return self._materialize(recs, fresh), fresh
-        docs, want, labels = documents(recs)
+        for use_hints in (True, False):
+            with self._read() as txn:
+                recs = self._records_of_labels(txn, lab, use_hints)
+            if recs is None:  # a hint led to no record: look every label up again
+                continue
+            docs, got, want = documents(recs)
+            if use_hints and not np.array_equal(np.asarray(got, dtype=np.int64), lab):
+                self._label_rows.forget()  # a hint led to another record
+                continue
+            break
         if want:
-            if max(labels) >= self.column.rows:
+            found = np.asarray(got, dtype=np.int64)[want]
+            if found.max() >= self.column.rows:
                 self._meta()  # another process wrote since: bring the column up to date
-            for i, v in zip(want, self.column.take(np.asarray(labels, dtype=np.int64))):
-                docs[i]._embedding = v
+            set_embeddings(docs, want, self.column.take(found))
         return docs, [True] * len(docs)
+
+    def _records_of_labels(self, txn: Any, labels: np.ndarray,
+                           use_hints: bool = False) -> list[bytes] | None:
+        """The records holding ``labels``: label -> row through the hints where known, else
+        the labels table (then remembered). None when a hinted row has no record."""
+        rows = (self._label_rows.hints(labels, self.column.path) if use_hints
+                else np.full(labels.shape, -1, dtype=np.int64))
+        miss = np.flatnonzero(rows < 0)
+        if miss.size:
+            found = get_many(txn.cursor(db=self._dbs["labels"]), keys_of(labels[miss]))
+            if None in found:
+                n = sum(r is None for r in found)
+                raise CorruptStoreError(
+                    f"{n} vector labels have no Document in {self.path}; run da.rebuild_index()")
+            rows[miss] = np.frombuffer(b"".join(found), dtype=">i8")
+            self._label_rows.learn(labels[miss], rows[miss])
+        recs = get_many(txn.cursor(db=self._dbs["docs"]), keys_of(rows))
+        if None in recs:
+            if use_hints:
+                self._label_rows.forget()
+                return None
+            raise CorruptStoreError(
+                f"vector labels point at missing Documents in {self.path}; run da.rebuild_index()")
+        return recs
 
     @_op
     def dead_labels(self, since_seq: int | None = None) -> np.ndarray:

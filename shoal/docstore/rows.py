@@ -22,7 +22,8 @@ from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads
 from shoal.document.document import Document
 from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
 
-__all__ = ["Row", "encode", "encode_many", "decode", "plain_document", "stack_vectors", "attrs_dict",
+__all__ = ["Row", "encode", "encode_many", "decode", "plain_document", "tags_from_json",
+           "stack_vectors", "attrs_dict",
            "ATTR_FIELDS", "IN_BLOB"]
 
 #: filterable scalar fields kept in the ``attrs`` JSON (text and id have their own column)
@@ -52,7 +53,8 @@ _TAGS_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default).enco
 _SCAN = json.JSONDecoder().scan_once  # the C scanner: stored tags are compact JSON objects
 
 
-def _tags_from_json(text: str) -> Any:
+def tags_from_json(text: str) -> Any:
+    """The tags dict of a row's tags JSON (MalformedDataError with the position if damaged)."""
     try:
         value, end = _SCAN(text, 0)
     except (StopIteration, ValueError):
@@ -140,7 +142,7 @@ def decode(blob: bytes, text: str | None, tags: str | None, doc_id: str | None =
         if text is not None:
             d._text = text
         if tags is not None:
-            d._tags = _tags_from_json(tags)
+            d._tags = tags_from_json(tags)
     except MalformedDataError as exc:
         raise CorruptStoreError(
             f"a stored Document cannot be decoded ({exc}); the store file is damaged - "
@@ -156,7 +158,7 @@ def plain_document(doc_id: str, text: str | None, tags: str | None,
     d = _new(Document)
     d._id = doc_id
     d._text = text
-    d._tags = None if tags is None else _tags_from_json(tags)
+    d._tags = None if tags is None else tags_from_json(tags)
     d.parent_id = d._blob = d._tensor = d._embedding = d.uri = d.mime_type = None
     d.modality = d.offset = d.location = d.weight = None
     d._chunks = d._matches = d._scores = d._evaluations = None

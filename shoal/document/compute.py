@@ -10,6 +10,7 @@ from shoal.errors import BadInputError, EmptyArrayError
 from shoal.document.distance import as_matrix, canonical_metric, knn
 from shoal.utils.progress import progress
 
+from shoal.document import accel
 from shoal.document.document import Document
 from shoal.document.score import NamedScore, NamedScoreMap
 
@@ -145,27 +146,31 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
     if not unique:
         return [[] for _ in range(keys.shape[0])]
     docs, fresh = fetch(unique)
+    if only_id:
+        fresh = None
+    copy = _id_copy if only_id else _light_copy
+    if accel.fast is not None:
+        return accel.fast.score_matches(scores.tolist(), keys.tolist(), unique, docs, fresh,
+                                        metric_name, copy)
     found = dict(zip(unique, docs))
-    spare = set()
-    if fresh is not None and not only_id:
+    spare = {}  # key -> a fresh Document not handed out yet
+    if fresh is not None:
         for k, d, f in zip(unique, docs, fresh):
             if f:
                 d._matches = d._evaluations = None
-                spare.add(k)
-    get, copy, take = found.get, _light_copy, spare.discard
+                spare[k] = d
+    get, take = found.get, spare.pop
     new_score, new_map = NamedScore.__new__, NamedScoreMap
     out = []
     for row_scores, row in zip(scores.tolist(), keys.tolist()):
         matches = []
         for s, k in zip(row_scores, row):
-            if k in spare:
-                take(k)
-                m = found[k]
-            else:
+            m = take(k, None)
+            if m is None:
                 d = get(k)
                 if d is None:
                     continue
-                m = copy(d, only_id)
+                m = copy(d)
             ns = new_score(NamedScore)
             ns.value = s
             ns.op_type = ns.description = ns.ref_id = None
@@ -173,6 +178,10 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
             matches.append(m)
         out.append(matches)
     return out
+
+
+def _id_copy(src: Document) -> Document:
+    return _light_copy(src, True)
 
 
 def _light_copy(src: Document, only_id: bool = False) -> Document:
