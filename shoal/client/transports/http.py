@@ -6,12 +6,13 @@ gateway answers in kind; a JSON error page (e.g. FastAPI's 404) is mapped by sta
 """
 from __future__ import annotations
 
-import asyncio
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from shoal.client.errors import error_from_status, missing
 from shoal.document.codec import request_from_bytes, request_from_json_dict, request_to_bytes
 from shoal.errors import ConnectionFailedError, MalformedDataError, RequestTimeoutError
+from shoal.utils.aio import map_as_completed
 
 if TYPE_CHECKING:
     from shoal.client.config import ClientConfig
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTPTransport"]
 
 PROTOBUF = "application/x-protobuf"
-_END = object()
 
 
 def _httpx() -> Any:
@@ -83,40 +83,13 @@ class HTTPTransport:
                                 http_status=r.status_code)
 
     async def stream(self, requests: AsyncIterator[DataRequest]) -> AsyncIterator[DataRequest]:
-        out: asyncio.Queue = asyncio.Queue()
-        tasks: set[asyncio.Task] = set()
+        async def one(req: DataRequest) -> DataRequest:
+            return await self.unary(req, None)
 
-        async def one(req: DataRequest) -> None:
-            try:
-                out.put_nowait(await self.unary(req, None))
-            except Exception as exc:  # noqa: BLE001 - handed to the consumer
-                out.put_nowait(exc)
-
-        async def feed() -> None:
-            try:
-                async for req in requests:
-                    task = asyncio.ensure_future(one(req))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                if tasks:
-                    await asyncio.gather(*tasks)
-                out.put_nowait(_END)
-            except Exception as exc:  # noqa: BLE001
-                out.put_nowait(exc)
-
-        feeder = asyncio.ensure_future(feed())
-        try:
-            while True:
-                item = await out.get()
-                if item is _END:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            feeder.cancel()
-            for task in list(tasks):
-                task.cancel()
+        answers = map_as_completed(requests, one)
+        async with aclosing(answers):
+            async for resp in answers:
+                yield resp
 
     async def is_ready(self, timeout: float) -> bool:
         client = self._open()

@@ -20,13 +20,14 @@ decoding errors are reported precisely and nothing is ever unpickled.
 """
 from __future__ import annotations
 
-import asyncio
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from shoal.document.codec import request_from_bytes, request_to_bytes
 from shoal.errors import FlowError, MalformedDataError
 from shoal.serve.gateway.handler import error_status, is_gateway_error
 from shoal.serve.gateway.health import HealthService
+from shoal.utils.aio import map_as_completed
 
 if TYPE_CHECKING:
     from shoal.document.request import DataRequest
@@ -38,7 +39,6 @@ __all__ = ["GrpcGateway", "SERVICE", "ERROR_METADATA_KEY"]
 SERVICE = "shoal.Gateway"
 #: Trailing metadata key that names the shoal exception of a failed unary call.
 ERROR_METADATA_KEY = "shoal-error"
-_END = object()
 
 
 class GrpcGateway:
@@ -130,44 +130,8 @@ class GrpcGateway:
         return request_to_bytes(await self.handler.handle(req))
 
     async def _call(self, requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
-        out: asyncio.Queue = asyncio.Queue()
-        prefetch = self.config.prefetch
-        slots = asyncio.Semaphore(prefetch) if prefetch else None
-        tasks: set[asyncio.Task] = set()
-
-        async def one(raw: bytes) -> None:
-            try:
-                out.put_nowait(await self._answer(raw))
-            except Exception as exc:  # noqa: BLE001 - encoding a response failed
-                out.put_nowait(exc)
-            finally:
-                if slots is not None:
-                    slots.release()
-
-        async def read() -> None:
-            try:
-                async for raw in requests:
-                    if slots is not None:
-                        await slots.acquire()
-                    task = asyncio.ensure_future(one(raw))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                if tasks:
-                    await asyncio.gather(*tasks)
-                out.put_nowait(_END)
-            except Exception as exc:  # noqa: BLE001 - the client went away mid-stream
-                out.put_nowait(exc)
-
-        reader = asyncio.ensure_future(read())
-        try:
-            while True:
-                item = await out.get()
-                if item is _END:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            reader.cancel()
-            for task in list(tasks):
-                task.cancel()
+        # a failure to encode a response, or the client going away mid-stream, ends the call
+        answers = map_as_completed(requests, self._answer, self.config.prefetch)
+        async with aclosing(answers):
+            async for raw in answers:
+                yield raw
