@@ -71,6 +71,18 @@ static PyObject *fast_init(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ImportError, "shoal.document._fast needs a little-endian machine");
         return NULL;
     }
+    /* new_document() must set every slot: Document may have no slot this file does not know */
+    PyObject *slots = PyObject_GetAttrString(d, "__slots__");
+    if (slots == NULL)
+        return NULL;
+    Py_ssize_t nslots = PySequence_Size(slots);
+    Py_DECREF(slots);
+    if (nslots != D_N + 1) { /* + __weakref__ */
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "Document has %zd slots, shoal.document._fast knows %d",
+                         nslots, D_N + 1);
+        return NULL;
+    }
     if (slot_offsets((PyTypeObject *)d, DOC_SLOTS, doc_off) < 0 ||
         slot_offsets((PyTypeObject *)s, SCORE_SLOTS, score_off) < 0)
         return NULL;
@@ -238,7 +250,7 @@ static PyObject *fast_set_embeddings(PyObject *self, PyObject *args) {
             return NULL;
         }
         PyObject *d = PyList_GET_ITEM(docs, i);
-        if (!Py_IS_TYPE(d, doc_type)) {
+        if (!PyObject_TypeCheck(d, doc_type)) {
             PyErr_SetString(PyExc_TypeError, "set_embeddings: not a Document");
             return NULL;
         }
@@ -278,10 +290,8 @@ static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
         goto fail;
     for (Py_ssize_t i = 0; i < nu; i++) {
         PyObject *key = PyList_GET_ITEM(unique, i), *d = PyList_GET_ITEM(docs, i);
-        if (!Py_IS_TYPE(d, doc_type)) {
-            PyErr_SetString(PyExc_TypeError, "score_matches: not a Document");
-            goto fail;
-        }
+        if (d == Py_None)
+            continue;
         if (PyDict_SetItem(found, key, d) < 0)
             goto fail;
         if (fresh != Py_None) {
@@ -289,6 +299,10 @@ static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
             if (f < 0)
                 goto fail;
             if (f) {
+                if (!PyObject_TypeCheck(d, doc_type)) {
+                    PyErr_SetString(PyExc_TypeError, "score_matches: not a Document");
+                    goto fail;
+                }
                 set_slot(d, doc_off[D_MATCHES], Py_None);
                 set_slot(d, doc_off[D_EVALS], Py_None);
                 if (PyDict_SetItem(spare, key, d) < 0)
@@ -328,7 +342,7 @@ static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
                 m = PyObject_CallOneArg(copy, d);
                 if (m == NULL)
                     goto fail;
-                if (!Py_IS_TYPE(m, doc_type)) {
+                if (!PyObject_TypeCheck(m, doc_type)) {
                     Py_DECREF(m);
                     PyErr_SetString(PyExc_TypeError, "score_matches: copy() did not return a Document");
                     goto fail;

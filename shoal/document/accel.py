@@ -7,6 +7,7 @@ turns the speedups off (the tests run both ways).
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 __all__ = ["fast"]
@@ -22,7 +23,11 @@ def _load() -> Any:
     from shoal.document.document import Document  # noqa: PLC0415
     from shoal.document.score import NamedScore, NamedScoreMap  # noqa: PLC0415
 
-    _fast.init(Document, NamedScore, NamedScoreMap)
+    try:
+        _fast.init(Document, NamedScore, NamedScoreMap)
+    except TypeError as exc:  # the classes changed shape since the C file was written
+        warnings.warn(f"shoal's C speedups are off: {exc}", RuntimeWarning, stacklevel=2)
+        return None
     return _fast
 
 

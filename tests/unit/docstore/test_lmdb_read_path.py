@@ -146,3 +146,33 @@ def test_stale_label_hints_are_detected_and_replaced(tmp_path, path):
     assert da.find(q, limit=1, metric="euclidean")[0].id == "d10"
     assert da.find(data[3].embedding, limit=1, metric="euclidean")[0].id != "d3"
     da.close()
+
+
+def test_c_speedups_refuse_classes_of_another_shape():
+    if C is None:
+        pytest.skip("shoal.document._fast is not built")
+    from shoal.document.score import NamedScore, NamedScoreMap
+
+    class Wider(Document):
+        __slots__ = ("extra",)
+
+    class Scores(NamedScoreMap):
+        def __init__(self, *a):
+            super().__init__(*a)
+
+    with pytest.raises(TypeError, match="slots"):
+        C.init(Wider, NamedScore, NamedScoreMap)
+    with pytest.raises(TypeError, match="score map"):
+        C.init(Document, NamedScore, Scores)
+    C.init(Document, NamedScore, NamedScoreMap)  # still usable
+    assert documents([_record(Document(id="a", text="b"), 0)])[0][0].text == "b"
+
+
+def test_matches_of_documents_of_a_subclass(path):
+    class Mine(Document):
+        __slots__ = ()
+
+    data = DocumentArray([Mine(id=f"m{i}", embedding=np.full(3, i, np.float32)) for i in range(5)])
+    res = data.find(np.full((2, 3), 2, np.float32), limit=2, metric="euclidean")
+    assert [[m.id for m in r] for r in res] == [["m2", "m1"], ["m2", "m1"]]
+    assert res[0][0] is not data[2] and res[0][0] is not res[1][0]
