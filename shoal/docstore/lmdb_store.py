@@ -113,6 +113,9 @@ class LmdbStore:
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
         self._label_rows = LabelRows()
+        self._meta_raw: bytes | None = None
+        self._meta_parsed: dict[str, Any] = {}
+        self._column_paths: dict[int, str] = {}
         self.e = acquire_env(path, cfg)
         n = cfg.name
         try:
@@ -134,7 +137,10 @@ class LmdbStore:
 
     # --- meta ------------------------------------------------------------------------------
     def _column_path(self, epoch: int) -> str:
-        return os.path.join(self.path, f"{self.config.name}.{epoch}.vec")
+        path = self._column_paths.get(epoch)
+        if path is None:
+            path = self._column_paths[epoch] = os.path.join(self.path, f"{self.config.name}.{epoch}.vec")
+        return path
 
     def _open_meta(self) -> None:
         with self.e.env.begin(db=self._meta_db) as txn:
@@ -158,10 +164,15 @@ class LmdbStore:
                  "list_like": self.list_like}).encode(), db=self._meta_db)
 
     def _read_meta(self, txn: Any) -> dict[str, Any]:
+        """A copy of the meta record; parsed again only when its bytes changed."""
         raw = txn.get(self.config.name.encode(), db=self._meta_db)
         if raw is None:
             raise CorruptStoreError(f"array {self.config.name!r} lost its meta record in {self.path}")
-        return loads_json(bytes(raw))
+        raw = bytes(raw)
+        if raw != self._meta_raw:
+            self._meta_parsed = loads_json(raw)
+            self._meta_raw = raw
+        return dict(self._meta_parsed)
 
     def _meta(self) -> dict[str, Any]:
         if self._tx is not None:
