@@ -33,6 +33,10 @@ class PgColumn:
         self._q = f'"{table}__vec"'
         self._ahead: dict[int, bytes] = {}  # rows read with their Document (labels never change)
 
+    #: scattered rows are never read through a memory map here: ``take`` asks the server
+    #: for just those labels (see ``VectorColumn.mappable``)
+    mappable = False
+
     @property
     def row_bytes(self) -> int:
         return 4 * (self.dim or 0)

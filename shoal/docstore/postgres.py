@@ -201,6 +201,16 @@ class PostgresStore(SqliteStore):
             col.prefetched(label, r[-1])
         return {r[0]: r[:-1]}
 
+    def _row_by_id(self, doc_id: str) -> tuple | None:
+        row = self._rows_by_ids([doc_id]).get(doc_id)
+        return None if row is None else row[1:]
+
+    def _rows_of_labels(self, labels: Any) -> dict[int, tuple]:
+        """As the sqlite store: one statement, the labels as one array parameter."""
+        return {r[1]: r for r in self.db.execute(
+            f"SELECT id, label, flags, text, tags, doc FROM {self._qt} WHERE label = ANY(?)",
+            (list(labels),))}
+
     # --- the vector column ----------------------------------------------------------------
     def _column_path(self, epoch: int) -> str:
         return f"pg:{self.t}:{epoch}"

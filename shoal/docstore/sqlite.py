@@ -18,7 +18,13 @@ transaction see every committed write (no reopen needed).
 
 :class:`~shoal.docstore.postgres.PostgresStore` runs the same statements on PostgreSQL by
 overriding the few driver-specific hooks (``_connect``, ``_setup``, ``_begin``,
-``_committed``, ``_meta``, ``_new_column`` / ``_drop_column``, ``_compact``, ``_translate``).
+``_committed``, ``_meta``, ``_new_column`` / ``_drop_column``, ``_compact``, ``_translate``,
+``_row_by_id``, ``_rows_of_labels``).
+
+Read fast paths: ``da[id]`` is one cached statement on a reused cursor and one tracked
+decode (``tracking.materialize_one``); an unfiltered ``find`` maps the vector labels
+found straight to rows in one statement per chunk of queries and decodes them untracked
+(``vectors.find_matches``), while the next chunk is searched in a worker thread.
 """
 from __future__ import annotations
 
@@ -42,13 +48,14 @@ from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundErro
                           StoreNotWritableError, StoreVersionError)
 
 from shoal.docstore.column import VectorColumn
-from shoal.docstore.vectors import find_vectors
+from shoal.docstore.vectors import find_matches, find_vectors
 from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
-from shoal.docstore.tracking import FetchTracker, Stored, materialize
+from shoal.docstore.tracking import (FetchTracker, Stored, match_documents, materialize,
+                                     materialize_one)
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
@@ -106,6 +113,7 @@ class SqliteStore:
         self.tracker = FetchTracker(cfg.track_fetched)
         self.t = cfg.table_name
         self._qt = f'"{self.t}"'
+        self._sql_one = f"SELECT label, flags, text, tags, doc FROM {self._qt} WHERE id=?"
         self._connect(cfg)
         try:
             self._setup()
@@ -426,13 +434,22 @@ class SqliteStore:
             out.update((r[0], r) for r in self.db.execute(q, part))
         return out
 
+    def _row_by_id(self, doc_id: str) -> tuple | None:
+        """The row ``(label, flags, text, tags, doc)`` of one id, or None: the ``da[id]``
+        path, one cached statement on the reused cursor."""
+        return self._cur.execute(self._sql_one, (doc_id,)).fetchone()
+
     def _materialize(self, rows: Sequence[tuple]) -> list[Document]:
         """Documents of rows ``(id, label, flags, text, tags, doc)``; column embeddings set."""
         docs = materialize(rows, self.tracker, self.column, self._meta)
+        self._bound_tracker()
+        return docs
+
+    def _bound_tracker(self) -> None:
+        """Past its capacity, the tracker's changes are written back and it starts over."""
         if self.tracker.full():
             self._sync_changed()
             self.tracker.clear()
-        return docs
 
     # --- DocStore: reads --------------------------------------------------------------------
     @_op
@@ -455,6 +472,16 @@ class SqliteStore:
 
     @_op
     def get_by_ids(self, ids: Sequence[str]) -> list[Document]:
+        if len(ids) == 1:
+            doc_id = ids[0]
+            row = self._row_by_id(doc_id)
+            if row is None:
+                raise DocumentNotFoundError(f"no Document with id {doc_id!r} in this array")
+            tracker = self.tracker
+            doc = materialize_one(doc_id, row, tracker, self.column, self._meta)
+            if len(tracker) > tracker.capacity > 0:
+                self._bound_tracker()
+            return [doc]
         rows = self._rows_by_ids(ids)
         try:
             return self._materialize([rows[i] for i in ids])
@@ -860,6 +887,39 @@ class SqliteStore:
                             block_size=block_size or self.config.block_size, index=self._index,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
+
+    @_op
+    def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
+                     filter: dict | None = None, metric_name: str | None = None,
+                     only_id: bool = False, block_size: int | None = None,
+                     **params: Any) -> list[list[Document]]:
+        """:meth:`find_vectors`, returning match Documents with scores (see the DocStore
+        protocol). An unfiltered search maps vector labels straight to rows (one query per
+        chunk of queries), decodes them untracked with their embeddings read in one
+        ``take``, and searches the next chunk of queries in a worker thread meanwhile."""
+        return find_matches(self, queries, limit, metric, filter, metric_name, only_id,
+                            block_size, params)
+
+    @_op
+    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document], list[bool]]:
+        """The Documents holding vector ``labels`` (sorted, unique), in that order, and
+        which of them are new untracked objects (see ``tracking.match_documents``)."""
+        found = self._rows_of_labels(labels)
+        try:
+            rows = [found[lab] for lab in labels]
+        except KeyError:
+            missing = sum(1 for lab in labels if lab not in found)
+            raise CorruptStoreError(
+                f"{missing} vector labels have no Document in {self.path}; run "
+                "da.rebuild_index()") from None
+        return match_documents(rows, self.tracker, self.column, self._meta)
+
+    def _rows_of_labels(self, labels: Sequence[int]) -> dict[int, tuple]:
+        """label -> row ``(id, label, flags, text, tags, doc)`` of the Documents holding
+        ``labels``: one statement (the labels go in as one JSON array)."""
+        sql = (f"SELECT id, label, flags, text, tags, doc FROM {self._qt} "
+               "WHERE label IN (SELECT value FROM json_each(?))")
+        return {r[1]: r for r in self.db.execute(sql, (dumps_json(list(labels)),))}
 
     @_op
     def dead_labels(self, since_seq: int | None = None) -> np.ndarray:

@@ -12,14 +12,17 @@ the tracker starts over, so iterating a store larger than RAM stays bounded.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
 from shoal.document.document import Document
-from shoal.docstore.rows import IN_BLOB, Row, decode, encode
+from shoal.errors import MalformedDataError
 
-__all__ = ["FetchTracker", "Stored", "materialize"]
+from shoal.docstore.rows import IN_BLOB, Row, decode, encode, plain_document
+
+__all__ = ["FetchTracker", "Stored", "materialize", "materialize_one", "fresh_documents",
+           "match_documents"]
 
 
 class Stored(NamedTuple):
@@ -137,3 +140,72 @@ def materialize(rows: Iterable[tuple], tracker: Any, column: Any,
             for (d, _), v in zip(need, m):
                 d._embedding = v
     return docs
+
+
+def materialize_one(doc_id: str, row: tuple, tracker: FetchTracker, column: Any,
+                    refresh: Callable[[], Any]) -> Document:
+    """:func:`materialize` of one stored row ``(label, flags, text, tags, blob)`` of
+    ``doc_id``, tracked: the ``da[id]`` path, without the lists.
+
+    The tracked Document when the tracker holds one for this unchanged row, else a newly
+    decoded one (embedding read from the ``column``), tracked when the tracker is enabled."""
+    label, flags, txt, tags, blob = row
+    st = (blob, txt, tags, label)
+    held = tracker._docs
+    hit = held.get(doc_id)
+    if hit is not None:
+        if hit[1] == st:
+            return hit[0]
+        del held[doc_id]  # the stored row changed under it (another writer): read it again
+    try:
+        d = plain_document(doc_id, txt, tags) if not blob else decode(blob, txt, tags, doc_id)
+    except MalformedDataError:
+        d = decode(blob, txt, tags, doc_id)  # raises CorruptStoreError, as every read does
+    if label is not None and not flags & IN_BLOB:
+        if label >= column.rows:
+            refresh()
+        d._embedding = column.row(label)
+    if tracker.capacity > 0:
+        held[doc_id] = (d, st)
+    return d
+
+
+def fresh_documents(rows: Sequence[tuple], column: Any, refresh: Callable[[], Any]) -> list[Document]:
+    """New, untracked Documents of stored rows ``(id, label, flags, text, tags, blob)`` with
+    their column embeddings read in one ``take``: the read path of search results when no
+    Document is tracked (nothing handed out can have changed in place)."""
+    docs: list[Document] = []
+    want: list[int] = []
+    labels: list[int] = []
+    plain = plain_document
+    try:
+        for i, (doc_id, label, flags, txt, tags, blob) in enumerate(rows):
+            docs.append(decode(blob, txt, tags, doc_id) if blob else plain(doc_id, txt, tags))
+            if label is not None and not flags & IN_BLOB:
+                want.append(i)
+                labels.append(label)
+    except MalformedDataError:
+        decode(blob, txt, tags, doc_id)  # raises CorruptStoreError, as every read does
+        raise
+    if want:
+        if max(labels) >= column.rows:
+            refresh()  # another process wrote since: bring the column up to date
+        for i, v in zip(want, column.take(np.asarray(labels, dtype=np.int64))):
+            docs[i]._embedding = v
+    return docs
+
+
+def match_documents(rows: Sequence[tuple], tracker: FetchTracker, column: Any,
+                    refresh: Callable[[], Any]) -> tuple[list[Document], list[bool]]:
+    """The Documents of stored rows ``(id, label, flags, text, tags, blob)`` found by a
+    search, and which are new objects the caller owns (``fetch`` of
+    :func:`~shoal.document.compute.matches_of`).
+
+    With nothing tracked, every one is decoded fresh (:func:`fresh_documents`); else a
+    Document handed out earlier may have been changed in place and not synced yet, so the
+    tracked one is returned (the search sees the change, see :func:`materialize`)."""
+    if len(tracker):
+        fresh: list[bool] = []
+        return materialize(rows, tracker, column, refresh, fresh), fresh
+    docs = fresh_documents(rows, column, refresh)
+    return docs, [True] * len(docs)

@@ -6,16 +6,24 @@ labels back to positions.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from shoal.errors import EmptyArrayError
+from shoal.document.compute import matches_of
 from shoal.document.distance import as_matrix, canonical_metric
+from shoal.document.document import Document
+from shoal.utils.pipeline import overlapped
 
 from shoal.docstore.column import VectorColumn, search_column
 
-__all__ = ["find_vectors", "search_plan", "searcher"]
+__all__ = ["find_vectors", "search_plan", "searcher", "find_matches", "FIND_CHUNK"]
+
+#: queries per search chunk in find_matches: the next chunk's search runs in a worker
+#: thread while the Documents of the current one are read
+FIND_CHUNK = int(os.environ.get("SHOAL_FIND_CHUNK", "128"))
 
 
 def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str, Any],
@@ -89,3 +97,32 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
     gone = dead() if m["n_dead"] else None
     return lambda queries: search_column(column, queries, limit, metric, dead=gone,
                                          block_size=block_size)
+
+
+def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filter: dict | None,
+                 metric_name: str | None, only_id: bool, block_size: int | None,
+                 params: dict[str, Any], chunk: int = FIND_CHUNK) -> list[list[Document]]:
+    """A disk store's ``find_matches`` (see the DocStore protocol): per query, the match
+    Documents with scores.
+
+    A filtered search goes through the store's ``find_vectors`` and ``get_at``
+    (positions). An unfiltered one hands the vector labels found straight to
+    ``store._match_docs_of_labels(sorted unique labels) -> (docs, fresh)`` (see
+    :func:`~shoal.document.compute.matches_of`), and searches the next ``chunk`` of
+    queries in a worker thread while the Documents of the current one are read. The
+    store also provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
+    ``dead_labels(None)``."""
+    name = metric_name or metric
+    if filter is not None:
+        scores, positions = store.find_vectors(queries, limit, metric, filter, block_size,
+                                               **params)
+        return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name, only_id)
+    metric, index, params = search_plan(metric, store._index, params)
+    queries = as_matrix(queries, what="query vectors")
+    run = searcher(limit, metric, meta=store._meta(), column=store.column,
+                   block_size=block_size or store.config.block_size, index=index,
+                   dead=lambda: store.dead_labels(None), params=params)
+    chunks = [queries[i:i + chunk] for i in range(0, len(queries), chunk)]
+    parts = overlapped(chunks, run, lambda found: matches_of(
+        found[0], found[1], store._match_docs_of_labels, name, only_id))
+    return parts[0] if len(parts) == 1 else [r for p in parts for r in p]

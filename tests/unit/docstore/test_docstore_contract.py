@@ -238,3 +238,24 @@ def test_every_field_round_trips_through_reopen(opener):
     da = opener.reopen(da)
     assert da["rich"] == rich and da["plain"] == plain
     assert da["rich"].chunks[0].parent_id == "rich" or da["rich"].chunks[0].text == "chunk"
+
+
+def test_batch_find_after_deletes_and_replacements_equals_brute_force(opener):
+    data = docs(120, dim=8)
+    data[7].embedding = np.arange(8, dtype=np.float64)  # kept exactly, searched as float32
+    da = opener(data)
+    if opener.storage != "memory":  # disk stores answer with their label -> row fast path
+        assert callable(getattr(da._store, "find_matches", None))
+    del da[20:40]
+    da[0] = Document(id="new", text="new", embedding=np.full(8, 0.25, np.float32))
+    live = [da[i] for i in range(len(da))]
+    matrix = np.stack([np.asarray(d.embedding, np.float32) for d in live])
+    q = np.random.default_rng(5).random((260, 8), dtype=np.float32)
+    q[-1] = np.arange(8)
+    res = da.find(q, limit=4, metric="euclidean")
+    for row, r in zip(q, res):
+        dist = np.linalg.norm(matrix - row, axis=1)
+        assert [d.id for d in r] == [live[i].id for i in np.argsort(dist)[:4]]
+        assert all(d.text == live[[x.id for x in live].index(d.id)].text for d in r)
+    hit = [d for r in res for d in r if d.id == "d7"]
+    assert hit and all(d.embedding.dtype == np.float64 for d in hit)
