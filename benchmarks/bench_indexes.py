@@ -15,18 +15,24 @@ ground truth from BLAS (faiss.knn):
    ``peers/peer_search.py`` on the same vectors, and shoal ``da.find`` / peer QPS ratios.
 
 Writes ``results/bench_indexes.{json,md,png}`` (recall@10 vs QPS, log QPS axis, the
-ann-benchmarks picture). ``--real`` runs 1, 2, 3, 5 (and 6) on MiniLM embeddings of real
-text instead (``real_embeddings.py``: stdlib docstrings + Debian package descriptions,
-1,000 held-out queries, cached in ``benchmarks/data/``) and writes
+ann-benchmarks picture). ``--full`` runs 1-5 on 1M vectors with more points, then the
+streamed bigger-than-RAM run of ``big_ivfpq.py`` (10M x 128 into an LMDB store with a faiss
+IVF-PQ + refine index, bare faiss beside it, peak RSS per phase) and writes
+``results/bench_indexes_full.{json,md,png}`` (``--big-n 0`` / ``--skip-tables`` rerun one
+part and keep the other as last written). ``--real`` runs 1, 2, 3, 5 (and 6) on MiniLM
+embeddings of real text instead (``real_embeddings.py``: stdlib docstrings + Debian package
+descriptions, 1,000 held-out queries, cached in ``benchmarks/data/``) and writes
 ``results/bench_indexes_real.{json,md,png}``.
 
     python benchmarks/bench_indexes.py --n 100000            # a few minutes on 2 cores
-    python benchmarks/bench_indexes.py --n 200000 --full
+    python benchmarks/bench_indexes.py --full                 # 1M tables + 10M streamed, ~1.5 h
+    python benchmarks/bench_indexes.py --full --skip-tables --big-args --keep
     python benchmarks/bench_indexes.py --real --peer-python /tmp/peervenv/bin/python
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -49,29 +55,48 @@ METRIC = "cosine"
 
 
 # -- data ----------------------------------------------------------------------------------
-def make_data(n: int, dim: int, n_queries: int, clusters: int = 256, rank: int = 16,
-              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A Gaussian mixture shaped like real embeddings; queries from the same mixture.
+class Mixture:
+    """A Gaussian mixture shaped like real embeddings (see :func:`make_data`).
 
     Clusters have uneven sizes; each spreads mostly along its own random ``rank``-dim
     subspace (embeddings have a low intrinsic dimension) plus a little isotropic noise.
+    The mixture is fixed by ``rng``; :meth:`draw` samples it with any generator, so a
+    streamed run draws block ``b`` with its own seeded generator (:meth:`block`).
     """
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 1.0, (clusters, dim)).astype(np.float32)
-    bases = rng.normal(0.0, 1.0 / np.sqrt(rank), (clusters, rank, dim)).astype(np.float32)
-    weights = rng.dirichlet(np.full(clusters, 0.7))
-    spread = rng.uniform(0.4, 1.0, clusters).astype(np.float32)
 
-    def draw(m: int) -> np.ndarray:
-        which = rng.choice(clusters, m, p=weights)
-        out = rng.normal(0.0, 0.05, (m, dim)).astype(np.float32)
+    def __init__(self, dim: int, clusters: int = 256, rank: int = 16,
+                 rng: np.random.Generator | int = 0) -> None:
+        rng = np.random.default_rng(rng)
+        self.dim, self.clusters, self.rank = dim, clusters, rank
+        self.centers = rng.normal(0.0, 1.0, (clusters, dim)).astype(np.float32)
+        self.bases = rng.normal(0.0, 1.0 / np.sqrt(rank), (clusters, rank, dim)).astype(np.float32)
+        self.weights = rng.dirichlet(np.full(clusters, 0.7))
+        self.spread = rng.uniform(0.4, 1.0, clusters).astype(np.float32)
+
+    def draw(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        which = rng.choice(self.clusters, m, p=self.weights)
+        out = rng.normal(0.0, 0.05, (m, self.dim)).astype(np.float32)
         for c in np.unique(which):
             rows = np.flatnonzero(which == c)
-            z = rng.normal(0.0, 1.0, (rows.size, rank)).astype(np.float32)
-            out[rows] += centers[c] + spread[c] * (z @ bases[c])
+            z = rng.normal(0.0, 1.0, (rows.size, self.rank)).astype(np.float32)
+            out[rows] += self.centers[c] + self.spread[c] * (z @ self.bases[c])
         return np.ascontiguousarray(out)
 
-    return draw(n), draw(n_queries)
+    def block(self, b: int, m: int, seed: int = 0) -> np.ndarray:
+        """Rows of block ``b`` (``m`` of them) of a streamed set: the same for the same seed."""
+        return self.draw(np.random.default_rng([seed, 1, b]), m)
+
+    def queries(self, m: int, seed: int = 0) -> np.ndarray:
+        """Held-out queries of a streamed set (a generator no block uses)."""
+        return self.draw(np.random.default_rng([seed, 2]), m)
+
+
+def make_data(n: int, dim: int, n_queries: int, clusters: int = 256, rank: int = 16,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` vectors and ``n_queries`` queries from the same :class:`Mixture`, in RAM."""
+    rng = np.random.default_rng(seed)
+    mix = Mixture(dim, clusters, rank, rng)
+    return mix.draw(rng, n), mix.draw(rng, n_queries)
 
 
 def ground_truth(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -449,31 +474,13 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200_000, help="indexed vectors")
-    ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--M", type=int, default=16)
-    ap.add_argument("--ef-construction", type=int, default=200)
-    ap.add_argument("--full", action="store_true", help="more ef / nprobe points, filtered search")
-    ap.add_argument("--real", action="store_true",
-                    help="MiniLM embeddings of real text (real_embeddings.py) instead of the "
-                         "synthetic set; writes results/bench_indexes_real.*")
-    ap.add_argument("--real-max", type=int, default=30_000,
-                    help="texts embedded for --real (base + queries; cached in benchmarks/data)")
-    ap.add_argument("--peer-python", metavar="PATH",
-                    help="an interpreter with chromadb / docarray<0.30 + annlite installed: "
-                         "run peers/peer_search.py with it on the same vectors")
-    ap.add_argument("--peers", default="chroma,annlite", help="which peers, comma-separated")
-    args = ap.parse_args(argv)
-    if args.real:
-        return run_real(args)
-
-    t_start = time.perf_counter()
+def run_tables(args: argparse.Namespace, png_name: str) -> tuple[list[dict[str, Any]], str,
+                                                                dict[str, Any]]:
+    """Sections 1-6 on the in-RAM synthetic set: (rows, markdown, params)."""
     x, q = make_data(args.n, args.dim, args.queries)
+    t0 = time.perf_counter()
     gt = ground_truth(x, q, K)
-    print(f"data {x.shape}, queries {q.shape}, ground truth in {time.perf_counter() - t_start:.1f}s",
+    print(f"data {x.shape}, queries {q.shape}, ground truth in {time.perf_counter() - t0:.1f}s",
           flush=True)
 
     efs = [16, 32, 64, 128, 256, 512] if args.full else [16, 32, 64, 128, 256]
@@ -510,10 +517,10 @@ def main(argv: list[str] | None = None) -> int:
               "M": args.M, "ef_construction": args.ef_construction, "full": args.full,
               "cpus": os.cpu_count(), "hnsw_build": hnsw_build, "ivfpq_build": ivf_build,
               "through_store_build": find_build, **({"peers": peer_meta} if peer_meta else {})}
+    curve = hnsw_rows + ivf_rows + find_rows
     curve_cols = ["system", "param", "recall@10", "qps", "qps_ratio"]
     table = "\n\n".join([
-        "## recall@10 vs QPS (batch of all queries)\n\n" + markdown_table(hnsw_rows + ivf_rows + find_rows,
-                                                                          curve_cols),
+        "## recall@10 vs QPS (batch of all queries)\n\n" + markdown_table(curve, curve_cols),
         *ratios_table(ratio_rows),
         "## single-query latency, shoal hnsw vs bare knn_query\n\n" + markdown_table(
             latency_rows, ["ef", "bare_us", "shoal_us", "overhead_us", "target"]),
@@ -522,17 +529,96 @@ def main(argv: list[str] | None = None) -> int:
                             "shoal_qps", "shoal_recall@10"])] if filtered_rows else []),
         f"builds: hnsw {hnsw_build}, IVF-PQ {ivf_build}, through the lmdb store {find_build} "
         "(target build_cost_ratio <= 1.15; da.find qps_ratio >= 0.6)",
-        "![recall vs QPS](bench_indexes.png)",
+        f"![recall vs QPS]({png_name})",
     ])
-    rows = ([{"section": "curve", **r} for r in hnsw_rows + ivf_rows + find_rows]
+    rows = ([{"section": "curve", **r} for r in curve]
             + [{"section": "peer_ratio", **r} for r in ratio_rows]
             + [{"section": "latency", **r} for r in latency_rows]
             + [{"section": "filtered", **r} for r in filtered_rows])
-    path = write_results("bench_indexes", rows, table, params)
-    png = plot(hnsw_rows + ivf_rows + find_rows, RESULTS / "bench_indexes.png",
-               f"{args.n:,} x {args.dim} clustered, {METRIC}, k={K}, {os.cpu_count()} cpus")
+    plot(curve, RESULTS / png_name,
+         f"{args.n:,} x {args.dim} clustered, {METRIC}, k={K}, {os.cpu_count()} cpus")
+    return rows, table, params
+
+
+def run_big(args: argparse.Namespace, png_name: str) -> tuple[list[dict[str, Any]], str,
+                                                             dict[str, Any]]:
+    """The streamed bigger-than-RAM IVF-PQ run (``big_ivfpq.py``, a process per phase)."""
+    import big_ivfpq
+
+    big = big_ivfpq.parser().parse_args(["--n", str(args.big_n), "--dim", str(args.dim),
+                                         "--queries", str(args.queries), *args.big_args])
+    big.work = big.work or str(big_ivfpq.DATA / f"big_{big.n}")
+    os.makedirs(big.work, exist_ok=True)
+    out = big_ivfpq.run_all(big)
+    rows, table, params = big_ivfpq.report(big, out, png_name)
+    if not big.keep:
+        import shutil
+        shutil.rmtree(big.work, ignore_errors=True)
+    return rows, table, params
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=None,
+                    help="indexed vectors (default 200,000; 1,000,000 with --full)")
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--M", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--full", action="store_true",
+                    help="1M vectors, more ef / nprobe points, filtered search, and the streamed "
+                         "--big-n run; writes results/bench_indexes_full.*")
+    ap.add_argument("--big-n", type=int, default=10_000_000,
+                    help="--full: vectors of the streamed bigger-than-RAM IVF-PQ run "
+                         "(big_ivfpq.py); 0 skips it and keeps the section last written")
+    ap.add_argument("--big-args", nargs=argparse.REMAINDER, default=[],
+                    help="--full: the rest of the command line goes to big_ivfpq.py "
+                         "(--factory, --nprobes, --refines, --keep ...)")
+    ap.add_argument("--skip-tables", action="store_true",
+                    help="--full: run only the streamed run, keep the tables last written")
+    ap.add_argument("--real", action="store_true",
+                    help="MiniLM embeddings of real text (real_embeddings.py) instead of the "
+                         "synthetic set; writes results/bench_indexes_real.*")
+    ap.add_argument("--real-max", type=int, default=30_000,
+                    help="texts embedded for --real (base + queries; cached in benchmarks/data)")
+    ap.add_argument("--peer-python", metavar="PATH",
+                    help="an interpreter with chromadb / docarray<0.30 + annlite installed: "
+                         "run peers/peer_search.py with it on the same vectors")
+    ap.add_argument("--peers", default="chroma,annlite", help="which peers, comma-separated")
+    args = ap.parse_args(argv)
+    args.n = args.n or (1_000_000 if args.full else 200_000)
+    if args.real:
+        return run_real(args)
+
+    t_start = time.perf_counter()
+    name = "bench_indexes_full" if args.full else "bench_indexes"
+    previous: dict[str, Any] = {}
+    if args.full and (RESULTS / f"{name}.json").exists():
+        previous = json.loads((RESULTS / f"{name}.json").read_text())
+    sections = previous.get("params", {}).get("sections", {})
+    old_rows = previous.get("rows", [])
+    parts = {}
+    if args.full and args.skip_tables:
+        parts["tables"] = ([r for r in old_rows if not r["section"].startswith("big")],
+                           sections.get("tables", ""), previous.get("params", {}).get("tables", {}))
+    else:
+        parts["tables"] = run_tables(args, f"{name}.png")
+    if args.full:
+        if args.big_n:
+            parts["big"] = run_big(args, f"{name}_big.png")
+        elif "big" in sections:
+            parts["big"] = ([r for r in old_rows if r["section"].startswith("big")],
+                            sections["big"], previous["params"].get("big", {}))
+    rows = [r for part in parts.values() for r in part[0]]
+    table = "\n\n".join(part[1] for part in parts.values() if part[1])
+    if args.full:
+        params = {key: part[2] for key, part in parts.items()}
+        params["sections"] = {key: part[1] for key, part in parts.items()}
+    else:
+        params = parts["tables"][2]
+    path = write_results(name, rows, table, params)
     print(table)
-    print(f"\nwrote {path} and {png} in {time.perf_counter() - t_start:.0f}s")
+    print(f"\nwrote {path} in {time.perf_counter() - t_start:.0f}s")
     return 0
 
 

@@ -9,7 +9,12 @@ rewritten in place: a changed embedding gets a new label, the old one becomes de
 
 Reads go through a read-only memory map of the committed rows (re-mapped when another
 writer has grown the file), so exact search streams ``block_size`` rows at a time with
-memory bounded by the block, not the data.
+memory bounded by the block, not the data. A column bigger than ``MAP_BYTES`` is not read
+through the map by :meth:`~VectorColumn.take` either: a page fault on a mapped file maps a
+whole run of cached pages around it (fault-around, large folios - ~100 KB per 512-byte
+row measured on Linux 6.x), so a few thousand scattered rows (an index build's training
+sample, refine candidates, the embeddings of search results) would make gigabytes of the
+file resident in the process; those rows are read with ``pread`` instead.
 """
 from __future__ import annotations
 
@@ -22,7 +27,10 @@ import numpy as np
 from shoal.errors import CorruptStoreError, DimensionMismatchError, StoreNotWritableError
 from shoal.document.distance import knn_blocks, merge_topk
 
-__all__ = ["VectorColumn", "search_column"]
+__all__ = ["MAP_BYTES", "VectorColumn", "search_column"]
+
+#: columns up to this size are gathered through the memory map (fast); bigger ones with pread
+MAP_BYTES = 256 << 20
 
 
 class VectorColumn:
@@ -34,6 +42,7 @@ class VectorColumn:
         self.rows = rows
         self.writable = writable
         self._fd: int | None = None
+        self._rfd: int | None = None
         self._map: mmap.mmap | None = None
         self._array: np.ndarray | None = None
         self._mapped_rows = 0
@@ -121,16 +130,61 @@ class VectorColumn:
 
     def row(self, label: int) -> np.ndarray:
         """A copy of one row."""
+        if not self.mappable:
+            return self.take(np.array([label], dtype=np.int64))[0]
         if self._array is not None and label < self._mapped_rows and label < self.rows:
             return self._array[label].copy()
         return self.matrix()[label].copy()
 
+    @property
+    def mappable(self) -> bool:
+        """Whether scattered reads may go through the memory map (the column is small)."""
+        return self.rows * self.row_bytes <= MAP_BYTES
+
     def take(self, labels: np.ndarray) -> np.ndarray:
-        """A (len(labels), dim) float32 copy of the rows at ``labels``."""
+        """A (len(labels), dim) float32 copy of the rows at ``labels`` (any order, repeats).
+
+        Through the map for a small column; for one bigger than :data:`MAP_BYTES` with
+        ``pread`` (a dense run in one read, scattered rows one run of consecutive labels at
+        a time), so the rows read do not stay resident in this process.
+        """
         labels = np.asarray(labels, dtype=np.int64)
         if labels.size == 0:
             return np.empty((0, self.dim or 0), dtype=np.float32)
-        return self.matrix()[labels]
+        if self.mappable:
+            return self.matrix()[labels]
+        lo, hi = int(labels.min()), int(labels.max()) + 1
+        if lo < 0 or hi > self.rows:
+            raise IndexError(f"labels {lo}..{hi - 1} outside the column's {self.rows} rows")
+        if hi - lo <= 2 * labels.size:
+            return self.read(lo, hi)[labels - lo]
+        uniq, inverse = np.unique(labels, return_inverse=True)
+        out = np.empty((uniq.size, self.dim or 0), dtype=np.float32)
+        starts = np.flatnonzero(np.diff(uniq, prepend=-2) != 1)
+        ends = np.append(starts[1:], uniq.size)
+        fd, row = self._read_fd(), self.row_bytes
+        buf = memoryview(out).cast("B")
+        for a, b, first in zip(starts.tolist(), ends.tolist(), uniq[starts].tolist()):
+            self._pread_into(fd, buf[a * row:b * row], first * row)
+        return out[inverse.reshape(-1)]
+
+    def _read_fd(self) -> int:
+        if self._rfd is None:
+            try:
+                self._rfd = os.open(self.path, os.O_RDONLY)
+            except OSError as exc:
+                raise CorruptStoreError(
+                    f"cannot read the vector column {self.path} ({exc}); the file is missing - "
+                    "restore it or re-embed") from exc
+        return self._rfd
+
+    def _pread_into(self, fd: int, buf: memoryview, offset: int) -> None:
+        got = 0
+        while got < len(buf):
+            k = os.preadv(fd, [buf[got:]], offset + got)
+            if k == 0:
+                raise CorruptStoreError(f"the vector column {self.path} ended early")
+            got += k
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start .. stop`` read with pread into a new array (not through the map, so a
@@ -139,14 +193,8 @@ class VectorColumn:
         out = np.empty((n, self.dim or 0), dtype=np.float32)
         if n == 0:
             return out
-        buf = memoryview(out).cast("B")
         with open(self.path, "rb", buffering=0) as f:
-            got = 0
-            while got < len(buf):
-                k = os.preadv(f.fileno(), [buf[got:]], start * self.row_bytes + got)
-                if k == 0:
-                    raise CorruptStoreError(f"the vector column {self.path} ended early")
-                got += k
+            self._pread_into(f.fileno(), memoryview(out).cast("B"), start * self.row_bytes)
         return out
 
     def release(self, start: int, stop: int) -> None:
@@ -163,9 +211,10 @@ class VectorColumn:
                 pass
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in (self._fd, self._rfd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._rfd = None
         self._array = None
         self._map = None  # closed by GC once no view refers to it
         self._mapped_rows = 0

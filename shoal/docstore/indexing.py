@@ -43,13 +43,16 @@ class IndexedStore(Protocol):
 
 
 class _ColumnSource:
-    """The store's current vector column, for indexes that re-score exact vectors."""
+    """The store's current vector column, for indexes that re-score exact vectors: its
+    memory map while the column is small, else its ``take`` (rows read with pread, so
+    refine candidates scattered over a column bigger than RAM do not stay resident)."""
 
     def __init__(self, store: IndexedStore) -> None:
         self._store = store
 
-    def matrix(self) -> np.ndarray:
-        return self._store.column.matrix()
+    def matrix(self) -> Any:
+        col = self._store.column
+        return col.matrix() if col.mappable else col.take
 
 
 class IndexSync:

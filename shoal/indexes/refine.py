@@ -16,8 +16,9 @@ VectorSource = Union[Callable[[np.ndarray], np.ndarray], np.ndarray, Any]
 
 - a 2-D float32 array (e.g. a memory-mapped column) whose row ``label`` is that label's
   vector - the fast path: candidates are scored in place, nothing is copied;
-- an object with a ``matrix()`` method returning such an array (a store's vector column,
-  asked again on each search so it sees rows appended since);
+- an object with a ``matrix()`` method returning such an array or such a callable (a
+  store's vector column, asked again on each search so it sees rows appended since; a
+  column too big to map hands out a reader instead);
 - a callable ``labels (int64) -> (n, D) float32`` in the order asked.
 """
 

@@ -66,3 +66,32 @@ def test_search_column_matches_brute_force(tmp_path, metric):
     s, lab = search_column(col, q, 5, metric, labels=allowed, block_size=2)
     assert set(lab[0][:3]) == {3, 10, 999} and (lab[:, 3:] == -1).all()
     col.close()
+
+
+def test_take_on_a_big_column_reads_with_pread_not_the_map(tmp_path, monkeypatch):
+    from shoal.docstore import column
+
+    data = np.random.default_rng(0).random((1000, 8), dtype=np.float32)
+    col = column.VectorColumn(str(tmp_path / "v.vec"), None, 0)
+    col.write(0, data)
+    col.flush()
+    col.set_rows(1000)
+    assert col.mappable
+    monkeypatch.setattr(column, "MAP_BYTES", 1000 * 32 - 1)
+    assert not col.mappable
+
+    def mapped():
+        raise AssertionError("read through the memory map")
+
+    monkeypatch.setattr(col, "matrix", mapped)
+    rng = np.random.default_rng(1)
+    cases = [np.arange(1000), np.arange(100, 300), np.arange(0, 1000, 2)[::-1],  # dense runs
+             np.sort(rng.choice(1000, 50, replace=False)), rng.integers(0, 1000, 40),  # scattered
+             np.array([5, 6, 7, 900, 5, 901, 999, 0]), np.array([42])]
+    for labels in cases:
+        assert np.array_equal(col.take(labels), data[labels])
+    assert np.array_equal(col.row(17), data[17])
+    assert col.take(np.empty(0, np.int64)).shape == (0, 8)
+    with pytest.raises(IndexError):
+        col.take(np.array([3, 1000]))
+    col.close()

@@ -137,3 +137,28 @@ def test_other_metric_falls_back_to_exact(disk, indexed):
     m = np.stack([d.embedding for d in data])
     want = [data[i].id for i in np.argsort(np.linalg.norm(m - q, axis=1))[:5]]
     assert got == want
+
+
+def test_index_build_and_refine_read_a_big_column_without_mapping_it(disk, make_config,
+                                                                     monkeypatch):
+    """Past column.MAP_BYTES the training sample, the rows added and the refine candidates
+    are read with pread, so an index over a column bigger than RAM does not pull the file
+    into the process' resident set (here every column counts as big)."""
+    pytest.importorskip("faiss")
+    from shoal.docstore import column
+
+    monkeypatch.setattr(column, "MAP_BYTES", 0)
+    cfg = make_config(disk.storage, index="faiss", metric="cosine",
+                      index_params={"factory": "IVF16,Flat", "nprobe": 16, "refine": 4})
+    da = DocumentArray(docs(1200), storage=disk.storage, config=cfg)
+    disk.opened.append(da)
+
+    def mapped():
+        raise AssertionError("the column was read through its memory map")
+
+    monkeypatch.setattr(da._store.column, "matrix", mapped)
+    assert len(da._store._index.ready()) == 1200  # trained and filled from the column
+    d = da["d777"]
+    hit = da.find(d.embedding, limit=1)[0]  # candidates re-ranked with exact vectors
+    assert hit.id == "d777" and abs(hit.scores["cosine"].value) < 1e-5
+    assert _recall(da, np.random.default_rng(5).random((5, DIM), dtype=np.float32)) >= 0.9
