@@ -31,9 +31,6 @@ import lmdb
 import numpy as np
 
 from shoal.document.codec import doc_to_bytes, dumps_json, loads_json
-from shoal.document.compute import matches_of
-from shoal.document.distance import as_matrix
-from shoal.utils.pipeline import overlapped
 from shoal.document.document import Document
 from shoal.document.filters import compile_filter, parse_filter
 from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundError,
@@ -41,7 +38,7 @@ from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundErro
                           StoreNotWritableError, StoreVersionError)
 
 from shoal.docstore.column import VectorColumn
-from shoal.docstore.vectors import find_vectors, search_plan, searcher
+from shoal.docstore.vectors import find_matches, find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
@@ -56,9 +53,6 @@ __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _META = "shoal:meta"
-#: queries per search chunk in find_matches: the next chunk's search runs in a worker
-#: thread while the Documents of the current one are read
-_FIND_CHUNK = int(os.environ.get("SHOAL_FIND_CHUNK", "128"))
 
 
 class _Borrowed:
@@ -798,24 +792,10 @@ class LmdbStore:
                      only_id: bool = False, block_size: int | None = None,
                      **params: Any) -> list[list[Document]]:
         """:meth:`find_vectors`, returning match Documents with scores (see the DocStore
-        protocol). An unfiltered search maps vector labels straight to records (label ->
-        row -> record), decodes them untracked, and searches the next chunk of queries in
-        a worker thread while the Documents of the current one are read."""
-        name = metric_name or metric
-        if filter is not None:
-            scores, positions = self.find_vectors(queries, limit, metric, filter, block_size,
-                                                  **params)
-            return matches_of(scores, positions, lambda ps: (self.get_at(ps), None), name,
-                              only_id)
-        metric, index, params = search_plan(metric, self._index, params)
-        queries = as_matrix(queries, what="query vectors")
-        run = searcher(limit, metric, meta=self._meta(), column=self.column,
-                       block_size=block_size or self.config.block_size, index=index,
-                       dead=lambda: self.dead_labels(None), params=params)
-        chunks = [queries[i:i + _FIND_CHUNK] for i in range(0, len(queries), _FIND_CHUNK)]
-        parts = overlapped(chunks, run, lambda found: matches_of(
-            found[0], found[1], self._match_docs_of_labels, name, only_id))
-        return parts[0] if len(parts) == 1 else [r for p in parts for r in p]
+        protocol and ``vectors.find_matches``): an unfiltered search maps vector labels
+        straight to records (label -> row -> record) and decodes them untracked."""
+        return find_matches(self, queries, limit, metric, filter, metric_name, only_id,
+                            block_size, params)
 
     @_op
     def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document], list[bool]]:
