@@ -71,23 +71,27 @@ class PgColumn:
         return np.frombuffer(buf, dtype=np.float32).reshape(labels.size, self.dim or 0).copy()
 
     def take(self, labels: np.ndarray) -> np.ndarray:
-        """A (len(labels), dim) float32 copy of the rows at ``labels``."""
+        """A (len(labels), dim) float32 copy of the rows at ``labels`` (from the rows read
+        along with their Documents when those are all of them)."""
         labels = np.asarray(labels, dtype=np.int64).ravel()
         if labels.size == 0:
             return np.empty((0, self.dim or 0), dtype=np.float32)
         uniq = np.unique(labels).tolist()
+        ahead = self._ahead
+        if len(ahead) >= len(uniq) and all(len(ahead.get(lab, b"")) == self.row_bytes for lab in uniq):
+            self._ahead = {}
+            return self._assemble(ahead, labels)
         rows = self.db.execute(f"SELECT label, vec FROM {self._q} WHERE epoch=? AND label = ANY(?)",
                                (self.epoch, uniq)).fetchall()
         return self._assemble(dict(rows), labels)
 
-    def prefetched(self, label: int, vec: bytes) -> None:
-        """Keep a row read along with its Document for the next :meth:`row` call."""
-        if len(self._ahead) > 64:
-            self._ahead.clear()
-        self._ahead[label] = vec
+    def prefetch(self, rows: list[tuple[int, bytes]]) -> None:
+        """Keep the ``(label, vec)`` rows read along with a batch of Documents for the next
+        :meth:`take` (replacing what an earlier read left)."""
+        self._ahead = dict(rows)
 
     def row(self, label: int) -> np.ndarray:
-        vec = self._ahead.pop(label, None)
+        vec = self._ahead.pop(label, None)  # read along with its Document
         if vec is not None and len(vec) == self.row_bytes:
             return np.frombuffer(vec, dtype=np.float32).copy()
         return self.take(np.array([label], dtype=np.int64))[0]

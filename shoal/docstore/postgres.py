@@ -182,24 +182,22 @@ class PostgresStore(SqliteStore):
 
     # --- reads -----------------------------------------------------------------------------
     def _rows_by_ids(self, ids: Any, cols: str = "id, label, flags, text, tags, doc") -> dict[str, tuple]:
-        """As the sqlite store; a single Document's row comes with its column vector (one
-        round trip for ``da[id]``), kept for :meth:`PgColumn.row`."""
-        if len(ids) != 1 or "label" not in cols.split(", "):
+        """As the sqlite store; Documents read (``da[id]``, ``da[[ids]]``) come with their
+        column vectors in the same round trip, kept for :class:`PgColumn` ``row`` / ``take``."""
+        names = cols.split(", ")
+        if "label" not in names or (len(ids) != 1 and "doc" not in names):
             return super()._rows_by_ids(ids, cols)
         sql = self._sql_by_id.get("+vec " + cols)
         if sql is None:
-            qual = ", ".join(f"d.{c}" for c in cols.split(", "))
+            qual = ", ".join(f"d.{c}" for c in names)
             sql = self._sql_by_id["+vec " + cols] = (
                 f'SELECT {qual}, v.vec FROM {self._qt} AS d LEFT JOIN "{self.t}__vec" AS v '
-                "ON v.epoch = ? AND v.label = d.label WHERE d.id = ?")
+                "ON v.epoch = ? AND v.label = d.label WHERE d.id = ANY(?)")
         col = self.column
-        r = self._cur.execute(sql, (col.epoch, ids[0])).fetchone()
-        if r is None:
-            return {}
-        label = r[cols.split(", ").index("label")]
-        if r[-1] is not None and label is not None:
-            col.prefetched(label, r[-1])
-        return {r[0]: r[:-1]}
+        rows = self._cur.execute(sql, (col.epoch, list(dict.fromkeys(ids)))).fetchall()
+        li = names.index("label")
+        col.prefetch([(r[li], r[-1]) for r in rows if r[-1] is not None and r[li] is not None])
+        return {r[0]: r[:-1] for r in rows}
 
     def _row_by_id(self, doc_id: str) -> tuple | None:
         row = self._rows_by_ids([doc_id]).get(doc_id)
@@ -210,6 +208,14 @@ class PostgresStore(SqliteStore):
         return {r[1]: r for r in self.db.execute(
             f"SELECT id, label, flags, text, tags, doc FROM {self._qt} WHERE label = ANY(?)",
             (list(labels),))}
+
+    # --- writes ------------------------------------------------------------------------------
+    def _insert_rows(self, params: Any) -> None:
+        """New rows with one ``COPY`` (several times faster than an INSERT per row)."""
+        with self.db.raw.cursor().copy(f"COPY {self._qt} ({self._insert_cols()}) FROM STDIN") as cp:
+            write = cp.write_row
+            for p in params:
+                write(p)
 
     # --- the vector column ----------------------------------------------------------------
     def _column_path(self, epoch: int) -> str:

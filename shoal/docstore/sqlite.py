@@ -477,9 +477,8 @@ class SqliteStore:
             row = self._row_by_id(doc_id)
             if row is None:
                 raise DocumentNotFoundError(f"no Document with id {doc_id!r} in this array")
-            tracker = self.tracker
-            doc = materialize_one(doc_id, row, tracker, self.column, self._meta)
-            if len(tracker) > tracker.capacity > 0:
+            doc = materialize_one(doc_id, row, self.tracker, self.column, self._meta)
+            if self.tracker.full():
                 self._bound_tracker()
             return [doc]
         rows = self._rows_by_ids(ids)
@@ -517,11 +516,19 @@ class SqliteStore:
             start += block
 
     # --- writing rows ------------------------------------------------------------------------
-    def _insert_sql(self) -> str:
+    def _insert_cols(self) -> str:
+        """The columns of a new row, in the order of :meth:`_params`."""
         hot = "".join(f', "c_{k}"' for k in self.hot)
+        return f"id, pos, label, flags, text, tags, attrs, doc{hot}"
+
+    def _insert_sql(self) -> str:
         marks = ",".join("?" * (8 + len(self.hot)))
-        return (f"INSERT INTO {self._qt} (id, pos, label, flags, text, tags, attrs, doc{hot}) "
-                f"VALUES ({marks})")
+        return f"INSERT INTO {self._qt} ({self._insert_cols()}) VALUES ({marks})"
+
+    def _insert_rows(self, params: Sequence[tuple]) -> None:
+        """Insert new rows (:meth:`_params`) in the open transaction; the driver's
+        IntegrityError on a duplicate id."""
+        self.db.executemany(self._insert_sql(), params)
 
     def _hot_values(self, d: Document) -> tuple:
         tags = d._tags or {}
@@ -617,7 +624,7 @@ class SqliteStore:
             start = m["count"] if self.list_like else None
             try:
                 with self.atomic():  # a savepoint, so the lookup below sees the store as it was
-                    self.db.executemany(self._insert_sql(), self._params(docs, rows, start, labels))
+                    self._insert_rows(self._params(docs, rows, start, labels))
             except self._INTEGRITY:
                 self._raise_duplicate([r.id for r in rows])
             m["count"] += len(rows)
@@ -726,7 +733,7 @@ class SqliteStore:
             params = self._params(docs, rows, 0 if self.list_like else None, labels)
             if self.list_like:
                 params = [(p[0], pos) + p[2:] for p, pos in zip(params, positions)]
-            self.db.executemany(self._insert_sql(), params)
+            self._insert_rows(params)
             self._tx["seq"] += 1
             self.tracker.forget(old_ids)
             for d, r, lab in zip(docs, rows, labels):
@@ -749,9 +756,8 @@ class SqliteStore:
             if self.list_like:
                 self.db.execute(f"UPDATE {self._qt} SET pos = pos + 1 WHERE pos >= ?", (position,))
             try:
-                self.db.executemany(self._insert_sql(),
-                                    self._params([doc], [row], position if self.list_like else None,
-                                                 labels))
+                self._insert_rows(self._params([doc], [row], position if self.list_like else None,
+                                               labels))
             except self._INTEGRITY:
                 raise DuplicateIdError(
                     f"a Document with id {doc.id!r} is already in the array; give it a new id") from None

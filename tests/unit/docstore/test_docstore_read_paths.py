@@ -185,3 +185,24 @@ def test_damaged_tags_are_a_corrupt_store_on_every_read_path(make_config):
         assert da["d4"].tags == {"i": 4, "odd": False}
     finally:
         da.close()
+
+
+def test_batched_get_by_ids_reads_each_documents_own_vector(disk):
+    data = docs(40)
+    data[5].embedding = np.arange(DIM, dtype=np.float64)
+    data[6].embedding = None
+    da = disk(data)
+    other = DocumentArray(storage=disk.storage, config=disk.config(da))
+    disk.opened.append(other)
+    new = docs(3, start=100)
+    other.extend(new)
+    want = {d.id: d for d in data + new}
+    ask = ["d101", "d5", "d6", "d30", "d5", "d0", "d102"]
+    got = da[ask]
+    assert [d.id for d in got] == ask
+    for d in got:
+        w = want[d.id].embedding
+        assert (d.embedding is None) if w is None else (
+            d.embedding.dtype == w.dtype and np.array_equal(d.embedding, w))
+    one = [da[i].embedding for i in ("d30", "d0")]  # single reads after a batch
+    assert np.array_equal(one[0], want["d30"].embedding) and np.array_equal(one[1], want["d0"].embedding)
