@@ -187,14 +187,16 @@ class PostgresStore(SqliteStore):
         names = cols.split(", ")
         if "label" not in names or (len(ids) != 1 and "doc" not in names):
             return super()._rows_by_ids(ids, cols)
-        sql = self._sql_by_id.get("+vec " + cols)
+        one = len(ids) == 1  # "= ?": a cached generic plan ("= ANY(?)" is planned anew each time)
+        key = ("+vec1 " if one else "+vec ") + cols
+        sql = self._sql_by_id.get(key)
         if sql is None:
             qual = ", ".join(f"d.{c}" for c in names)
-            sql = self._sql_by_id["+vec " + cols] = (
+            sql = self._sql_by_id[key] = (
                 f'SELECT {qual}, v.vec FROM {self._qt} AS d LEFT JOIN "{self.t}__vec" AS v '
-                "ON v.epoch = ? AND v.label = d.label WHERE d.id = ANY(?)")
+                f"ON v.epoch = ? AND v.label = d.label WHERE d.id {'= ?' if one else '= ANY(?)'}")
         col = self.column
-        rows = self._cur.execute(sql, (col.epoch, list(dict.fromkeys(ids)))).fetchall()
+        rows = self._cur.execute(sql, (col.epoch, ids[0] if one else list(dict.fromkeys(ids)))).fetchall()
         li = names.index("label")
         col.prefetch([(r[li], r[-1]) for r in rows if r[-1] is not None and r[li] is not None])
         return {r[0]: r[:-1] for r in rows}
