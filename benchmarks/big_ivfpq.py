@@ -62,10 +62,54 @@ def memory_mb() -> dict[str, float]:
     return out
 
 
+class _Peaks:
+    """Peak RssAnon / RssFile, polled every 50 ms by a daemon thread: VmHWM is one peak of
+    both, and a store's memory maps (LMDB's data.mdb) put clean page-cache pages into RSS."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        import threading
+
+        self.interval = interval
+        self.peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            time.sleep(self.interval)
+
+    def sample(self) -> dict[str, float]:
+        now = memory_mb()
+        for key in self.peak:
+            self.peak[key] = max(self.peak[key], now.get(key, 0.0))
+        return now
+
+    def reset(self) -> None:
+        self.peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        self.sample()
+
+
+_PEAKS: _Peaks | None = None
+
+
 def reset_peak() -> None:
-    """Start a new VmHWM window (Linux: writing 5 to clear_refs resets the peak RSS)."""
+    """Start a new peak window: VmHWM (Linux: writing 5 to clear_refs resets it) and the
+    polled RssAnon / RssFile peaks."""
+    global _PEAKS
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
+    if _PEAKS is None:
+        _PEAKS = _Peaks()
+    _PEAKS.reset()
+
+
+def peaks() -> dict[str, float]:
+    """``{'VmHWM', 'RssAnon_peak', 'RssFile_peak'}`` since :func:`reset_peak` (MB)."""
+    now = _PEAKS.sample() if _PEAKS else memory_mb()
+    out = {"VmHWM": now["VmHWM"]}
+    if _PEAKS:
+        out.update({f"{k}_peak": v for k, v in _PEAKS.peak.items()})
+    return out
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -120,11 +164,13 @@ def phase_build(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
                   f"{time.perf_counter() - t0:.0f}s {memory_mb()}", flush=True)
     t_extend = time.perf_counter() - t0
     mem_extend = memory_mb()
+    peak_extend = peaks()
     reset_peak()
     t0 = time.perf_counter()
     da.find(mix.queries(1, args.seed), limit=1)  # the index is built on first use: train + add
     t_index = time.perf_counter() - t0
     mem_index = memory_mb()
+    peak_index = peaks()
     t0 = time.perf_counter()
     da.close()  # saves the index
     t_close = time.perf_counter() - t0
@@ -134,12 +180,14 @@ def phase_build(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
     return {"extend_s": t_extend, "extend_docs_per_s": args.n / t_extend, "index_build_s": t_index,
             "index_save_s": t_close, "build_total_s": t_extend + t_index + t_close,
             "peak_rss_mb_extend": mem_extend["VmHWM"], "mem_after_extend": mem_extend,
+            "peaks_extend": peak_extend,
             "peak_rss_mb_index": max(mem_index["VmHWM"], mem_close["VmHWM"]),
-            "mem_after_index": mem_index, "mem_after_close": mem_close,
+            "mem_after_index": mem_index, "mem_after_close": mem_close, "peaks_index": peak_index,
             "disk_bytes": sum(disk.values()), "disk_files": disk}
 
 
 def phase_gt(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
+    reset_peak()
     t0 = time.perf_counter()
     q = mix.queries(args.queries, args.seed)
     best_s = np.full((len(q), K), np.nan, dtype=np.float32)
@@ -148,7 +196,8 @@ def phase_gt(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
         s, i = knn(q, block, K, METRIC)
         best_s, best_l = merge_topk(best_s, best_l, s, np.where(i >= 0, i + start, -1), K, METRIC)
     np.save(os.path.join(args.work, "gt.npy"), best_l)
-    return {"gt_s": time.perf_counter() - t0, "peak_rss_mb": memory_mb()["VmHWM"]}
+    return {"gt_s": time.perf_counter() - t0, "peak_rss_mb": memory_mb()["VmHWM"],
+            "peaks": peaks()}
 
 
 def _consistent(da: Any, args: argparse.Namespace, mix: Mixture) -> bool:
@@ -178,24 +227,26 @@ def phase_query(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
         def run(nprobe: int = nprobe, r: int = r) -> list[Any]:
             return da.find(q, limit=K, nprobe=nprobe, refine=r)
         found = np.array([[int(i) for i in res[:, "id"]] + [-1] * (K - len(res)) for res in run()])
-        rows.append({"system": "shoal da.find (lmdb + faiss IVF-PQ, Documents)",
+        rows.append({"system": f"shoal da.find (lmdb + faiss {args.factory}, Documents)",
                      "param": f"nprobe={nprobe},refine={r}", "nprobe": nprobe, "refine": r,
                      "recall@10": recall_at(found, gt), "qps": len(q) / best_of(run, 2)})
         print(f"  {rows[-1]} {memory_mb()}", flush=True)
     one = [q[i] for i in range(len(q))]
     for v in one[:100]:  # warm-up
-        da.find(v, limit=K)
+        da.find(v, limit=K, nprobe=args.nprobe, refine=args.refine)
     times = []
     for v in one:
         t = time.perf_counter()
-        da.find(v, limit=K)
+        da.find(v, limit=K, nprobe=args.nprobe, refine=args.refine)
         times.append(time.perf_counter() - t)
     latency = {"system": "shoal da.find(q, limit=10)", **percentiles(times)}
     mem = memory_mb()
+    peak = peaks()
     consistent = _consistent(da, args, mix)
     da.close()
     return {"open_s": t_open, "mem_after_open": mem_open, "rows": rows, "latency": latency,
-            "peak_rss_mb": mem["VmHWM"], "mem_end": mem, "data_consistent": consistent}
+            "peak_rss_mb": mem["VmHWM"], "mem_end": mem, "peaks": peak,
+            "data_consistent": consistent}
 
 
 def _rerank(mm: np.ndarray, qn: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
@@ -228,6 +279,7 @@ def phase_bare(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
         index.add(normalize_rows(block))
     t_build = time.perf_counter() - t0
     mem_build = memory_mb()
+    peak_build = peaks()
     reset_peak()
     # the same float32 vector file the store wrote (a raw row-major file), mapped read-only
     mm = np.memmap(column[0], dtype=np.float32, mode="r").reshape(-1, args.dim)[:args.n] \
@@ -241,7 +293,7 @@ def phase_bare(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
             ivf.nprobe = nprobe
             cand = index.search(qn, K * r)[1]
             return cand if r == 1 else _rerank(mm, qn, cand, K)
-        rows.append({"system": "faiss IVF-PQ (bare)" + (" + numpy memmap re-rank" if r > 1 else ""),
+        rows.append({"system": f"bare faiss {args.factory}" + (" + numpy memmap re-rank" if r > 1 else ""),
                      "param": f"nprobe={nprobe},refine={r}", "nprobe": nprobe, "refine": r,
                      "recall@10": recall_at(run(), gt), "qps": len(q) / best_of(run, 2)})
         print(f"  {rows[-1]} {memory_mb()}", flush=True)
@@ -257,7 +309,8 @@ def phase_bare(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
     latency = {"system": f"bare faiss search(1 query, k={K * args.refine}) + re-rank", **percentiles(times)}
     mem = memory_mb()
-    return {"train_s": t_train, "build_s": t_build, "peak_rss_mb_build": mem_build["VmHWM"],
+    peak = peaks()
+    return {"train_s": t_train, "peaks_build": peak_build, "peaks_query": peak, "build_s": t_build, "peak_rss_mb_build": mem_build["VmHWM"],
             "mem_after_build": mem_build, "rows": rows, "latency": latency,
             "peak_rss_mb_query": mem["VmHWM"], "mem_end": mem}
 
@@ -290,25 +343,32 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
             "same vector file (IndexRefineFlat would hold every vector in RAM).")
     errors = [f"{p}: {r['error']}" for p, r in out.items() if "error" in r]
     phase_rows = []
+
+    def phase(name: str, wall: Any, peak: float, polled: dict[str, float] | None,
+              rate: str = "") -> None:
+        polled = polled or {}
+        phase_rows.append({"phase": name, "wall_s": wall, "rate": rate, "peak_rss_mb": peak,
+                           "anon_peak_mb": polled.get("RssAnon_peak", ""),
+                           "file_peak_mb": polled.get("RssFile_peak", "")})
+
     if "extend_s" in b:
-        phase_rows += [
-            {"phase": "shoal da.extend (Documents + LMDB + vector column)", "wall_s": b["extend_s"],
-             "rate": f"{b['extend_docs_per_s']:,.0f} docs/s", "peak_rss_mb": b["peak_rss_mb_extend"]},
-            {"phase": "shoal index build on first find (train on 100k sample + add + save)",
-             "wall_s": b["index_build_s"] + b["index_save_s"], "rate": "",
-             "peak_rss_mb": b["peak_rss_mb_index"]}]
+        phase("shoal da.extend (Documents + LMDB + vector column)", b["extend_s"],
+              b["peak_rss_mb_extend"], b.get("peaks_extend"),
+              f"{b['extend_docs_per_s']:,.0f} docs/s")
+        phase(f"shoal index build on first find (train on {min(args.n, TRAIN_SAMPLE):,} sampled "
+              "rows + add + save)", b["index_build_s"] + b["index_save_s"],
+              b["peak_rss_mb_index"], b.get("peaks_index"))
     if "gt_s" in g:
-        phase_rows.append({"phase": "exact ground truth (streamed knn + merge_topk)",
-                           "wall_s": g["gt_s"], "rate": "", "peak_rss_mb": g["peak_rss_mb"]})
+        phase("exact ground truth (streamed knn + merge_topk)", g["gt_s"], g["peak_rss_mb"],
+              g.get("peaks"))
     if "rows" in qy:
-        phase_rows.append({"phase": "shoal queries (reopen + batch find + 1,000 single finds)",
-                           "wall_s": "", "rate": "", "peak_rss_mb": qy["peak_rss_mb"]})
+        phase(f"shoal queries (reopen + batch finds + {args.queries:,} single finds)", "",
+              qy["peak_rss_mb"], qy.get("peaks"))
     if "build_s" in bare:
-        phase_rows += [
-            {"phase": "bare faiss train + streamed add", "wall_s": bare["build_s"], "rate": "",
-             "peak_rss_mb": bare["peak_rss_mb_build"]},
-            {"phase": "bare faiss queries (+ memmap re-rank)", "wall_s": "", "rate": "",
-             "peak_rss_mb": bare["peak_rss_mb_query"]}]
+        phase("bare faiss train + streamed add", bare["build_s"], bare["peak_rss_mb_build"],
+              bare.get("peaks_build"))
+        phase("bare faiss queries (+ memmap re-rank)", "", bare["peak_rss_mb_query"],
+              bare.get("peaks_query"))
     for r in phase_rows:
         r["< 1.5 GB"] = "yes" if r["peak_rss_mb"] < RSS_TARGET_MB else "NO"
     bare_by = {r["param"]: r for r in bare.get("rows", [])}
@@ -321,15 +381,19 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
             r["qps_ratio"] = r["qps"] / br["qps"]
     lat = [x for x in (qy.get("latency"), bare.get("latency")) if x]
     parts = [head, *(["**failed:** " + "; ".join(errors)] if errors else []),
-             "### phases: wall time and peak RSS\n\n" + markdown_table(
-                 phase_rows, ["phase", "wall_s", "rate", "peak_rss_mb", "< 1.5 GB"])]
+             "### phases: wall time and peak RSS\n\npeak_rss_mb is the phase's VmHWM (all "
+             "resident pages); anon_peak_mb / file_peak_mb are the highest RssAnon (the "
+             "process' own memory) and RssFile (clean page-cache pages of mapped files: LMDB's "
+             "data.mdb, libraries) polled every 50 ms.\n\n" + markdown_table(
+                 phase_rows, ["phase", "wall_s", "rate", "peak_rss_mb", "anon_peak_mb",
+                              "file_peak_mb", "< 1.5 GB"])]
     if curve:
         parts.append("### recall@10 vs QPS (batch of all queries; shoal returns Documents, "
                      "qps_ratio vs bare at the same params)\n\n" + markdown_table(
                          curve, ["system", "param", "recall@10", "qps", "qps_ratio"]))
     if lat:
         parts.append(f"### single-query latency at nprobe={args.nprobe}, refine={args.refine} "
-                     f"(1,000 queries one at a time)\n\n" + markdown_table(
+                     f"({args.queries:,} queries one at a time)\n\n" + markdown_table(
                          lat, ["system", "p50_ms", "p95_ms", "mean_ms"]))
     if "disk_bytes" in b:
         parts.append(f"store on disk: {b['disk_bytes'] / 2 ** 30:.2f} GB "

@@ -158,7 +158,8 @@ class VectorColumn:
             raise IndexError(f"labels {lo}..{hi - 1} outside the column's {self.rows} rows")
         if hi - lo <= 2 * labels.size:
             return self.read(lo, hi)[labels - lo]
-        uniq, inverse = np.unique(labels, return_inverse=True)
+        ascending = bool(np.all(labels[1:] > labels[:-1]))  # e.g. refine's unique candidates
+        uniq, inverse = (labels, None) if ascending else np.unique(labels, return_inverse=True)
         out = np.empty((uniq.size, self.dim or 0), dtype=np.float32)
         starts = np.flatnonzero(np.diff(uniq, prepend=-2) != 1)
         ends = np.append(starts[1:], uniq.size)
@@ -166,7 +167,7 @@ class VectorColumn:
         buf = memoryview(out).cast("B")
         for a, b, first in zip(starts.tolist(), ends.tolist(), uniq[starts].tolist()):
             self._pread_into(fd, buf[a * row:b * row], first * row)
-        return out[inverse.reshape(-1)]
+        return out if inverse is None else out[inverse.reshape(-1)]
 
     def _read_fd(self) -> int:
         if self._rfd is None:

@@ -54,6 +54,13 @@ class FaissConfig:
         check_positive_int("exact_threshold", self.exact_threshold, minimum=0)
 
 
+def _unique(labels: np.ndarray) -> bool:
+    """No label twice (cheap when ascending, as a store's labels are)."""
+    if labels.size < 2 or bool(np.all(labels[1:] > labels[:-1])):
+        return True
+    return bool(np.unique(labels).size == labels.size)
+
+
 def _faiss_message(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text.rsplit(": ", 1)[-1] if "Error in" in text else text
@@ -390,15 +397,20 @@ class FaissIndex:
             raise CorruptStoreError(f"faiss index at {path} does not match its meta; rebuild it")
         self = cls.__new__(cls)
         self._setup(config, idmap, owner, vector_source)
+        # np.load returns a fresh writable array: adopted as is, and the label map takes
+        # ``labels`` / ``live`` without copies (a 10M-vector index loads without transients
+        # several times the size of its label arrays)
         slot_labels = load_npy(files["slots"]).astype(np.int64, copy=False)
-        live = np.flatnonzero(slot_labels >= 0)
+        live = np.flatnonzero(slot_labels >= 0).astype(np.int64, copy=False)
         labels = slot_labels[live]
-        if (slot_labels.ndim != 1 or labels.size != meta.get("count")
-                or np.unique(labels).size != labels.size or idmap.ntotal < labels.size):
+        if (slot_labels.ndim != 1 or labels.size != meta.get("count") or idmap.ntotal < labels.size
+                or not _unique(labels)):
             raise CorruptStoreError(f"faiss index at {path} is inconsistent; rebuild it")
-        self._slot_labels = slot_labels.copy()
+        if not slot_labels.flags.writeable:
+            slot_labels = slot_labels.copy()
+        self._slot_labels = slot_labels
         self._next = int(slot_labels.size)
-        self._map = LabelMap.from_arrays(labels, live.astype(np.int64))
+        self._map = LabelMap.from_arrays(labels, live, copy=False)
         self._tombstones = int(idmap.ntotal - labels.size)
         self.applied_seq = int(meta.get("applied_seq", 0))
         return self

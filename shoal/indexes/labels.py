@@ -100,7 +100,18 @@ class LabelMap:
         self.__init__()
 
     @classmethod
-    def from_arrays(cls, labels: np.ndarray, values: np.ndarray) -> LabelMap:
+    def from_arrays(cls, labels: np.ndarray, values: np.ndarray, *, copy: bool = True) -> LabelMap:
+        """A map of unique ``labels`` to ``values`` (>= 0). Labels already ascending (what a
+        saved index holds) are taken as they are - no sort, no merge: loading a 10M-label
+        index costs the two arrays, not several temporaries of their size; ``copy=False``
+        adopts the caller's arrays (which it must not change afterwards)."""
         m = cls()
-        m.set(np.asarray(labels, dtype=np.int64), values)
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.size and bool(np.all(labels[1:] > labels[:-1])):
+            values = np.asarray(values, dtype=np.int64)
+            m._keys = np.array(labels, copy=True) if copy else labels
+            m._vals = np.array(values, copy=True) if copy else values
+            m._n = m._live = int(labels.size)
+            return m
+        m.set(labels, values)
         return m

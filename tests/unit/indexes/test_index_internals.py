@@ -29,6 +29,19 @@ def test_label_map():
     assert len(big) == 1000 and big.get(np.array([4500, 10])).tolist() == [4500, -1]
 
 
+def test_label_map_from_arrays_ascending_and_not():
+    labels, values = np.array([2, 5, 9, 40]), np.array([3, 0, 1, 2])
+    kept = LabelMap.from_arrays(labels, values)                # ascending: taken as is, copied
+    labels[0] = 99
+    assert kept.get(np.array([2, 5, 9, 40, 7])).tolist() == [3, 0, 1, 2, -1]
+    adopted = LabelMap.from_arrays(np.arange(3), np.array([7, 8, 9]), copy=False)
+    adopted.set(np.array([10]), np.array([1]))                 # grows past the adopted arrays
+    assert adopted.get(np.array([0, 2, 10])).tolist() == [7, 9, 1] and len(adopted) == 4
+    mixed = LabelMap.from_arrays(np.array([9, 2, 5]), np.array([0, 1, 2]))  # sorted on the way in
+    assert mixed.items()[0].tolist() == [2, 5, 9] and mixed.get(np.array([9])).tolist() == [0]
+    assert len(LabelMap.from_arrays(np.empty(0, np.int64), np.empty(0, np.int64))) == 0
+
+
 def test_rwlock_readers_share_writers_exclude():
     lock = RWLock()
     inside = [0]
