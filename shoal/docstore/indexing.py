@@ -166,9 +166,10 @@ class IndexSync:
         self.index.applied_seq = s["seq"]
         self.dirty = True
 
-    def catch_up(self) -> None:
-        """Apply the writes committed since the index's state (or rebuild if it cannot)."""
-        s = self.store.stats()
+    def catch_up(self, stats: dict[str, Any] | None = None) -> None:
+        """Apply the writes committed since the index's state (or rebuild if it cannot);
+        ``stats``: the store's counters when the caller has just read them."""
+        s = self.store.stats() if stats is None else stats
         if self.index is None or self.state is None:
             if s["dim"]:
                 self.rebuild()
@@ -197,9 +198,9 @@ class IndexSync:
             return None
         return index.search(queries, k, allowed=allowed, **params)
 
-    def ready(self) -> Any:
+    def ready(self, stats: dict[str, Any] | None = None) -> Any:
         """The index caught up with the store (a VectorIndex), or None when there is none."""
-        self.catch_up()
+        self.catch_up(stats)
         return self.index
 
     def save(self) -> None:

@@ -813,12 +813,12 @@ class LmdbStore:
             if recs is None:  # a hint led to no record: look every label up again
                 continue
             docs, got, want = documents(recs)
-            if use_hints and not np.array_equal(np.asarray(got, dtype=np.int64), lab):
+            if use_hints and got != list(labels):
                 self._label_rows.forget()  # a hint led to another record
                 continue
             break
         if want:
-            found = np.asarray(got, dtype=np.int64)[want]
+            found = lab[want]
             if found.max() >= self.column.rows:
                 self._meta()  # another process wrote since: bring the column up to date
             set_embeddings(docs, want, self.column.take(found))

@@ -91,7 +91,7 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
         raise EmptyArrayError(
             f"{m['count'] - (m['vec_rows'] - m['n_dead'])} of {m['count']} Documents have no "
             "embedding; embed all of them (or search with a filter selecting those that have one)")
-    ann = index.ready() if index is not None else None
+    ann = index.ready(m) if index is not None else None
     if ann is not None:
         return lambda queries: ann.search(queries, limit, **params)
     gone = dead() if m["n_dead"] else None

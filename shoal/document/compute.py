@@ -142,7 +142,10 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
     those serves as is for its first occurrence. Every other occurrence is a light copy,
     so no two matches share an object and no stored (or tracked) Document is handed out.
     ``only_id`` keeps nothing but the id (and the score)."""
-    unique = np.unique(keys[keys >= 0]).tolist()
+    if keys.size <= 256:  # a few queries: cheaper in Python than np.unique's fixed cost
+        unique = sorted({k for k in keys.ravel().tolist() if k >= 0})
+    else:
+        unique = np.unique(keys[keys >= 0]).tolist()
     if not unique:
         return [[] for _ in range(keys.shape[0])]
     docs, fresh = fetch(unique)
