@@ -7,9 +7,17 @@ codec, compare in one run:
   ``sqlite3.executemany`` / LMDB ``putmulti`` of ``doc_to_bytes(doc)`` in the same batches
   (one transaction per batch, same durability settings);
 - random ``da[id]`` reads of 10k ids vs the bare get + ``doc_from_bytes``;
+- batched gets ``da[[100 ids]]`` (100 calls) vs the bare ``IN (...)`` / one-transaction gets
+  + ``doc_from_bytes``, in the order asked;
 - exact ``find`` over the vector column (no baseline: reported for scale);
-- optionally DocArray 0.21's sqlite storage in another interpreter (``--docarray-python``);
+- optionally DocArray 0.21's sqlite storage in another interpreter (``--docarray-python``,
+  e.g. a venv made with ``python3 -m venv /tmp/davenv && /tmp/davenv/bin/pip install
+  'docarray<0.30'``);
 - ``--big N``: N Documents streamed into a store and searched exactly, with peak RSS.
+
+Every get measurement (shoal, bare, DocArray) is the best of ``--repeat`` runs, each on a
+freshly opened array, so a load spike of a shared machine does not decide a ratio.
+PostgreSQL has its own script, bench_postgres.py.
 
 Prints a Markdown table and writes JSON to benchmarks/results/bench_docstore.json.
 
@@ -58,6 +66,12 @@ def make_docs(n: int, start: int = 0, seed: int = 0) -> Iterator[Document]:
                            embedding=emb[j])
 
 
+def best(repeat: int, fn: Any, *args: Any) -> float:
+    """The shortest of ``repeat`` runs of ``fn(*args) -> seconds``: a load spike of the
+    machine during one run does not decide the result."""
+    return min(fn(*args) for _ in range(max(1, repeat)))
+
+
 def batches(docs: list[Document]) -> Iterator[list[Document]]:
     for s in range(0, len(docs), BATCH):
         yield docs[s:s + BATCH]
@@ -90,6 +104,17 @@ def bare_sqlite_get(path: str, ids: list[str]) -> float:
     return dt
 
 
+def bare_sqlite_get_batched(path: str, groups: list[list[str]]) -> float:
+    con = sqlite3.connect(path, isolation_level=None)
+    t0 = time.perf_counter()
+    for g in groups:
+        found = dict(con.execute(f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(g))})", g))
+        [doc_from_bytes(found[i]) for i in g]
+    dt = time.perf_counter() - t0
+    con.close()
+    return dt
+
+
 def bare_lmdb_extend(path: str, docs: list[Document]) -> float:
     env = lmdb.open(path, map_size=1 << 36, max_dbs=4)
     db = env.open_db(b"docs")
@@ -114,6 +139,18 @@ def bare_lmdb_get(path: str, ids: list[str]) -> float:
     return dt
 
 
+def bare_lmdb_get_batched(path: str, groups: list[list[str]]) -> float:
+    env = lmdb.open(path, map_size=1 << 36, max_dbs=4)
+    db = env.open_db(b"docs")
+    t0 = time.perf_counter()
+    for g in groups:
+        with env.begin(db=db) as txn:
+            [doc_from_bytes(txn.get(i.encode())) for i in g]
+    dt = time.perf_counter() - t0
+    env.close()
+    return dt
+
+
 # --- shoal ----------------------------------------------------------------------------------
 
 def shoal_config(storage: str, root: str) -> dict[str, Any]:
@@ -131,11 +168,13 @@ def shoal_extend(storage: str, cfg: dict, docs: list[Document]) -> float:
     return dt
 
 
-def shoal_get(storage: str, cfg: dict, ids: list[str]) -> float:
+def shoal_get(storage: str, cfg: dict, keys: list) -> float:
+    """Seconds for ``da[k]`` of every key (an id, or a list of ids: a batched get) on a
+    freshly opened array."""
     da = DocumentArray(storage=storage, config=cfg)
     t0 = time.perf_counter()
-    for i in ids:
-        da[i]
+    for k in keys:
+        da[k]
     dt = time.perf_counter() - t0
     da.close()
     return dt
@@ -170,18 +209,28 @@ with da:
     for s in range(0, n, 10000):
         da.extend(docs[s:s + 10000])
 ext = time.perf_counter() - t0
-ids = random.Random(1).sample([d.id for d in docs], min(10000, n))
-da = DocumentArray(storage="sqlite", config={"connection": path, "table_name": "docs"})
-t0 = time.perf_counter()
-for i in ids:
-    da[i]
-get = time.perf_counter() - t0
-print(json.dumps({"extend_s": ext, "get_s": get, "n_get": len(ids)}))
+gets, repeat = int(sys.argv[3]), int(sys.argv[4])
+ids = random.Random(1).sample([d.id for d in docs], min(gets, n))
+rnd = random.Random(2)
+groups = [rnd.sample([d.id for d in docs], min(100, n)) for _ in range(100)]
+
+def timed(keys):
+    da = DocumentArray(storage="sqlite", config={"connection": path, "table_name": "docs"})
+    t0 = time.perf_counter()
+    for k in keys:
+        da[k]
+    return time.perf_counter() - t0
+
+get = min(timed(ids) for _ in range(repeat))
+batched = min(timed(groups) for _ in range(repeat))
+print(json.dumps({"extend_s": ext, "get_s": get, "n_get": len(ids), "batched_get_s": batched,
+                  "n_batched_get": sum(len(g) for g in groups)}))
 """
 
 
-def run_docarray(python: str, n: int, root: str) -> dict[str, Any] | None:
-    out = subprocess.run([python, "-c", _DOCARRAY, str(n), os.path.join(root, "docarray.db")],
+def run_docarray(python: str, n: int, root: str, gets: int, repeat: int) -> dict[str, Any] | None:
+    out = subprocess.run([python, "-c", _DOCARRAY, str(n), os.path.join(root, "docarray.db"),
+                          str(gets), str(repeat)],
                          capture_output=True, text=True)
     if out.returncode:
         print(f"DocArray run failed: {out.stderr[-2000:]}", file=sys.stderr)
@@ -220,6 +269,8 @@ def main() -> None:
     ap.add_argument("--gets", type=int, default=10_000)
     ap.add_argument("--storage", choices=["sqlite", "lmdb", "both"], default="both")
     ap.add_argument("--docarray-python", default=None)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="get runs per system, each on a freshly opened array (the best is kept)")
     ap.add_argument("--big", type=int, default=0, help="stream N docs into one store, search, report RSS")
     ap.add_argument("--block-size", type=int, default=65536)
     ap.add_argument("--dir", default=None, help="where to put the stores (default: a temp dir)")
@@ -240,6 +291,9 @@ def main() -> None:
             return
         docs = list(make_docs(args.n))
         ids = random.Random(1).sample([d.id for d in docs], min(args.gets, args.n))
+        rnd = random.Random(2)
+        groups = [rnd.sample([d.id for d in docs], min(100, args.n)) for _ in range(100)]
+        n_batched = sum(len(g) for g in groups)
         rows = []
         storages = ["sqlite", "lmdb"] if args.storage == "both" else [args.storage]
         for storage in storages:
@@ -249,40 +303,56 @@ def main() -> None:
             cfg = shoal_config(storage, sub)
             if storage == "sqlite":
                 bare_ext = bare_sqlite_extend(bare_path, docs)
-                bare_get = bare_sqlite_get(bare_path, ids)
+                bare_get = best(args.repeat, bare_sqlite_get, bare_path, ids)
+                bare_batched = best(args.repeat, bare_sqlite_get_batched, bare_path, groups)
             else:
                 bare_ext = bare_lmdb_extend(bare_path, docs)
-                bare_get = bare_lmdb_get(bare_path, ids)
+                bare_get = best(args.repeat, bare_lmdb_get, bare_path, ids)
+                bare_batched = best(args.repeat, bare_lmdb_get_batched, bare_path, groups)
             ext = shoal_extend(storage, cfg, docs)
-            get = shoal_get(storage, cfg, ids)
+            get = best(args.repeat, shoal_get, storage, cfg, ids)
+            batched = best(args.repeat, shoal_get, storage, cfg, groups)
             find = shoal_find(storage, cfg)
             rows.append({"storage": storage, "n": args.n,
                          "extend_docs_per_s": args.n / ext, "bare_extend_docs_per_s": args.n / bare_ext,
                          "extend_ratio": bare_ext / ext,
                          "get_docs_per_s": len(ids) / get, "bare_get_docs_per_s": len(ids) / bare_get,
-                         "get_ratio": bare_get / get, "exact_find_ms_per_query": find * 1000})
-        da_res = run_docarray(args.docarray_python, args.n, root) if args.docarray_python else None
+                         "get_ratio": bare_get / get,
+                         "batched_get_docs_per_s": n_batched / batched,
+                         "bare_batched_get_docs_per_s": n_batched / bare_batched,
+                         "batched_get_ratio": bare_batched / batched,
+                         "exact_find_ms_per_query": find * 1000})
+        da_res = run_docarray(args.docarray_python, args.n, root, args.gets,
+                                args.repeat) if args.docarray_python else None
         print(f"N = {args.n:,} Documents (short text, 3 tags, {DIM}-d float32), batches of {BATCH:,}, "
-              f"{len(ids):,} random gets by id\n")
+              f"{len(ids):,} random gets by id, {len(groups)} batched gets of {len(groups[0])} ids\n")
         print("| storage | extend docs/s | bare docs/s | ratio (>=0.7) | get docs/s | bare get docs/s "
-              "| ratio (>=0.7) | exact find ms/query |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| ratio (>=0.7) | batched get docs/s | bare batched docs/s | ratio | exact find ms/query |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['storage']} | {r['extend_docs_per_s']:,.0f} | {r['bare_extend_docs_per_s']:,.0f} | "
                   f"{r['extend_ratio']:.2f}x | {r['get_docs_per_s']:,.0f} | {r['bare_get_docs_per_s']:,.0f} | "
-                  f"{r['get_ratio']:.2f}x | {r['exact_find_ms_per_query']:.1f} |")
+                  f"{r['get_ratio']:.2f}x | {r['batched_get_docs_per_s']:,.0f} | "
+                  f"{r['bare_batched_get_docs_per_s']:,.0f} | {r['batched_get_ratio']:.2f}x | "
+                  f"{r['exact_find_ms_per_query']:.1f} |")
         out: dict[str, Any] = {"info": info, "rows": rows}
         if da_res:
             da_ext = args.n / da_res["extend_s"]
             da_get = da_res["n_get"] / da_res["get_s"]
-            out["docarray"] = {**da_res, "extend_docs_per_s": da_ext, "get_docs_per_s": da_get}
-            print(f"\nDocArray 0.21 sqlite storage: extend {da_ext:,.0f} docs/s, get {da_get:,.0f} docs/s")
-            print("\n| shoal storage | extend vs DocArray (>=10x) | get by id vs DocArray (>=2x) |")
-            print("|---|---|---|")
+            da_batched = da_res["n_batched_get"] / da_res["batched_get_s"]
+            out["docarray"] = {**da_res, "extend_docs_per_s": da_ext, "get_docs_per_s": da_get,
+                               "batched_get_docs_per_s": da_batched}
+            print(f"\nDocArray 0.21 sqlite storage: extend {da_ext:,.0f} docs/s, get {da_get:,.0f} docs/s, "
+                  f"batched get {da_batched:,.0f} docs/s")
+            print("\n| shoal storage | extend vs DocArray (>=10x) | get by id vs DocArray (>=2x) "
+                  "| batched get vs DocArray |")
+            print("|---|---|---|---|")
             for r in rows:
                 r["extend_vs_docarray"] = r["extend_docs_per_s"] / da_ext
                 r["get_vs_docarray"] = r["get_docs_per_s"] / da_get
-                print(f"| {r['storage']} | {r['extend_vs_docarray']:.1f}x | {r['get_vs_docarray']:.1f}x |")
+                r["batched_get_vs_docarray"] = r["batched_get_docs_per_s"] / da_batched
+                print(f"| {r['storage']} | {r['extend_vs_docarray']:.1f}x | {r['get_vs_docarray']:.2f}x "
+                      f"| {r['batched_get_vs_docarray']:.2f}x |")
         _write("bench_docstore.json", out)
     finally:
         shutil.rmtree(root, ignore_errors=True)
