@@ -591,33 +591,42 @@ def main(argv: list[str] | None = None) -> int:
         return run_real(args)
 
     t_start = time.perf_counter()
-    name = "bench_indexes_full" if args.full else "bench_indexes"
-    previous: dict[str, Any] = {}
-    if args.full and (RESULTS / f"{name}.json").exists():
-        previous = json.loads((RESULTS / f"{name}.json").read_text())
-    sections = previous.get("params", {}).get("sections", {})
-    old_rows = previous.get("rows", [])
-    parts = {}
-    if args.full and args.skip_tables:
-        parts["tables"] = ([r for r in old_rows if not r["section"].startswith("big")],
-                           sections.get("tables", ""), previous.get("params", {}).get("tables", {}))
-    else:
+    if not args.full:
+        rows, table, params = run_tables(args, "bench_indexes.png")
+        path = write_results("bench_indexes", rows, table, params)
+        print(table)
+        print(f"\nwrote {path} in {time.perf_counter() - t_start:.0f}s")
+        return 0
+    # --full: the streamed run first, then the tables; the file is rewritten after each, a
+    # part not run this time kept as last written
+    name = "bench_indexes_full"
+    previous = json.loads((RESULTS / f"{name}.json").read_text()) \
+        if (RESULTS / f"{name}.json").exists() else {}
+    # the JSON keeps each part's params (the big run's per-phase results too) and markdown
+    # under "parts", so a rerun of one part can rewrite the file with the other as it was
+    old = previous.get("parts", {})
+    parts = {key: ([r for r in previous.get("rows", []) if r["section"].startswith("big") == big],
+                   old[key]["markdown"], old[key]["params"])
+             for key, big in (("tables", False), ("big", True)) if key in old}
+
+    def write() -> Path:
+        done = {k: parts[k] for k in ("tables", "big") if k in parts}
+        brief = {key: {k: v for k, v in part[2].items() if k != "phases"}
+                 for key, part in done.items()}
+        path = write_results(name, [r for part in done.values() for r in part[0]],
+                             "\n\n".join(part[1] for part in done.values() if part[1]), brief)
+        meta = json.loads(path.read_text())
+        meta["parts"] = {key: {"params": part[2], "markdown": part[1]} for key, part in done.items()}
+        path.write_text(json.dumps(meta, indent=2))
+        return path
+
+    if args.big_n:
+        parts["big"] = run_big(args, f"{name}_big.png")
+        write()
+    if not args.skip_tables:
         parts["tables"] = run_tables(args, f"{name}.png")
-    if args.full:
-        if args.big_n:
-            parts["big"] = run_big(args, f"{name}_big.png")
-        elif "big" in sections:
-            parts["big"] = ([r for r in old_rows if r["section"].startswith("big")],
-                            sections["big"], previous["params"].get("big", {}))
-    rows = [r for part in parts.values() for r in part[0]]
-    table = "\n\n".join(part[1] for part in parts.values() if part[1])
-    if args.full:
-        params = {key: part[2] for key, part in parts.items()}
-        params["sections"] = {key: part[1] for key, part in parts.items()}
-    else:
-        params = parts["tables"][2]
-    path = write_results(name, rows, table, params)
-    print(table)
+    path = write()
+    print(path.with_suffix(".md").read_text())
     print(f"\nwrote {path} in {time.perf_counter() - t_start:.0f}s")
     return 0
 

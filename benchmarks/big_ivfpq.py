@@ -332,7 +332,8 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
     head = (f"## {args.n:,} x {args.dim} streamed into an LMDB store, faiss {args.factory} + "
             f"refine ({gb:.1f} GB of float32 vectors, bigger-than-RAM mode)\n\n"
             f"`DocumentArray(storage='lmdb', config={{'index': 'faiss', 'index_params': "
-            f"{index_params(args)}, 'metric': '{METRIC}'}})`: PQ codes in RAM, the vectors in "
+            f"{{'factory': '{args.factory}', ...}}, 'metric': '{METRIC}'}})`, `nprobe` / `refine` "
+            "passed to each `find`: PQ codes in RAM, the vectors in "
             "the store's memory-mapped column, refine re-ranks k*refine candidates with exact "
             f"vectors read from it. Vectors drawn block by block ({args.batch:,} rows, "
             "Documents made per block), never all in RAM; each phase in its own process, peak "
@@ -341,7 +342,7 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
             "faiss: the same factory string, trained on the same sample rows, streamed add; its "
             "refine re-ranks the same k*refine candidates with numpy from an np.memmap of the "
             "same vector file (IndexRefineFlat would hold every vector in RAM).")
-    errors = [f"{p}: {r['error']}" for p, r in out.items() if "error" in r]
+    errors = [f"{p}: {r['error']}" for p, r in out.items() if isinstance(r, dict) and "error" in r]
     phase_rows = []
 
     def phase(name: str, wall: Any, peak: float, polled: dict[str, float] | None,
@@ -399,8 +400,11 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
         parts.append(f"store on disk: {b['disk_bytes'] / 2 ** 30:.2f} GB "
                      f"({', '.join(f'{k} {v / 2 ** 20:,.0f} MB' for k, v in b['disk_files'].items() if v > 2 ** 20)}); "
                      f"data check (store rows == regenerated rows): {qy.get('data_consistent')}")
+    if out.get("notes"):  # what the numbers alone do not say, written beside phases.json
+        parts.append("notes:\n\n" + "\n".join(f"- {n}" for n in out["notes"]))
     if curve and png_name:
-        png = plot(curve, RESULTS / png_name,
+        lines = [{**r, "system": f"{r['system']}, refine={r['refine']}"} for r in curve]
+        png = plot(lines, RESULTS / png_name,  # a line per system and refine, over nprobe
                    f"{args.n:,} x {args.dim} streamed, {args.factory}, k={K}, {os.cpu_count()} cpus")
         if png:
             parts.append(f"![recall vs QPS]({png_name})")
@@ -448,7 +452,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     failure), merged into ``<work>/phases.json`` so a rerun of some phases keeps the others."""
     saved = Path(args.work) / "phases.json"
     out: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
-    for phase in args.phases:
+    for phase in [p for p in args.phases if p]:  # --phases '': report what phases.json holds
         cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, *child_args(args)]
         print(f"[big] {phase}: {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()
