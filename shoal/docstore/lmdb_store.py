@@ -44,6 +44,7 @@ from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack
 from shoal.docstore.tracking import FetchTracker, Stored, materialize
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.label_rows import LabelRows
+from shoal.docstore.mapped_pages import ReleaseBudget
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
                                          keys_of, pack, record_id, set_embeddings, unpack)
@@ -107,6 +108,7 @@ class LmdbStore:
         self._closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
         self._label_rows = LabelRows()
+        self._search_reads = ReleaseBudget(os.path.join(path, "data.mdb"))
         self._meta_raw: bytes | None = None
         self._meta_parsed: dict[str, Any] = {}
         self._column_paths: dict[int, str] = {}
@@ -840,6 +842,7 @@ class LmdbStore:
             rows[miss] = np.frombuffer(b"".join(found), dtype=">i8")
             self._label_rows.learn(labels[miss], rows[miss])
         recs = get_many(txn.cursor(db=self._dbs["docs"]), keys_of(rows))
+        self._search_reads.read(len(recs))  # bound RSS on stores bigger than RAM
         if None in recs:
             if use_hints:
                 self._label_rows.forget()
