@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from shoal.errors import CorruptStoreError, MalformedDataError
+from shoal.errors import CorruptStoreError
 
 from shoal.document import accel
 from shoal.document.document import Document
-from shoal.docstore.rows import IN_BLOB, Row, decode, plain_document, tags_from_json
+from shoal.docstore.rows import IN_BLOB, Row, decode, decode_rows, stored_tags
 
-__all__ = ["pack", "unpack", "documents", "set_embeddings", "keys_of", "get_many", "FilterView", "fields_of", "Q", "QQ", "key"]
+__all__ = ["pack", "unpack", "documents", "keys_of", "get_many", "FilterView", "fields_of", "Q", "QQ", "key"]
 
 _HEAD = struct.Struct("<qBIIII")  # label (-1: none), flags, len id / text / tags / attrs
 _NONE = 0xFFFFFFFF
@@ -103,49 +103,22 @@ _HEAD_SIZE = _HEAD.size
 
 
 def documents(recs: list[bytes]) -> tuple[list[Document], list[int], list[int]]:
-    """New (untracked) Documents of records, for the read path of search results.
-
-    Returns the Documents, each record's vector label (-1: none), and the indexes of the
-    Documents whose embedding the caller reads from the vector column (see
-    :func:`set_embeddings`). A damaged record raises CorruptStoreError."""
-    try:
-        if accel.fast is not None:
-            return _documents_c(recs)
-        docs: list[Document] = []
-        labels: list[int] = []
-        want: list[int] = []
-        for i, rec in enumerate(recs):
-            doc_id, label, flags, text, tags, _, blob = unpack(rec)
-            docs.append(decode(blob, text, tags, doc_id) if blob else plain_document(doc_id, text, tags))
-            labels.append(-1 if label is None else label)
-            if label is not None and not flags & IN_BLOB:
-                want.append(i)
-        return docs, labels, want
-    except MalformedDataError as exc:
-        raise CorruptStoreError(f"a stored LMDB record has damaged tags ({exc})") from exc
-
-
-def _documents_c(recs: list[bytes]) -> tuple[list[Document], list[int], list[int]]:
+    """New (untracked) Documents of records, for the read path of search results: what
+    ``rows.decode_rows`` returns for them (in one C pass when the speedups are built). A
+    damaged record raises CorruptStoreError."""
+    if accel.fast is None:
+        return decode_rows((i, lab, f, t, g, b) for i, lab, f, t, g, _, b in map(unpack, recs))
     try:
         docs, labels, want, tagged, rest = accel.fast.documents(recs)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptStoreError(f"a stored LMDB record cannot be read ({exc}); the store is damaged") from exc
     for i in tagged:  # the C pass leaves the tags JSON text for the JSON parser
         d = docs[i]
-        d._tags = tags_from_json(d._tags)
+        d._tags = stored_tags(d._tags)
     for i in rest:  # records with codec bytes
         doc_id, _, _, text, tags, _, blob = unpack(recs[i])
         docs[i] = decode(blob, text, tags, doc_id)
     return docs, labels, want
-
-
-def set_embeddings(docs: list[Document], want: list[int], rows: Any) -> None:
-    """``docs[want[j]]._embedding = rows[j]`` (rows of a matrix read from the column)."""
-    if accel.fast is not None:
-        accel.fast.set_embeddings(docs, want, rows)
-        return
-    for i, v in zip(want, rows):
-        docs[i]._embedding = v
 
 
 _SCAN = json.JSONDecoder().scan_once

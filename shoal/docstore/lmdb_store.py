@@ -41,13 +41,13 @@ from shoal.docstore.column import VectorColumn
 from shoal.docstore.vectors import find_matches, find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
-from shoal.docstore.tracking import FetchTracker, Stored, materialize
+from shoal.docstore.tracking import FetchTracker, Stored, attach_embeddings, materialize
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.label_rows import LabelRows
 from shoal.docstore.mapped_pages import ReleaseBudget
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
-                                         keys_of, pack, record_id, set_embeddings, unpack)
+                                         keys_of, pack, record_id, unpack)
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
@@ -820,10 +820,7 @@ class LmdbStore:
                 continue
             break
         if want:
-            found = lab[want]
-            if found.max() >= self.column.rows:
-                self._meta()  # another process wrote since: bring the column up to date
-            set_embeddings(docs, want, self.column.take(found))
+            attach_embeddings(docs, want, lab[want], self.column, self._meta)
         return docs, [True] * len(docs)
 
     def _records_of_labels(self, txn: Any, labels: np.ndarray,

@@ -12,18 +12,20 @@ A row keeps the parts that filters and the vector column read outside the codec 
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
 import json
 
 from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads_json
+from shoal.document.codec.jsontext import json_encode
+from shoal.document import accel
 from shoal.document.document import Document
 from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
 
-__all__ = ["Row", "encode", "encode_many", "decode", "plain_document", "tags_from_json",
-           "stack_vectors", "attrs_dict",
+__all__ = ["Row", "encode", "encode_many", "decode", "decode_rows", "plain_document",
+           "stored_tags", "set_embeddings", "tags_from_json", "stack_vectors", "attrs_dict",
            "ATTR_FIELDS", "IN_BLOB"]
 
 #: filterable scalar fields kept in the ``attrs`` JSON (text and id have their own column)
@@ -35,19 +37,8 @@ IN_BLOB = 1
 _F32 = np.dtype(np.float32)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
-
-
-# one encoder for every row (json.dumps with options builds a new encoder per call);
-# the same compact form as shoal.document.codec.dumps_json
-_TAGS_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+# the codec's compact numpy-aware encoder, raw (TypeError / ValueError): once per row
+_TAGS_JSON = json_encode
 
 
 _SCAN = json.JSONDecoder().scan_once  # the C scanner: stored tags are compact JSON objects
@@ -135,19 +126,58 @@ def decode(blob: bytes, text: str | None, tags: str | None, doc_id: str | None =
 
     An empty ``blob`` is a Document of id / text / tags / embedding only (``doc_id`` given).
     """
+    if not blob:
+        return plain_document(doc_id, text, tags)
     try:
-        if not blob:
-            return plain_document(doc_id, text, tags)
         d = doc_from_bytes(bytes(blob))
-        if text is not None:
-            d._text = text
-        if tags is not None:
-            d._tags = tags_from_json(tags)
     except MalformedDataError as exc:
-        raise CorruptStoreError(
-            f"a stored Document cannot be decoded ({exc}); the store file is damaged - "
-            "restore it from a backup or re-index the data") from exc
+        raise _damaged(exc) from exc
+    if text is not None:
+        d._text = text
+    if tags is not None:
+        d._tags = stored_tags(tags)
     return d
+
+
+def _damaged(exc: Exception) -> CorruptStoreError:
+    return CorruptStoreError(
+        f"a stored Document cannot be decoded ({exc}); the store file is damaged - "
+        "restore it from a backup or re-index the data")
+
+
+def stored_tags(text: str) -> Any:
+    """The tags dict of a stored row's tags JSON; damaged JSON is a CorruptStoreError."""
+    try:
+        return tags_from_json(text)
+    except MalformedDataError as exc:
+        raise _damaged(exc) from exc
+
+
+def decode_rows(rows: Iterable[tuple]) -> tuple[list[Document], list[int], list[int]]:
+    """New (untracked) Documents of stored rows ``(id, label, flags, text, tags, blob)``.
+
+    Returns the Documents, each row's vector label (-1: none), and the indexes of the
+    Documents whose embedding is to be read from the vector column (see
+    :func:`set_embeddings`)."""
+    docs: list[Document] = []
+    labels: list[int] = []
+    want: list[int] = []
+    plain = plain_document
+    for i, (doc_id, label, flags, text, tags, blob) in enumerate(rows):
+        docs.append(decode(blob, text, tags, doc_id) if blob else plain(doc_id, text, tags))
+        labels.append(-1 if label is None else label)
+        if label is not None and not flags & IN_BLOB:
+            want.append(i)
+    return docs, labels, want
+
+
+def set_embeddings(docs: list[Document], want: list[int], rows: Any) -> None:
+    """``docs[want[j]]._embedding = rows[j]`` (rows of a matrix read from the column)."""
+    if accel.fast is not None:
+        accel.fast.set_embeddings(docs, want, rows)
+        return
+    for i, v in zip(want, rows):
+        docs[i]._embedding = v
 
 
 def plain_document(doc_id: str, text: str | None, tags: str | None,
@@ -158,7 +188,7 @@ def plain_document(doc_id: str, text: str | None, tags: str | None,
     d = _new(Document)
     d._id = doc_id
     d._text = text
-    d._tags = None if tags is None else tags_from_json(tags)
+    d._tags = None if tags is None else stored_tags(tags)
     d.parent_id = d._blob = d._tensor = d._embedding = d.uri = d.mime_type = None
     d.modality = d.offset = d.location = d.weight = None
     d._chunks = d._matches = d._scores = d._evaluations = None

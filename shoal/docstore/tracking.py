@@ -17,12 +17,11 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from shoal.document.document import Document
-from shoal.errors import MalformedDataError
 
-from shoal.docstore.rows import IN_BLOB, Row, decode, encode, plain_document
+from shoal.docstore.rows import IN_BLOB, Row, decode, decode_rows, encode, set_embeddings
 
 __all__ = ["FetchTracker", "Stored", "materialize", "materialize_one", "fresh_documents",
-           "match_documents"]
+           "attach_embeddings", "match_documents"]
 
 
 class Stored(NamedTuple):
@@ -157,10 +156,7 @@ def materialize_one(doc_id: str, row: tuple, tracker: FetchTracker, column: Any,
         if hit[1] == st:
             return hit[0]
         del held[doc_id]  # the stored row changed under it (another writer): read it again
-    try:
-        d = plain_document(doc_id, txt, tags) if not blob else decode(blob, txt, tags, doc_id)
-    except MalformedDataError:
-        d = decode(blob, txt, tags, doc_id)  # raises CorruptStoreError, as every read does
+    d = decode(blob, txt, tags, doc_id)
     if label is not None and not flags & IN_BLOB:
         if label >= column.rows:
             refresh()
@@ -174,25 +170,20 @@ def fresh_documents(rows: Sequence[tuple], column: Any, refresh: Callable[[], An
     """New, untracked Documents of stored rows ``(id, label, flags, text, tags, blob)`` with
     their column embeddings read in one ``take``: the read path of search results when no
     Document is tracked (nothing handed out can have changed in place)."""
-    docs: list[Document] = []
-    want: list[int] = []
-    labels: list[int] = []
-    plain = plain_document
-    try:
-        for i, (doc_id, label, flags, txt, tags, blob) in enumerate(rows):
-            docs.append(decode(blob, txt, tags, doc_id) if blob else plain(doc_id, txt, tags))
-            if label is not None and not flags & IN_BLOB:
-                want.append(i)
-                labels.append(label)
-    except MalformedDataError:
-        decode(blob, txt, tags, doc_id)  # raises CorruptStoreError, as every read does
-        raise
+    docs, labels, want = decode_rows(rows)
     if want:
-        if max(labels) >= column.rows:
-            refresh()  # another process wrote since: bring the column up to date
-        for i, v in zip(want, column.take(np.asarray(labels, dtype=np.int64))):
-            docs[i]._embedding = v
+        attach_embeddings(docs, want, np.asarray(labels, dtype=np.int64)[want], column, refresh)
     return docs
+
+
+def attach_embeddings(docs: list[Document], want: list[int], labels: np.ndarray, column: Any,
+                      refresh: Callable[[], Any]) -> None:
+    """Give ``docs[want[j]]`` the column row of ``labels[j]``, read in one ``take``;
+    ``refresh()`` first when a label is past the rows the column knows (another process
+    wrote since)."""
+    if labels.max() >= column.rows:
+        refresh()
+    set_embeddings(docs, want, column.take(labels))
 
 
 def match_documents(rows: Sequence[tuple], tracker: FetchTracker, column: Any,

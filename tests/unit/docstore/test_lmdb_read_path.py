@@ -9,8 +9,8 @@ from shoal.document import accel
 from shoal.document.array import DocumentArray
 from shoal.document.compute import matches_of
 from shoal.document.document import Document
-from shoal.docstore.lmdb_records import documents, pack, set_embeddings
-from shoal.docstore.rows import encode
+from shoal.docstore.lmdb_records import documents, pack
+from shoal.docstore.rows import encode, set_embeddings
 from shoal.errors import CorruptStoreError
 
 C = accel.fast
