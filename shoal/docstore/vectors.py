@@ -12,17 +12,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from shoal.errors import EmptyArrayError
+from shoal.document.codec import gc_paused
 from shoal.document.compute import matches_of
 from shoal.document.distance import as_matrix, canonical_metric
 from shoal.document.document import Document
-from shoal.utils.pipeline import overlapped
+from shoal.utils.pipeline import overlapped, shared
 
 from shoal.docstore.column import VectorColumn, search_column
 
 __all__ = ["find_vectors", "search_plan", "searcher", "find_matches", "FIND_CHUNK"]
 
-#: queries per search chunk in find_matches: the next chunk's search runs in a worker
-#: thread while the Documents of the current one are read
+#: queries per search chunk in find_matches (the worker's range in a shared pipeline;
+#: the calling thread searches a quarter of it at a time): see find_matches
 FIND_CHUNK = int(os.environ.get("SHOAL_FIND_CHUNK", "128"))
 
 
@@ -57,8 +58,9 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
         scores, labels = res
         idx = np.searchsorted(allowed, np.maximum(labels, 0))
         return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
-    scores, labels = searcher(limit, metric, meta=meta, column=column, block_size=block_size,
-                              index=index if use_index else None, dead=dead, params=params)(queries)
+    run, _ = searcher(limit, metric, meta=meta, column=column, block_size=block_size,
+                      index=index if use_index else None, dead=dead, params=params)
+    scores, labels = run(queries)
     return scores, positions_of(labels)
 
 
@@ -77,13 +79,17 @@ def search_plan(metric: str, index: Any, params: dict[str, Any]
 
 def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorColumn,
              block_size: int, index: Any, dead: Callable[[], np.ndarray | None],
-             params: dict[str, Any]) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """``queries -> (scores, labels)`` over every live vector: the checks, the index
-    catching up and the dead labels read happen here, once, so the function returned
-    touches only the index or the column (safe to run in another thread, GIL released).
+             params: dict[str, Any], one_thread: bool = False
+             ) -> tuple[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], bool]:
+    """``(queries -> (scores, labels) over every live vector, single-threaded)``: the
+    checks, the index catching up and the dead labels read happen here, once, so the
+    function returned touches only the index or the column (safe to run in another
+    thread, GIL released).
 
     ``index`` is an :class:`~shoal.docstore.indexing.IndexSync` (its metric is ``metric``)
-    or None for exact search over the column."""
+    or None for exact search over the column. With ``one_thread``, an index that takes
+    ``num_threads`` per call (``threads_per_call``) is asked to use one thread, unless
+    ``params`` says otherwise; the bool returned tells whether it was."""
     m = meta
     if m["count"] == 0:
         raise EmptyArrayError("cannot search an empty array; add Documents first")
@@ -93,10 +99,13 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
             "embedding; embed all of them (or search with a filter selecting those that have one)")
     ann = index.ready(m) if index is not None else None
     if ann is not None:
-        return lambda queries: ann.search(queries, limit, **params)
+        single = one_thread and getattr(ann, "threads_per_call", False) and "num_threads" not in params
+        if single:
+            params = {**params, "num_threads": 1}
+        return (lambda queries: ann.search(queries, limit, **params)), single
     gone = dead() if m["n_dead"] else None
-    return lambda queries: search_column(column, queries, limit, metric, dead=gone,
-                                         block_size=block_size)
+    return (lambda queries: search_column(column, queries, limit, metric, dead=gone,
+                                          block_size=block_size)), False
 
 
 def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filter: dict | None,
@@ -108,8 +117,11 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     A filtered search goes through the store's ``find_vectors`` and ``get_at``
     (positions). An unfiltered one hands the vector labels found straight to
     ``store._match_docs_of_labels(sorted unique labels) -> (docs, fresh)`` (see
-    :func:`~shoal.document.compute.matches_of`), and searches the next ``chunk`` of
-    queries in a worker thread while the Documents of the current one are read. The
+    :func:`~shoal.document.compute.matches_of`), chunk by chunk: a search of ``chunk``
+    queries runs in a worker thread while the Documents of another are read (an index
+    that can search single-threaded is run so by both threads, see
+    :func:`~shoal.utils.pipeline.shared`; else one multi-threaded search runs ahead, see
+    :func:`~shoal.utils.pipeline.overlapped`). The
     store also provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
     ``dead_labels(None)``."""
     name = metric_name or metric
@@ -119,10 +131,18 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
         return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name, only_id)
     metric, index, params = search_plan(metric, store._index, params)
     queries = as_matrix(queries, what="query vectors")
-    run = searcher(limit, metric, meta=store._meta(), column=store.column,
-                   block_size=block_size or store.config.block_size, index=index,
-                   dead=lambda: store.dead_labels(None), params=params)
-    chunks = [queries[i:i + chunk] for i in range(0, len(queries), chunk)]
-    parts = overlapped(chunks, run, lambda found: matches_of(
-        found[0], found[1], store._match_docs_of_labels, name, only_id))
+    run, single = searcher(limit, metric, meta=store._meta(), column=store.column,
+                           block_size=block_size or store.config.block_size, index=index,
+                           dead=lambda: store.dead_labels(None), params=params,
+                           one_thread=len(queries) > chunk // 4)
+
+    def consume(found: tuple[np.ndarray, np.ndarray]) -> list[list[Document]]:
+        return matches_of(found[0], found[1], store._match_docs_of_labels, name, only_id)
+
+    with gc_paused():  # tens of thousands of new objects, no cycles: see gc_paused
+        if single:
+            parts = shared(queries, run, consume, big=chunk, small=max(1, chunk // 4))
+        else:
+            parts = overlapped([queries[i:i + chunk] for i in range(0, len(queries), chunk)],
+                               run, consume)
     return parts[0] if len(parts) == 1 else [r for p in parts for r in p]

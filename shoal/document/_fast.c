@@ -23,14 +23,10 @@ static const char *DOC_SLOTS[] = {
 enum { D_ID, D_PARENT, D_GRAN, D_ADJ, D_TEXT, D_BLOB, D_TENSOR, D_EMB, D_URI, D_MIME,
        D_TAGS, D_MODALITY, D_OFFSET, D_LOCATION, D_WEIGHT, D_CHUNKS, D_MATCHES, D_SCORES,
        D_EVALS, D_N };
-static const char *SCORE_SLOTS[] = {"value", "op_type", "description", "ref_id", NULL};
-enum { S_VALUE, S_N = 4 };
 
-static PyTypeObject *doc_type = NULL, *score_type = NULL;
-static PyObject *score_map_type = NULL;
-static Py_ssize_t doc_off[D_N], score_off[S_N];
-static PyObject *zero = NULL, *empty_args = NULL;
-static newfunc map_new = NULL;
+static PyTypeObject *doc_type = NULL;
+static Py_ssize_t doc_off[D_N];
+static PyObject *zero = NULL;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -61,10 +57,10 @@ static int slot_offsets(PyTypeObject *type, const char **names, Py_ssize_t *out)
     return 0;
 }
 
-/* init(Document, NamedScore, NamedScoreMap) */
+/* init(Document) */
 static PyObject *fast_init(PyObject *self, PyObject *args) {
-    PyObject *d, *s, *m;
-    if (!PyArg_ParseTuple(args, "O!O!O:init", &PyType_Type, &d, &PyType_Type, &s, &m))
+    PyObject *d;
+    if (!PyArg_ParseTuple(args, "O!:init", &PyType_Type, &d))
         return NULL;
     const uint16_t one = 1;
     if (*(const unsigned char *)&one != 1) { /* records are little-endian */
@@ -83,23 +79,10 @@ static PyObject *fast_init(PyObject *self, PyObject *args) {
                          nslots, D_N + 1);
         return NULL;
     }
-    if (slot_offsets((PyTypeObject *)d, DOC_SLOTS, doc_off) < 0 ||
-        slot_offsets((PyTypeObject *)s, SCORE_SLOTS, score_off) < 0)
+    if (slot_offsets((PyTypeObject *)d, DOC_SLOTS, doc_off) < 0)
         return NULL;
-    if (!PyType_Check(m) || !PyType_IsSubtype((PyTypeObject *)m, &PyDict_Type) ||
-        ((PyTypeObject *)m)->tp_new != PyDict_Type.tp_new ||
-        ((PyTypeObject *)m)->tp_init != PyDict_Type.tp_init) {
-        PyErr_SetString(PyExc_TypeError, "the score map type must be a dict subclass without "
-                                         "__new__ / __init__ of its own");
-        return NULL;
-    }
-    if (empty_args == NULL && (empty_args = PyTuple_New(0)) == NULL)
-        return NULL;
-    map_new = ((PyTypeObject *)m)->tp_new;
-    Py_INCREF(d); Py_INCREF(s); Py_INCREF(m);
+    Py_INCREF(d);
     Py_XSETREF(doc_type, (PyTypeObject *)d);
-    Py_XSETREF(score_type, (PyTypeObject *)s);
-    Py_XSETREF(score_map_type, m);
     if (zero == NULL && (zero = PyLong_FromLong(0)) == NULL)
         return NULL;
     Py_RETURN_NONE;
@@ -269,8 +252,8 @@ static PyObject *fast_set_embeddings(PyObject *self, PyObject *args) {
  * of key unique[i]; fresh: None, or a list of bools saying which docs are new objects the
  * caller owns. A fresh Document serves as is (its matches and evaluations cleared) for
  * the first occurrence of its key; every other occurrence is copy(doc); a key without a
- * Document is skipped. Each match gets
- * _scores = NamedScoreMap({name: NamedScore(value=score)}). */
+ * Document is skipped. Each match gets the pending score _scores = (name, score), which
+ * Document.scores turns into a NamedScoreMap on first access (see score.py). */
 static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
     PyObject *scores, *keys, *unique, *docs, *fresh, *name, *copy;
     if (!PyArg_ParseTuple(args, "O!O!O!O!OUO:score_matches", &PyList_Type, &scores,
@@ -348,25 +331,17 @@ static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
                     goto fail;
                 }
             }
-            PyObject *ns = score_type->tp_alloc(score_type, 0);
-            /* tp_new only: a dict subclass is a complete empty dict after dict's tp_new
-             * (NamedScoreMap has no __init__ or __new__ of its own: checked in init) */
-            PyObject *map = ns ? map_new((PyTypeObject *)score_map_type, empty_args, NULL) : NULL;
-            if (map == NULL || !PyDict_Check(map)) {
-                Py_XDECREF(ns); Py_XDECREF(map); Py_DECREF(m);
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_TypeError, "score_matches: the score map is not a dict");
-                goto fail;
-            }
-            for (int i = 0; i < S_N; i++)
-                set_slot(ns, score_off[i], i == S_VALUE ? PyList_GET_ITEM(srow, j) : Py_None);
-            int bad = PyDict_SetItem(map, name, ns) < 0;
-            Py_DECREF(ns);
+            PyObject *pending = PyTuple_Pack(2, name, PyList_GET_ITEM(srow, j));
+            int bad = pending == NULL;
             if (!bad) {
-                set_slot(m, doc_off[D_SCORES], map);
+                /* a str and a float: the collector would untrack it on its first pass
+                 * (as it does every tuple of atomic values); do it now and spare it */
+                if (PyUnicode_CheckExact(name) && PyFloat_CheckExact(PyList_GET_ITEM(srow, j)))
+                    PyObject_GC_UnTrack(pending);
+                set_slot(m, doc_off[D_SCORES], pending);
                 bad = PyList_Append(row, m) < 0;
             }
-            Py_DECREF(map);
+            Py_XDECREF(pending);
             Py_DECREF(m);
             if (bad)
                 goto fail;

@@ -21,10 +21,9 @@ def _load() -> Any:
     except ImportError:
         return None
     from shoal.document.document import Document  # noqa: PLC0415
-    from shoal.document.score import NamedScore, NamedScoreMap  # noqa: PLC0415
 
     try:
-        _fast.init(Document, NamedScore, NamedScoreMap)
+        _fast.init(Document)
     except TypeError as exc:  # the classes changed shape since the C file was written
         warnings.warn(f"shoal's C speedups are off: {exc}", RuntimeWarning, stacklevel=2)
         return None

@@ -12,7 +12,6 @@ from shoal.utils.progress import progress
 
 from shoal.document import accel
 from shoal.document.document import Document
-from shoal.document.score import NamedScore, NamedScoreMap
 
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
@@ -163,7 +162,6 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
                 d._matches = d._evaluations = None
                 spare[k] = d
     get, take = found.get, spare.pop
-    new_score, new_map = NamedScore.__new__, NamedScoreMap
     out = []
     for row_scores, row in zip(scores.tolist(), keys.tolist()):
         matches = []
@@ -174,10 +172,7 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
                 if d is None:
                     continue
                 m = copy(d)
-            ns = new_score(NamedScore)
-            ns.value = s
-            ns.op_type = ns.description = ns.ref_id = None
-            m._scores = new_map(((metric_name, ns),))
+            m._scores = (metric_name, s)  # pending: becomes a NamedScoreMap on first access
             matches.append(m)
         out.append(matches)
     return out

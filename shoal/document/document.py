@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from shoal.document.score import NamedScoreMap
+from shoal.document.score import NamedScoreMap, score_map
 
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
@@ -221,9 +221,10 @@ class Document:
 
     @property
     def scores(self) -> NamedScoreMap:
-        if self._scores is None:
-            self._scores = NamedScoreMap()
-        return self._scores
+        s = self._scores
+        if type(s) is not NamedScoreMap:  # None, or the pending (name, value) of a search
+            s = self._scores = score_map(s) if s is not None else NamedScoreMap()
+        return s
 
     @scores.setter
     def scores(self, value: dict | None) -> None:
@@ -494,6 +495,8 @@ def _field_value(doc: Document, name: str) -> Any:
     """A field's value for comparison, without creating empty containers on the way."""
     if name in _CONTAINERS:
         value = getattr(doc, "_" + name)
+        if name == "scores":
+            value = score_map(value)
         return value if value is not None else (() if name in ("chunks", "matches") else {})
     return getattr(doc, name)
 

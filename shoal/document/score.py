@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NamedScore", "NamedScoreMap"]
+__all__ = ["NamedScore", "NamedScoreMap", "score_map", "score_value", "score_names"]
 
 
 class NamedScore:
@@ -56,3 +56,34 @@ class NamedScoreMap(dict):
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {k: v.to_dict() for k, v in self.items()}
+
+
+# A search gives each match one score. It is kept as a pending ``(name, value)`` pair in
+# ``Document._scores`` and becomes a NamedScoreMap on first access of ``d.scores``: the
+# map and its NamedScore are two of the four objects a match would otherwise cost. The
+# helpers below read ``_scores`` in either form without building a map.
+
+
+def score_map(raw: Any) -> NamedScoreMap | None:
+    """``Document._scores`` as a map: None stays None, a pending pair becomes a map."""
+    if type(raw) is tuple:
+        out = NamedScoreMap()
+        out[raw[0]] = NamedScore(value=raw[1])
+        return out
+    return raw
+
+
+def score_value(raw: Any, name: str) -> float | None:
+    """The value of score ``name`` in ``Document._scores`` (either form), or None."""
+    if type(raw) is tuple:
+        return raw[1] if raw[0] == name else None
+    if not raw or name not in raw:
+        return None
+    return raw[name].value
+
+
+def score_names(raw: Any) -> tuple[str, ...]:
+    """The score names in ``Document._scores`` (either form)."""
+    if type(raw) is tuple:
+        return (raw[0],)
+    return tuple(raw) if raw else ()

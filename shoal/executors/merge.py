@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from shoal.document.score import score_names, score_value
+
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
     from shoal.document.document import Document
@@ -63,10 +65,7 @@ def reduce_docs(arrays: Sequence[DocumentArray]) -> DocumentArray:
 
 
 def _score_of(doc: Document, name: str) -> float | None:
-    scores = doc._scores  # noqa: SLF001 - avoid creating an empty map
-    if not scores or name not in scores:
-        return None
-    return scores[name].value
+    return score_value(doc._scores, name)  # noqa: SLF001 - avoid creating an empty map
 
 
 def _ascending(name: str, parts: Sequence[Sequence[Document]]) -> bool:
@@ -95,7 +94,7 @@ def rerank_matches(docs: DocumentArray, limit: int | None,
         cut = limit
         if cut is None and parts is not None:
             cut = max(len(p) for p in parts[doc.id])
-        name = next((n for m in matches for n in (m._scores or ())), None)  # noqa: SLF001
+        name = next((n for m in matches for n in score_names(m._scores)), None)  # noqa: SLF001
         if name is None:
             if cut is not None and len(matches) > cut:
                 doc.matches = list(matches)[:cut]

@@ -72,6 +72,8 @@ class HnswIndex:
     """
 
     backend: ClassVar[str] = "hnsw"
+    #: ``search`` takes ``num_threads`` per call (see :func:`shoal.docstore.vectors.searcher`)
+    threads_per_call: ClassVar[bool] = True
 
     def __init__(self, dim: int, metric: str = "cosine", *, M: int = 16,
                  ef_construction: int = 200, ef: int = 64, capacity: int = 1024,
@@ -210,12 +212,16 @@ class HnswIndex:
             return int(gone.size)
 
     # -- search -----------------------------------------------------------------------
-    def search(self, queries: Any, k: int, allowed: Any = None, *,
-               ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: Any, k: int, allowed: Any = None, *, ef: int | None = None,
+               num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` per query; ``ef`` and ``num_threads`` (-1: every core) for this call
+        only, else the index's settings."""
         q = as_matrix(queries, self._dim, what="queries")
         if type(k) is not int or k <= 0:
             k = check_k(k)
         ef_q = self._ef if ef is None else check_positive_int("ef", ef)
+        threads = self._num_threads if num_threads is None else (
+            -1 if num_threads == -1 else check_positive_int("num_threads", num_threads))
         lock = self._lock
         lock.acquire_read(ef_q)
         try:
@@ -228,7 +234,7 @@ class HnswIndex:
             if allowed is None:
                 k_eff = min(k, n)
                 try:
-                    lab, dist = self._index.knn_query(q, k=k_eff, num_threads=self._num_threads)
+                    lab, dist = self._index.knn_query(q, k=k_eff, num_threads=threads)
                 except RuntimeError:  # graph walk found < k (heavy deletes, tiny ef)
                     return self._exact(q, self._map.items()[0], k)
             else:

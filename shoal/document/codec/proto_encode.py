@@ -15,6 +15,7 @@ import numpy as np
 from shoal.document.codec.jsontext import dumps_json
 from shoal.document.codec.ndarray import _enc_dtype, _to_numpy
 from shoal.document.document import Document
+from shoal.document.score import score_map
 from shoal.errors import BadInputError
 
 __all__ = ["gc_paused"]
@@ -171,7 +172,7 @@ def _encode_doc_parts(d: Document) -> list[bytes]:
         if children:
             for child in children:
                 add(_ld(tag, _encode_doc(child)))
-    v = d._scores
+    v = score_map(d._scores)
     if v:
         parts.extend(_score_entries(b"\x92\x01", v))
     v = d._evaluations

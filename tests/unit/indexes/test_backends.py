@@ -68,6 +68,18 @@ def test_hnsw_bad_params():
     index.add([1], np.ones((1, DIM), np.float32))
     with pytest.raises(InvalidConfigError):
         index.search(np.ones((1, DIM), np.float32), 1, ef=0)
+    with pytest.raises(InvalidConfigError):
+        index.search(np.ones((1, DIM), np.float32), 1, num_threads=0)
+
+
+def test_hnsw_threads_per_call_give_the_same_answer(data, labels, queries):
+    index = HnswIndex(DIM, M=8, ef_construction=64)
+    index.add(labels, data)
+    assert HnswIndex.threads_per_call
+    every = index.search(queries, 10)
+    for n in (1, 2, -1):
+        got = index.search(queries, 10, num_threads=n)
+        assert np.array_equal(got[1], every[1]) and np.allclose(got[0], every[0])
 
 
 # -- faiss ---------------------------------------------------------------------------------
