@@ -43,10 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_indexes import K, METRIC, Mixture, recall_at  # noqa: E402
 
+from shoal.docstore.indexing import training_sample_size  # noqa: E402
 from shoal.document.distance import knn, merge_topk, normalize_rows  # noqa: E402
+from shoal.indexes import create_index  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-TRAIN_SAMPLE = 100_000  # what shoal.docstore.indexing trains an index on (_TRAIN_SAMPLE)
 PHASES = ("build", "gt", "query", "bare")
 
 
@@ -119,12 +120,18 @@ def blocks(args: argparse.Namespace, mix: Mixture):
         yield start, mix.block(b, min(args.batch, args.n - start), args.seed)
 
 
-def train_rows(n: int) -> np.ndarray:
+def train_size(args: argparse.Namespace) -> int:
+    """How many vectors the store trains its index on (shoal.docstore.indexing)."""
+    return training_sample_size(create_index("faiss", args.dim, METRIC, factory=args.factory),
+                                args.dim)
+
+
+def train_rows(n: int, size: int) -> np.ndarray:
     """The rows the store trains its index on (IndexSync.rebuild's pick over live labels)."""
     live = np.arange(n, dtype=np.int64)
-    if n <= TRAIN_SAMPLE:
+    if n <= size:
         return live
-    return np.sort(np.random.default_rng(0).choice(live, TRAIN_SAMPLE, replace=False))
+    return np.sort(np.random.default_rng(0).choice(live, size, replace=False))
 
 
 def index_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -270,7 +277,7 @@ def phase_bare(args: argparse.Namespace, mix: Mixture) -> dict[str, Any]:
     reset_peak()
     t0 = time.perf_counter()
     index = faiss.index_factory(args.dim, args.factory, faiss.METRIC_INNER_PRODUCT)
-    pick = train_rows(args.n)
+    pick = train_rows(args.n, train_size(args))
     sample = [block[pick[(pick >= s) & (pick < s + len(block))] - s] for s, block in blocks(args, mix)]
     index.train(normalize_rows(np.concatenate(sample)))
     del sample
@@ -356,7 +363,7 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
         phase("shoal da.extend (Documents + LMDB + vector column)", b["extend_s"],
               b["peak_rss_mb_extend"], b.get("peaks_extend"),
               f"{b['extend_docs_per_s']:,.0f} docs/s")
-        phase(f"shoal index build on first find (train on {min(args.n, TRAIN_SAMPLE):,} sampled "
+        phase(f"shoal index build on first find (train on {min(args.n, train_size(args)):,} sampled "
               "rows + add + save)", b["index_build_s"] + b["index_save_s"],
               b["peak_rss_mb_index"], b.get("peaks_index"))
     if "gt_s" in g:
@@ -413,7 +420,7 @@ def report(args: argparse.Namespace, out: dict[str, Any], png_name: str | None =
             + [{"section": "big_latency", **r} for r in lat])
     params = {"n": args.n, "dim": args.dim, "batch": args.batch, "factory": args.factory,
               "nprobe": args.nprobe, "refine": args.refine, "queries": args.queries,
-              "train_sample": TRAIN_SAMPLE, "phases": out}
+              "train_sample": train_size(args), "phases": out}
     return rows, "\n\n".join(parts), params
 
 

@@ -29,7 +29,8 @@ from shoal.utils.progress import progress
 
 __all__ = ["IndexSync", "IndexedStore"]
 
-_TRAIN_SAMPLE = 100_000
+_TRAIN_SAMPLE = 100_000  # vectors drawn to train an index, or its training_rows if more
+_TRAIN_BYTES = 512 << 20  # ... but no sample bigger than this
 _BAR_ROWS = 200_000  # automatic rebuilds (on open, after vacuum) show a bar from this size
 
 
@@ -40,6 +41,13 @@ class IndexedStore(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
     def dead_labels(self, since_seq: int | None = None) -> np.ndarray: ...
+
+
+def training_sample_size(index: Any, dim: int) -> int:
+    """Vectors to draw from the column to train ``index``: ``_TRAIN_SAMPLE``, or what the
+    index asks for (``training_rows``: 40 per IVF list) when more, within ``_TRAIN_BYTES``."""
+    want = max(_TRAIN_SAMPLE, int(getattr(index, "training_rows", 0)))
+    return max(1, min(want, _TRAIN_BYTES // (4 * dim)))
 
 
 class _ColumnSource:
@@ -144,8 +152,9 @@ class IndexSync:
             if live.size == 0:
                 self.index, self.state = None, None
                 return
-            pick = live if live.size <= _TRAIN_SAMPLE else np.sort(
-                np.random.default_rng(0).choice(live, _TRAIN_SAMPLE, replace=False))
+            want = training_sample_size(index, s["dim"])
+            pick = live if live.size <= want else np.sort(
+                np.random.default_rng(0).choice(live, want, replace=False))
             try:
                 index.train(self.store.column.take(pick))
             except IndexNotTrainedError:

@@ -171,6 +171,12 @@ class FaissIndex:
         with self._lock.read():
             return self._map.items()[0]
 
+    @property
+    def training_rows(self) -> int:
+        """How many vectors to train on: 40 per IVF list (faiss warns below 39), else the
+        10,000 a product quantizer's 256 centroids per sub-vector ask for."""
+        return 40 * int(self._ivf.nlist) if self._ivf is not None else 10_000
+
     def _not_trained(self) -> IndexNotTrainedError:
         need = f"at least {self._ivf.nlist} (ideally {39 * self._ivf.nlist})" if self._ivf else "enough"
         return IndexNotTrainedError(

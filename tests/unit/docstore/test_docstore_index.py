@@ -162,3 +162,17 @@ def test_index_build_and_refine_read_a_big_column_without_mapping_it(disk, make_
     hit = da.find(d.embedding, limit=1)[0]  # candidates re-ranked with exact vectors
     assert hit.id == "d777" and abs(hit.scores["cosine"].value) < 1e-5
     assert _recall(da, np.random.default_rng(5).random((5, DIM), dtype=np.float32)) >= 0.9
+
+
+def test_training_sample_follows_the_ivf_lists_within_a_memory_cap():
+    from shoal.docstore.indexing import _TRAIN_SAMPLE, training_sample_size
+    from shoal.indexes import create_index
+
+    pytest.importorskip("faiss")
+    big = create_index("faiss", 128, "cosine", factory="IVF4096,PQ32")
+    assert big.training_rows == 40 * 4096
+    assert training_sample_size(big, 128) == 40 * 4096  # faiss warns below 39 per list
+    assert training_sample_size(big, 8192) == (512 << 20) // (4 * 8192)  # capped in bytes
+    small = create_index("faiss", 16, "cosine", factory="IVF16,Flat")
+    assert training_sample_size(small, 16) == _TRAIN_SAMPLE
+    assert training_sample_size(create_index("hnsw", 16, "cosine"), 16) == _TRAIN_SAMPLE
