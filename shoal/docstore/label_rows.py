@@ -26,9 +26,12 @@ class LabelRows:
         if epoch != self._epoch:
             self._epoch = epoch
             self._rows = np.empty(0, dtype=np.int64)
+        rows = self._rows
+        if labels.size and labels.max() < rows.size:  # all in range: one gather
+            return rows[labels]
         out = np.full(labels.shape, -1, dtype=np.int64)
-        known = labels < self._rows.size
-        out[known] = self._rows[labels[known]]
+        known = labels < rows.size
+        out[known] = rows[labels[known]]
         return out
 
     def learn(self, labels: np.ndarray, rows: np.ndarray) -> None:

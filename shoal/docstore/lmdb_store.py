@@ -41,7 +41,7 @@ from shoal.docstore.column import VectorColumn
 from shoal.docstore.vectors import find_matches, find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
-from shoal.docstore.tracking import FetchTracker, Stored, attach_embeddings, materialize
+from shoal.docstore.tracking import FetchTracker, Stored, attach_embeddings, materialize, spread
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.label_rows import LabelRows
 from shoal.docstore.mapped_pages import ReleaseBudget
@@ -54,6 +54,7 @@ __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _META = "shoal:meta"
+_NO_ROW = (-1).to_bytes(8, "big", signed=True)  # the row of a freed label: no record
 
 
 class _Borrowed:
@@ -72,15 +73,20 @@ class _Borrowed:
 
 
 def _op(method: Callable) -> Callable:
+    """Run a public method under the store lock, translating LMDB's corruption error."""
     @functools.wraps(method)
     def wrapper(self: LmdbStore, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
-            try:
-                return method(self, *args, **kwargs)
-            except lmdb.CorruptedError as exc:
-                raise CorruptStoreError(f"the LMDB store {self.path} is damaged ({exc}); restore "
-                                        "it from a backup") from exc
+            return _translated(method, self, *args, **kwargs)
     return wrapper
+
+
+def _translated(method: Callable, self: LmdbStore, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return method(self, *args, **kwargs)
+    except lmdb.CorruptedError as exc:
+        raise CorruptStoreError(f"the LMDB store {self.path} is damaged ({exc}); restore "
+                                "it from a backup") from exc
 
 
 class LmdbStore:
@@ -788,54 +794,63 @@ class LmdbStore:
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 
-    @_op
     def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, metric_name: str | None = None,
                      only_id: bool = False, block_size: int | None = None,
                      **params: Any) -> list[list[Document]]:
         """:meth:`find_vectors`, returning match Documents with scores (see the DocStore
         protocol and ``vectors.find_matches``): an unfiltered search maps vector labels
-        straight to records (label -> row -> record) and decodes them untracked."""
-        return find_matches(self, queries, limit, metric, filter, metric_name, only_id,
-                            block_size, params)
+        straight to records (label -> row -> record) and decodes them untracked. Takes
+        the store lock only around the steps that need it, so that the ANN searches of
+        several threads run in parallel."""
+        return _translated(find_matches, self, queries, limit, metric, filter, metric_name,
+                           only_id, block_size, params)
 
     @_op
-    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document], list[bool]]:
+    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document | None], list[bool]]:
         """The Documents holding vector ``labels`` (sorted, unique), in that order, and
-        which of them are new untracked objects (see ``materialize``)."""
+        which of them are new untracked objects (see ``materialize``); None for a label
+        freed since the search that found it (its Document deleted or re-embedded)."""
         lab = np.asarray(labels, dtype=np.int64)
-        if len(self.tracker):  # Documents handed out may be changed in place: see those
-            with self._read() as txn:
-                recs = self._records_of_labels(txn, lab)
-            fresh: list[bool] = []
-            return self._materialize(recs, fresh), fresh
-        for use_hints in (True, False):
+        tracked = bool(len(self.tracker))  # Documents handed out may be changed in place
+        for use_hints in (False,) if tracked else (True, False):
             with self._read() as txn:
                 recs = self._records_of_labels(txn, lab, use_hints)
             if recs is None:  # a hint led to no record: look every label up again
                 continue
+            keep = None
+            if None in recs:  # freed since the search (never on the hinted path)
+                keep = [i for i, r in enumerate(recs) if r is not None]
+                recs = [recs[i] for i in keep]
+            if tracked:
+                fresh: list[bool] = []
+                return spread(self._materialize(recs, fresh), fresh, keep, lab.size)
             docs, got, want = documents(recs)
             if use_hints and got != list(labels):
                 self._label_rows.forget()  # a hint led to another record
                 continue
             break
         if want:
-            attach_embeddings(docs, want, lab[want], self.column, self._meta)
-        return docs, [True] * len(docs)
+            held = lab if keep is None else lab[keep]
+            attach_embeddings(docs, want, held[want], self.column, self._meta)
+        return spread(docs, [True] * len(docs), keep, lab.size)
 
     def _records_of_labels(self, txn: Any, labels: np.ndarray,
-                           use_hints: bool = False) -> list[bytes] | None:
+                           use_hints: bool = False) -> list[bytes | None] | None:
         """The records holding ``labels``: label -> row through the hints where known, else
-        the labels table (then remembered). None when a hinted row has no record."""
+        the labels table (then remembered); None for a label freed meanwhile (see
+        :meth:`_match_docs_of_labels`). None when a hinted row has no record."""
         rows = (self._label_rows.hints(labels, self.column.path) if use_hints
                 else np.full(labels.shape, -1, dtype=np.int64))
         miss = np.flatnonzero(rows < 0)
+        freed = 0
         if miss.size:
             found = get_many(txn.cursor(db=self._dbs["labels"]), keys_of(labels[miss]))
             if None in found:
-                n = sum(r is None for r in found)
-                raise CorruptStoreError(
-                    f"{n} vector labels have no Document in {self.path}; run da.rebuild_index()")
+                gone = [j for j, r in enumerate(found) if r is None]
+                self._check_freed(txn, labels[miss[gone]])
+                found = [_NO_ROW if r is None else r for r in found]
+                freed = len(gone)
             rows[miss] = np.frombuffer(b"".join(found), dtype=">i8")
             self._label_rows.learn(labels[miss], rows[miss])
         recs = get_many(txn.cursor(db=self._dbs["docs"]), keys_of(rows))
@@ -844,9 +859,19 @@ class LmdbStore:
             if use_hints:
                 self._label_rows.forget()
                 return None
-            raise CorruptStoreError(
-                f"vector labels point at missing Documents in {self.path}; run da.rebuild_index()")
+            if sum(r is None for r in recs) != freed:
+                raise CorruptStoreError(
+                    f"vector labels point at missing Documents in {self.path}; run da.rebuild_index()")
         return recs
+
+    def _check_freed(self, txn: Any, labels: np.ndarray) -> None:
+        """Raise CorruptStoreError unless every one of ``labels`` (absent from the labels
+        table) was freed by a write: else the index holds labels the store never had."""
+        dead = get_many(txn.cursor(db=self._dbs["dead"]), keys_of(labels))
+        n = sum(r is None for r in dead)
+        if n:
+            raise CorruptStoreError(
+                f"{n} vector labels have no Document in {self.path}; run da.rebuild_index()")
 
     @_op
     def dead_labels(self, since_seq: int | None = None) -> np.ndarray:

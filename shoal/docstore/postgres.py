@@ -205,6 +205,10 @@ class PostgresStore(SqliteStore):
         row = self._rows_by_ids([doc_id]).get(doc_id)
         return None if row is None else row[1:]
 
+    def _count_freed(self, labels: Any) -> int:
+        return self.db.execute(f'SELECT COUNT(*) FROM "{self.t}__dead" WHERE label = ANY(?)',
+                               (list(labels),)).fetchone()[0]
+
     def _rows_of_labels(self, labels: Any) -> dict[int, tuple]:
         """As the sqlite store: one statement, the labels as one array parameter."""
         return {r[1]: r for r in self.db.execute(

@@ -54,7 +54,7 @@ from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
-from shoal.docstore.tracking import (FetchTracker, Stored, match_documents, materialize,
+from shoal.docstore.tracking import (FetchTracker, Stored, match_documents, materialize, spread,
                                      materialize_one)
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
@@ -75,15 +75,19 @@ def _op(method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
-            try:
-                return method(self, *args, **kwargs)
-            except self._DB_ERRORS as exc:
-                err = self._translate(exc)
-                if err is exc:
-                    raise
-                raise err from exc
+            return _translated(method, self, *args, **kwargs)
 
     return wrapper
+
+
+def _translated(method: Callable, self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return method(self, *args, **kwargs)
+    except self._DB_ERRORS as exc:
+        err = self._translate(exc)
+        if err is exc:
+            raise
+        raise err from exc
 
 
 class SqliteStore:
@@ -894,7 +898,6 @@ class SqliteStore:
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 
-    @_op
     def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, metric_name: str | None = None,
                      only_id: bool = False, block_size: int | None = None,
@@ -902,23 +905,37 @@ class SqliteStore:
         """:meth:`find_vectors`, returning match Documents with scores (see the DocStore
         protocol). An unfiltered search maps vector labels straight to rows (one query per
         chunk of queries), decodes them untracked with their embeddings read in one
-        ``take``, and searches the next chunk of queries in a worker thread meanwhile."""
-        return find_matches(self, queries, limit, metric, filter, metric_name, only_id,
-                            block_size, params)
+        ``take``, and searches the next chunk of queries in a worker thread meanwhile. The
+        store lock is taken only around the steps that need it (``vectors.find_matches``):
+        the ANN searches of several threads run in parallel."""
+        return _translated(find_matches, self, queries, limit, metric, filter, metric_name,
+                           only_id, block_size, params)
 
     @_op
-    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document], list[bool]]:
+    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document | None], list[bool]]:
         """The Documents holding vector ``labels`` (sorted, unique), in that order, and
-        which of them are new untracked objects (see ``tracking.match_documents``)."""
+        which of them are new untracked objects (see ``tracking.match_documents``); None
+        for a label freed since the search that found it (Document deleted or re-embedded)."""
         found = self._rows_of_labels(labels)
-        try:
-            rows = [found[lab] for lab in labels]
-        except KeyError:
-            missing = sum(1 for lab in labels if lab not in found)
+        if len(found) == len(labels):
+            return match_documents([found[lab] for lab in labels], self.tracker, self.column,
+                                   self._meta)
+        absent = [lab for lab in labels if lab not in found]
+        freed = self._count_freed(absent)
+        if freed != len(absent):
             raise CorruptStoreError(
-                f"{missing} vector labels have no Document in {self.path}; run "
-                "da.rebuild_index()") from None
-        return match_documents(rows, self.tracker, self.column, self._meta)
+                f"{len(absent) - freed} vector labels have no Document in {self.path}; run "
+                "da.rebuild_index()")
+        keep = [i for i, lab in enumerate(labels) if lab in found]  # the rest freed since the search
+        docs, fresh = match_documents([found[labels[i]] for i in keep], self.tracker,
+                                      self.column, self._meta)
+        return spread(docs, fresh, keep, len(labels))
+
+    def _count_freed(self, labels: Sequence[int]) -> int:
+        """How many of ``labels`` were freed (by deletes / re-embedding)."""
+        return self.db.execute(
+            f'SELECT COUNT(*) FROM "{self.t}__dead" WHERE label IN (SELECT value FROM json_each(?))',
+            (dumps_json(list(labels)),)).fetchone()[0]
 
     def _rows_of_labels(self, labels: Sequence[int]) -> dict[int, tuple]:
         """label -> row ``(id, label, flags, text, tags, doc)`` of the Documents holding

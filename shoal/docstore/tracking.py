@@ -200,3 +200,17 @@ def match_documents(rows: Sequence[tuple], tracker: FetchTracker, column: Any,
         return materialize(rows, tracker, column, refresh, fresh), fresh
     docs = fresh_documents(rows, column, refresh)
     return docs, [True] * len(docs)
+
+
+def spread(docs: list[Document], fresh: list[bool], keep: list[int] | None,
+           n: int) -> tuple[list[Document | None], list[bool]]:
+    """``(docs, fresh)`` of the labels at ``keep`` laid out over all ``n`` labels asked
+    for, None (not fresh) at the others: labels freed since the search that found them.
+    ``keep`` None: every label has its Document, returned as is."""
+    if keep is None:
+        return docs, fresh
+    out: list[Document | None] = [None] * n
+    new = [False] * n
+    for i, d, f in zip(keep, docs, fresh):
+        out[i], new[i] = d, f
+    return out, new

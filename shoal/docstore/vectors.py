@@ -7,11 +7,12 @@ labels back to positions.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from shoal.errors import EmptyArrayError
+from shoal.errors import EmptyArrayError, StoreError
 from shoal.document.codec import gc_paused
 from shoal.document.compute import matches_of
 from shoal.document.distance import as_matrix, canonical_metric
@@ -108,6 +109,14 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
                                           block_size=block_size)), False
 
 
+class _Rewritten(Exception):
+    """The store's vector column was rewritten (a new epoch) while a search ran unlocked."""
+
+
+#: searches of a find that see the column rewritten before this many tries give up
+_TRIES = 3
+
+
 def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filter: dict | None,
                  metric_name: str | None, only_id: bool, block_size: int | None,
                  params: dict[str, Any], chunk: int = FIND_CHUNK) -> list[list[Document]]:
@@ -121,28 +130,80 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     queries runs in a worker thread while the Documents of another are read (an index
     that can search single-threaded is run so by both threads, see
     :func:`~shoal.utils.pipeline.shared`; else one multi-threaded search runs ahead, see
-    :func:`~shoal.utils.pipeline.overlapped`). The
-    store also provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
+    :func:`~shoal.utils.pipeline.overlapped`).
+
+    Searches of several threads run in parallel: the store's lock (``store._lock``, the
+    one its writes take) is held to plan the search (counters, the index caught up) and
+    to read the Documents found, not during the native ANN search, which the index's own
+    readers-writer lock guards against concurrent adds. A write landing in between is
+    handled: a Document deleted since is left out (``_match_docs_of_labels`` gives None
+    for labels freed since), and a column rewritten since (vacuum, clear, a new
+    dimension: labels renumbered) makes the search run again. Exact search over the
+    column (no ANN index) and filtered search keep the lock throughout. The store also
+    provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
     ``dead_labels(None)``."""
     name = metric_name or metric
     if filter is not None:
-        scores, positions = store.find_vectors(queries, limit, metric, filter, block_size,
-                                               **params)
-        return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name, only_id)
+        with store._lock:
+            scores, positions = store.find_vectors(queries, limit, metric, filter, block_size,
+                                                   **params)
+            return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name,
+                              only_id)
     metric, index, params = search_plan(metric, store._index, params)
     queries = as_matrix(queries, what="query vectors")
-    run, single = searcher(limit, metric, meta=store._meta(), column=store.column,
-                           block_size=block_size or store.config.block_size, index=index,
-                           dead=lambda: store.dead_labels(None), params=params,
-                           one_thread=len(queries) > chunk // 4)
+    for _ in range(_TRIES):
+        try:
+            return _find_unfiltered(store, queries, limit, metric, name, only_id,
+                                    block_size, index, params, chunk)
+        except _Rewritten:
+            continue
+    raise StoreError(
+        f"the store's vector column was rewritten (vacuum / clear / new dimension) during "
+        f"each of {_TRIES} tries of this search; search again when the rewriting has ended")
+
+
+def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, name: str,
+                     only_id: bool, block_size: int | None, index: Any,
+                     params: dict[str, Any], chunk: int) -> list[list[Document]]:
+    """One try of an unfiltered :func:`find_matches` (raises _Rewritten to try again)."""
+    lock = store._lock
+    with lock:
+        meta = store._meta()
+        run, single = searcher(limit, metric, meta=meta, column=store.column,
+                               block_size=block_size or store.config.block_size, index=index,
+                               dead=lambda: store.dead_labels(None), params=params,
+                               one_thread=len(queries) > chunk // 4)
+    epoch, unlocked = meta["epoch"], index is not None
+
+    def rewritten() -> bool:  # under the lock
+        return unlocked and store._meta()["epoch"] != epoch
 
     def consume(found: tuple[np.ndarray, np.ndarray]) -> list[list[Document]]:
-        return matches_of(found[0], found[1], store._match_docs_of_labels, name, only_id)
+        with lock:
+            try:
+                out = matches_of(found[0], found[1], store._match_docs_of_labels, name, only_id)
+            except Exception:
+                if rewritten():  # the labels found name rows of an older column
+                    raise _Rewritten from None
+                raise
+            if rewritten():
+                raise _Rewritten
+        return out
 
-    with gc_paused():  # tens of thousands of new objects, no cycles: see gc_paused
+    def search(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            return run(part)
+        except Exception:
+            if unlocked:  # e.g. refine reading a column file that vacuum just removed
+                with lock:
+                    if rewritten():
+                        raise _Rewritten from None
+            raise
+
+    with gc_paused(), (nullcontext() if unlocked else lock):  # see gc_paused
         if single:
-            parts = shared(queries, run, consume, big=chunk, small=max(1, chunk // 4))
+            parts = shared(queries, search, consume, big=chunk, small=max(1, chunk // 4))
         else:
             parts = overlapped([queries[i:i + chunk] for i in range(0, len(queries), chunk)],
-                               run, consume)
+                               search, consume)
     return parts[0] if len(parts) == 1 else [r for p in parts for r in p]

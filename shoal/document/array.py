@@ -536,8 +536,8 @@ class DocumentArray:
         else:
             vectors = as_matrix(query, what="query vectors")
             ids = [None] * len(vectors)
-        if len(self) == 0:
-            raise EmptyArrayError("cannot search an empty array; add Documents first")
+        if (filter is not None or not hasattr(self._store, "find_matches")) and len(self) == 0:
+            raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
         metric = canonical_metric(metric)
         want = limit + 1 if exclude_self else limit
         rows = compute.search_matches(self, vectors, want, metric, filter, metric_name, only_id,

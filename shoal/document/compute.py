@@ -136,7 +136,8 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
     """Per row of ``keys`` (positions or labels, -1 padded), the match Documents with
     ``scores[metric_name]`` set from the same row of ``scores``.
 
-    ``fetch(unique_sorted_keys) -> (docs, fresh)`` reads each distinct key once; ``fresh``
+    ``fetch(unique_sorted_keys) -> (docs, fresh)`` reads each distinct key once (a None
+    doc: the key has no Document any more, its matches are left out); ``fresh``
     (or None: none are) tells which Documents are new objects the caller owns: each of
     those serves as is for its first occurrence. Every other occurrence is a light copy,
     so no two matches share an object and no stored (or tracked) Document is handed out.
@@ -158,7 +159,7 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
     spare = {}  # key -> a fresh Document not handed out yet
     if fresh is not None:
         for k, d, f in zip(unique, docs, fresh):
-            if f:
+            if f and d is not None:
                 d._matches = d._evaluations = None
                 spare[k] = d
     get, take = found.get, spare.pop

@@ -65,6 +65,16 @@ def as_matrix(x: Any, dim: int | None = None, *, what: str = "vectors",
     A 1-D vector becomes one row. Raises DimensionMismatchError for ragged input or a
     dimension other than ``dim``, BadInputError for NaN / inf, EmptyArrayError for no rows.
     """
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and (
+            x.ndim == 2 and x.shape[0] or x.ndim == 1 and x.shape[0]):  # the common case, checked
+        m = x if x.ndim == 2 else x.reshape(1, -1)
+        if dim is not None and m.shape[1] != dim:
+            raise DimensionMismatchError(
+                f"{what} have dimension {m.shape[1]}, expected {dim}; "
+                f"embed them with the same model as the data")
+        if not np.isfinite(m).all():
+            raise BadInputError(f"{what} contain NaN or infinite values; clean them first")
+        return m
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor
         x = x.detach().cpu().numpy()
     try:
