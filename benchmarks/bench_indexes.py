@@ -148,6 +148,20 @@ def bench_hnsw(bare: Any, ours: HnswIndex, q: np.ndarray, gt: np.ndarray,
     return rows
 
 
+def interleaved_us(bare: Callable[[np.ndarray], Any], ours: Callable[[np.ndarray], Any],
+                   items: list[np.ndarray], runs: int = 5) -> tuple[float, float]:
+    """Median µs per item of ``bare(v)`` and ``ours(v)`` over ``items``, run after run in
+    turn so that both see the same noise."""
+    b_runs, s_runs = [], []
+    for _ in range(runs):
+        for fn, out in ((bare, b_runs), (ours, s_runs)):
+            t = time.perf_counter()
+            for v in items:
+                fn(v)
+            out.append((time.perf_counter() - t) / len(items) * 1e6)
+    return statistics.median(b_runs), statistics.median(s_runs)
+
+
 def bench_latency(bare: Any, ours: HnswIndex, q: np.ndarray, efs: list[int],
                   n: int = 300) -> list[dict[str, Any]]:
     """Median per-query µs of one-row searches, bare and shoal interleaved to share noise."""
@@ -156,17 +170,8 @@ def bench_latency(bare: Any, ours: HnswIndex, q: np.ndarray, efs: list[int],
     for ef in efs:
         bare.set_ef(ef)
         ours.search(one[0], K, ef=ef)
-        b_runs, s_runs = [], []
-        for _ in range(5):
-            t = time.perf_counter()
-            for v in one:
-                bare.knn_query(v, k=K)
-            b_runs.append((time.perf_counter() - t) / len(one) * 1e6)
-            t = time.perf_counter()
-            for v in one:
-                ours.search(v, K, ef=ef)
-            s_runs.append((time.perf_counter() - t) / len(one) * 1e6)
-        b, s = statistics.median(b_runs), statistics.median(s_runs)
+        b, s = interleaved_us(lambda v: bare.knn_query(v, k=K),
+                              lambda v, ef=ef: ours.search(v, K, ef=ef), one)
         rows.append({"ef": ef, "bare_us": b, "shoal_us": s, "overhead_us": s - b,
                      "target": "<= 50 us"})
     return rows
@@ -248,16 +253,72 @@ def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int
     return rows, {"bare_build_s": t1 - t0, "shoal_build_s": t2 - t1, "factory": factory}
 
 
-# -- 5: through DocumentArray.find (left for the lead once stores exist) -------------------
+# -- 5: through DocumentArray.find --------------------------------------------------------
+def bench_find_latency(bare: Any, da: Any, q: np.ndarray, efs: list[int],
+                       n: int = 300) -> list[dict[str, Any]]:
+    """Median per-query µs of single-query ``da.find`` (top-10 Documents with scores) vs
+    bare ``knn_query`` (labels) at the same ef, interleaved run by run to share noise."""
+    one = [np.ascontiguousarray(q[i:i + 1]) for i in range(min(n, len(q)))]
+    rows = []
+    for ef in efs:
+        bare.set_ef(ef)
+        for v in one:  # warm: pages of the records and vectors these queries find
+            da.find(v[0], limit=K, ef=ef)
+        b, s = interleaved_us(lambda v: bare.knn_query(v, k=K),
+                              lambda v, ef=ef: da.find(v[0], limit=K, ef=ef), one, runs=7)
+        rows.append({"ef": ef, "bare_knn_query_us": b, "da_find_us": s, "overhead_us": s - b})
+    return rows
+
+
+def bench_find_threads(bare: Any, da: Any, q: np.ndarray, ef: int,
+                       threads: tuple[int, ...] = (1, 2)) -> list[dict[str, Any]]:
+    """Single-query searches from several threads at once (a threaded server): queries
+    per second with 1 and 2 threads, bare ``knn_query`` (GIL released) and ``da.find``
+    on the same store. Shows that the store does not serialize concurrent searches."""
+    import threading
+
+    one = [np.ascontiguousarray(q[i:i + 1]) for i in range(len(q))]
+    bare.set_ef(ef)
+
+    def run(fn: Callable[[np.ndarray], Any], n_threads: int) -> float:
+        parts = [one[i::n_threads] for i in range(n_threads)]
+
+        def work(part: list[np.ndarray]) -> None:
+            for v in part:
+                fn(v)
+
+        def all_threads() -> None:
+            ts = [threading.Thread(target=work, args=(p,)) for p in parts]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        return qps(all_threads, len(one))
+
+    rows = []
+    for system, fn in (("hnswlib knn_query (bare)", lambda v: bare.knn_query(v, k=K)),
+                       ("shoal da.find (lmdb + hnsw, Documents)",
+                        lambda v: da.find(v[0], limit=K, ef=ef))):
+        base = None
+        for n_threads in threads:
+            r = run(fn, n_threads)
+            base = base or r
+            rows.append({"system": system, "ef": ef, "threads": n_threads, "qps": r,
+                         "speedup_vs_1_thread": r / base})
+    return rows
+
+
 def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int, efc: int,
                        efs: list[int], texts: list[str] | None = None,
-                       ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+                       ) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, list]]:
     """``DocumentArray(storage='lmdb', index='hnsw').find`` vs bare hnswlib on the same vectors.
 
     Build: shoal's ``extend`` (store + vector column + index) vs bare ``lmdb`` puts of the same
     Documents serialized with shoal's codec in the same 10k batches plus bare hnswlib
     ``add_items`` (target <= 1.15x). Search: a batch of all queries returning the top-10
     Documents with scores, vs bare ``knn_query`` labels at the same ef (target >= 0.6x).
+    Also single-query latency (:func:`bench_find_latency`) and searches from two threads at
+    once (:func:`bench_find_threads`), returned as ``{"latency": rows, "threads": rows}``.
     """
     import tempfile
 
@@ -305,8 +366,10 @@ def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int, efc
             rows.append({"system": "shoal da.find (lmdb + hnsw, Documents)", "param": f"ef={ef}",
                          "ef": ef, "recall@10": recall_at(found, gt), "qps": s_qps,
                          "qps_ratio": s_qps / b_qps})
+        extra = {"latency": bench_find_latency(bare, da, q, efs),
+                 "threads": bench_find_threads(bare, da, q, 64)}
         da.close()
-    return rows, build
+    return rows, build, extra
 
 
 # -- 6: peers (Chroma, DocArray 0.21 + annlite) in their own interpreter -------------------
@@ -382,6 +445,21 @@ def ratios_table(ratio_rows: list[dict[str, Any]]) -> list[str]:
             + "\n\n(expected: >= 2x Chroma, >= 20x DocArray+annlite)"]
 
 
+def find_tables(extra: dict[str, list]) -> list[str]:
+    """Markdown of :func:`bench_find_latency` and :func:`bench_find_threads`."""
+    return [
+        "## single-query da.find (top-10 Documents with scores) vs bare knn_query (labels)\n\n"
+        + markdown_table(extra["latency"], ["ef", "bare_knn_query_us", "da_find_us", "overhead_us"]),
+        "## single-query searches from 1 and 2 threads at once (ef=64)\n\n"
+        + markdown_table(extra["threads"], ["system", "threads", "qps", "speedup_vs_1_thread"]),
+    ]
+
+
+def find_rows_of(extra: dict[str, list]) -> list[dict[str, Any]]:
+    return ([{"section": "find_latency", **r} for r in extra["latency"]]
+            + [{"section": "find_threads", **r} for r in extra["threads"]])
+
+
 # -- real embeddings -----------------------------------------------------------------------
 def run_real(args: argparse.Namespace) -> int:
     """The hnsw / IVF-PQ / through-store comparison on MiniLM embeddings of real text."""
@@ -406,8 +484,8 @@ def run_real(args: argparse.Namespace) -> int:
     ivf_rows, ivf_build = bench_ivfpq(x, q, gt, nlist, m, [4, 16, 64], [1, 10])
     print("ivf-pq done", flush=True)
     find_efs = [16, 64, 256]
-    find_rows, find_build = bench_through_find(x, q, gt, args.M, args.ef_construction, find_efs,
-                                               texts=texts[:n])
+    find_rows, find_build, find_extra = bench_through_find(
+        x, q, gt, args.M, args.ef_construction, find_efs, texts=texts[:n])
     print("through-store done", flush=True)
     peer_rows, peer_meta = [], {}
     if args.peer_python:
@@ -432,13 +510,14 @@ def run_real(args: argparse.Namespace) -> int:
         *ratios_table(ratio_rows),
         "## single-query latency, shoal hnsw vs bare knn_query\n\n" + markdown_table(
             latency_rows, ["ef", "bare_us", "shoal_us", "overhead_us", "target"]),
+        *find_tables(find_extra),
         f"builds: hnsw {hnsw_build}, IVF-PQ {ivf_build}, through the lmdb store {find_build} "
         "(target build_cost_ratio <= 1.15; da.find qps_ratio >= 0.6)",
         "![recall vs QPS](bench_indexes_real.png)",
     ])
     rows = ([{"section": "curve", **r} for r in curve]
             + [{"section": "peer_ratio", **r} for r in ratio_rows]
-            + [{"section": "latency", **r} for r in latency_rows])
+            + [{"section": "latency", **r} for r in latency_rows] + find_rows_of(find_extra))
     path = write_results("bench_indexes_real", rows, table, params)
     png = plot(curve, RESULTS / "bench_indexes_real.png",
                f"{n:,} x {dim} MiniLM (real text), {METRIC}, k={K}, {os.cpu_count()} cpus")
@@ -502,7 +581,8 @@ def run_tables(args: argparse.Namespace, png_name: str) -> tuple[list[dict[str, 
     nprobes = [4, 16, 64] if not args.full else [1, 4, 8, 16, 32, 64, 128]
     ivf_rows, ivf_build = bench_ivfpq(x, q, gt, nlist, m, nprobes, [1, 10])
     print("ivf-pq done", flush=True)
-    find_rows, find_build = bench_through_find(x, q, gt, args.M, args.ef_construction, [16, 64, 256])
+    find_rows, find_build, find_extra = bench_through_find(x, q, gt, args.M, args.ef_construction,
+                                                           [16, 64, 256])
     print("through-store done", flush=True)
     peer_rows, peer_meta = [], {}
     if args.peer_python:
@@ -524,6 +604,7 @@ def run_tables(args: argparse.Namespace, png_name: str) -> tuple[list[dict[str, 
         *ratios_table(ratio_rows),
         "## single-query latency, shoal hnsw vs bare knn_query\n\n" + markdown_table(
             latency_rows, ["ef", "bare_us", "shoal_us", "overhead_us", "target"]),
+        *find_tables(find_extra),
         *(["## filtered search (allowed=..., 200 queries in one call), ef=64\n\n" + markdown_table(
             filtered_rows, ["allowed", "shoal exact vectors", "bare_qps", "bare_recall@10",
                             "shoal_qps", "shoal_recall@10"])] if filtered_rows else []),
@@ -533,7 +614,7 @@ def run_tables(args: argparse.Namespace, png_name: str) -> tuple[list[dict[str, 
     ])
     rows = ([{"section": "curve", **r} for r in curve]
             + [{"section": "peer_ratio", **r} for r in ratio_rows]
-            + [{"section": "latency", **r} for r in latency_rows]
+            + [{"section": "latency", **r} for r in latency_rows] + find_rows_of(find_extra)
             + [{"section": "filtered", **r} for r in filtered_rows])
     plot(curve, RESULTS / png_name,
          f"{args.n:,} x {args.dim} clustered, {METRIC}, k={K}, {os.cpu_count()} cpus")

@@ -11,7 +11,9 @@ store builds a :mod:`shoal.indexes` index over the vector column and keeps it cu
   ``[state.vec_rows, vec_rows)`` and removes labels freed after ``state.seq`` - both
   idempotent, so a state that lags the index (a crash between the two saves) only
   replays work. A different column epoch (vacuum / clear / new dimension), a damaged or
-  mismatched index is rebuilt from the column, streamed in ``block_size`` rows.
+  mismatched index, or one that applied writes the store does not hold (a store restored
+  from a backup beside a newer index) is rebuilt from the column, streamed in
+  ``block_size`` rows.
 
 The index is saved on ``sync()`` / ``close()`` (write-to-temp, fsync, rename). Which index
 a store keeps, and switching it, is :mod:`shoal.docstore.index_choice`.
@@ -108,7 +110,8 @@ class IndexSync:
             return
         if (state.get("epoch") != s["epoch"] or index.dim != s["dim"]
                 or index.metric != self.metric or int(index.applied_seq) != state.get("seq")
-                or state.get("kind") != self.kind or state.get("params") != self.params):
+                or state.get("kind") != self.kind or state.get("params") != self.params
+                or _ahead(state, s)):
             self.rebuild()
             return
         self.index, self.state = index, state
@@ -184,7 +187,7 @@ class IndexSync:
                 self.rebuild()
             return
         st = self.state
-        if s["epoch"] != st["epoch"] or s["dim"] != self.index.dim:
+        if s["epoch"] != st["epoch"] or s["dim"] != self.index.dim or _ahead(st, s):
             self.rebuild()
             return
         if s["seq"] == st["seq"]:
@@ -225,3 +228,10 @@ class IndexSync:
             os.fsync(f.fileno())
         os.replace(tmp, self._state_path())
         self.dirty = False
+
+
+def _ahead(state: dict[str, Any], s: dict[str, Any]) -> bool:
+    """Whether an index's state has applied writes the store does not have (the store was
+    restored from a backup, or copied, while the index beside it moved on): it can only be
+    rebuilt."""
+    return int(state.get("seq", 0)) > s["seq"] or int(state.get("vec_rows", 0)) > s["vec_rows"]

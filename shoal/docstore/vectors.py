@@ -7,16 +7,16 @@ labels back to positions.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from shoal.errors import EmptyArrayError, StoreError
+from shoal.errors import BadInputError, EmptyArrayError, StoreError
 from shoal.document.codec import gc_paused
 from shoal.document.compute import matches_of
 from shoal.document.distance import as_matrix, canonical_metric
 from shoal.document.document import Document
+from shoal.indexes import search_keywords
 from shoal.utils.pipeline import overlapped, shared
 
 from shoal.docstore.column import VectorColumn, search_column
@@ -59,8 +59,8 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
         scores, labels = res
         idx = np.searchsorted(allowed, np.maximum(labels, 0))
         return scores, np.where(labels >= 0, arr[np.minimum(idx, len(arr) - 1), 0], -1)
-    run, _ = searcher(limit, metric, meta=meta, column=column, block_size=block_size,
-                      index=index if use_index else None, dead=dead, params=params)
+    run, _, _ = searcher(limit, metric, meta=meta, column=column, block_size=block_size,
+                         index=index if use_index else None, dead=dead, params=params)
     scores, labels = run(queries)
     return scores, positions_of(labels)
 
@@ -69,19 +69,25 @@ def search_plan(metric: str, index: Any, params: dict[str, Any]
                 ) -> tuple[str, Any, dict[str, Any]]:
     """(canonical metric, the index to ask or None, its search params): the index answers
     when its metric is the one asked and ``params`` does not say ``exact=True``; exact
-    search over the column takes no params."""
+    search over the column takes no params (those given are for the index, and dropped).
+    A parameter the index's ``search`` does not take is a BadInputError."""
     metric = canonical_metric(metric)
     params = dict(params)
     exact = bool(params.pop("exact", False))
     if index is None or exact or index.metric != metric:
         return metric, None, {}
+    unknown = set(params) - search_keywords(index.kind)
+    if unknown:
+        raise BadInputError(
+            f"unknown search parameter(s) {sorted(unknown)} for this store's {index.kind!r} "
+            f"index; it takes {sorted(search_keywords(index.kind))} (and exact=True for exact search)")
     return metric, index, params
 
 
 def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorColumn,
              block_size: int, index: Any, dead: Callable[[], np.ndarray | None],
              params: dict[str, Any], one_thread: bool = False
-             ) -> tuple[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], bool]:
+             ) -> tuple[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], bool, bool]:
     """``(queries -> (scores, labels) over every live vector, single-threaded)``: the
     checks, the index catching up and the dead labels read happen here, once, so the
     function returned touches only the index or the column (safe to run in another
@@ -90,7 +96,9 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
     ``index`` is an :class:`~shoal.docstore.indexing.IndexSync` (its metric is ``metric``)
     or None for exact search over the column. With ``one_thread``, an index that takes
     ``num_threads`` per call (``threads_per_call``) is asked to use one thread, unless
-    ``params`` says otherwise; the bool returned tells whether it was."""
+    ``params`` says otherwise; the first bool returned tells whether it was, the second
+    whether the ANN index answers (False: exact search over the column, which needs the
+    store lock held while it runs)."""
     m = meta
     if m["count"] == 0:
         raise EmptyArrayError("cannot search an empty array; add Documents first")
@@ -103,10 +111,10 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
         single = one_thread and getattr(ann, "threads_per_call", False) and "num_threads" not in params
         if single:
             params = {**params, "num_threads": 1}
-        return (lambda queries: ann.search(queries, limit, **params)), single
+        return (lambda queries: ann.search(queries, limit, **params)), single, True
     gone = dead() if m["n_dead"] else None
     return (lambda queries: search_column(column, queries, limit, metric, dead=gone,
-                                          block_size=block_size)), False
+                                          block_size=block_size)), False, False
 
 
 class _Rewritten(Exception):
@@ -167,43 +175,52 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
                      params: dict[str, Any], chunk: int) -> list[list[Document]]:
     """One try of an unfiltered :func:`find_matches` (raises _Rewritten to try again)."""
     lock = store._lock
-    with lock:
+    lock.acquire()
+    held = True
+    try:
         meta = store._meta()
-        run, single = searcher(limit, metric, meta=meta, column=store.column,
-                               block_size=block_size or store.config.block_size, index=index,
-                               dead=lambda: store.dead_labels(None), params=params,
-                               one_thread=len(queries) > chunk // 4)
-    epoch, unlocked = meta["epoch"], index is not None
+        run, single, unlocked = searcher(
+            limit, metric, meta=meta, column=store.column,
+            block_size=block_size or store.config.block_size, index=index,
+            dead=lambda: store.dead_labels(None), params=params,
+            one_thread=len(queries) > chunk // 4)
+        epoch = meta["epoch"]
 
-    def rewritten() -> bool:  # under the lock
-        return unlocked and store._meta()["epoch"] != epoch
+        def rewritten() -> bool:  # under the lock
+            return unlocked and store._meta()["epoch"] != epoch
 
-    def consume(found: tuple[np.ndarray, np.ndarray]) -> list[list[Document]]:
-        with lock:
-            try:
-                out = matches_of(found[0], found[1], store._match_docs_of_labels, name, only_id)
-            except Exception:
-                if rewritten():  # the labels found name rows of an older column
-                    raise _Rewritten from None
-                raise
-            if rewritten():
-                raise _Rewritten
-        return out
-
-    def search(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            return run(part)
-        except Exception:
-            if unlocked:  # e.g. refine reading a column file that vacuum just removed
-                with lock:
-                    if rewritten():
+        def consume(found: tuple[np.ndarray, np.ndarray]) -> list[list[Document]]:
+            with lock:
+                try:
+                    out = matches_of(found[0], found[1], store._match_docs_of_labels, name, only_id)
+                except Exception:
+                    if rewritten():  # the labels found name rows of an older column
                         raise _Rewritten from None
-            raise
+                    raise
+                if rewritten():
+                    raise _Rewritten
+            return out
 
-    with gc_paused(), (nullcontext() if unlocked else lock):  # see gc_paused
-        if single:
-            parts = shared(queries, search, consume, big=chunk, small=max(1, chunk // 4))
-        else:
-            parts = overlapped([queries[i:i + chunk] for i in range(0, len(queries), chunk)],
-                               search, consume)
+        def search(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            try:
+                return run(part)
+            except Exception:
+                if unlocked:  # e.g. refine reading a column file that vacuum just removed
+                    with lock:
+                        if rewritten():
+                            raise _Rewritten from None
+                raise
+
+        if unlocked:  # an ANN search: let other threads search (and write) meanwhile
+            lock.release()
+            held = False
+        with gc_paused():  # see gc_paused
+            if single:
+                parts = shared(queries, search, consume, big=chunk, small=max(1, chunk // 4))
+            else:
+                parts = overlapped([queries[i:i + chunk] for i in range(0, len(queries), chunk)],
+                                   search, consume)
+    finally:
+        if held:
+            lock.release()
     return parts[0] if len(parts) == 1 else [r for p in parts for r in p]

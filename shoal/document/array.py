@@ -226,10 +226,20 @@ class DocumentArray:
                     "selected; give one value per Document"
                 )
             columns.append((field, column))
+        # a disk store may refuse the values (NaN, another dimension...): then the Documents
+        # it handed out get their old values back, so nothing is left to fail on sync
+        before = None if isinstance(self._store, MemoryStore) else [
+            (field, [getattr(d, field) for d in docs]) for field, _ in columns]
         for field, column in columns:
             for d, v in zip(docs, column):
                 setattr(d, field, v)
-        self._write_back(docs)
+        try:
+            self._write_back(docs)
+        except BaseException:
+            for field, column in before or ():
+                for d, v in zip(docs, column):
+                    setattr(d, field, v)
+            raise
 
     # --- delete --------------------------------------------------------------------------
     def __delitem__(self, key: Any) -> None:
@@ -711,16 +721,19 @@ class DocumentArray:
         if fn is not None:
             fn()
 
-    def rebuild_index(self, **kwargs: Any) -> None:
-        """Rebuild the store's vector index from its vector column; keywords such as
-        ``index='hnsw'`` / ``index_params={...}`` switch type or parameters in place."""
+    def rebuild_index(self, index: str | None = None, index_params: dict[str, Any] | None = None,
+                      **kwargs: Any) -> None:
+        """Rebuild the store's vector index from its vector column; ``index`` ('hnsw',
+        'faiss', 'faiss:IVF1024,PQ16', 'exact' = none), ``index_params={...}`` and
+        ``metric=`` switch type or parameters in place (None keeps the current value);
+        ``show_progress=`` for the progress bar."""
         fn = getattr(self._store, "rebuild_index", None)
         if fn is None:
             raise BadInputError(
                 "this array has no vector index to rebuild; open a disk store with "
                 "config={'index': 'hnsw', ...}"
             )
-        fn(**kwargs)
+        fn(index=index, index_params=index_params, **kwargs)
 
     def close(self) -> None:
         """Sync and release the store (files, connections)."""

@@ -16,12 +16,13 @@ from shoal.indexes.persist import FORMAT_VERSION, read_meta
 from shoal.indexes.refine import VectorSource, rerank
 from shoal.indexes.registry import (
     ENTRY_POINT_GROUP, available_indexes, create_index, get_index_class, load_index,
-    register_index,
+    register_index, search_keywords,
 )
 
 __all__ = [
     "VectorIndex", "VectorSource",
     "create_index", "load_index", "register_index", "available_indexes", "get_index_class",
+    "search_keywords",
     "ENTRY_POINT_GROUP", "FORMAT_VERSION", "read_meta",
     "ExactIndex", "ExactConfig", "exact_search_blocks",
     "HnswIndex", "HnswConfig",

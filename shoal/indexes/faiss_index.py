@@ -18,9 +18,11 @@ from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import config_from_meta, load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors, rerank
 from shoal.indexes.rwlock import RWLock
-from shoal.document.distance import as_matrix, knn, normalize_rows
+from shoal.document.distance import as_matrix, knn, knn_blocks, normalize_rows
 
 __all__ = ["FaissConfig", "FaissIndex"]
+
+_BLOCK = 65536  # vectors scored at once by an exact fallback
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class FaissConfig:
     :data:`~shoal.indexes.refine.VectorSource`) and ``exact_threshold`` (answer an
     ``allowed`` set of at most this many labels by exact search when exact vectors are
     available) are search defaults, each overridable per query.
+
+    The scores reported are the exact metric values whenever exact vectors are at hand:
+    an index whose distances are approximate (PQ / SQ codes, OPQ or PCA transforms)
+    re-scores its top ``k`` (re-ranking them) with ``vector_source``, as ``refine=1``.
     """
 
     dim: int
@@ -123,10 +129,13 @@ class FaissIndex:
         self._cosine = config.metric == "cosine"
         inner = faiss.downcast_index(idmap.index) if isinstance(idmap, faiss.IndexIDMap) else idmap
         self._ivf = faiss.try_extract_index_ivf(inner)
-        core = inner.index if isinstance(inner, faiss.IndexPreTransform) else inner
-        core = faiss.downcast_index(core)
+        transformed = isinstance(inner, faiss.IndexPreTransform)
+        core = faiss.downcast_index(inner.index if transformed else inner)
         self._hnsw = isinstance(core, faiss.IndexHNSW)
         self._exact_storage = isinstance(core, (faiss.IndexFlat, faiss.IndexHNSWFlat))
+        #: the distances faiss reports are the exact metric (else: codes, a transform)
+        self._exact_distances = not transformed and isinstance(
+            core, (faiss.IndexFlat, faiss.IndexHNSWFlat, faiss.IndexIVFFlat))
         try:
             idmap.remove_ids(faiss.IDSelectorBatch(np.empty(0, dtype=np.int64)))
             self._removable = True
@@ -339,13 +348,37 @@ class FaissIndex:
                     short = short[(s2[:, :avail] < 0).any(axis=1)]
             del keep
             labels = np.where(slot_ids >= 0, self._slot_labels[np.maximum(slot_ids, 0)], -1)
-            if r > 1:
+            scores = self._to_scores(dist)
+            if sel is not None and self._ivf is None:
+                self._fill_short(q, scores, labels, allow if allowed is not None else None)
+            if r > 1 or (not self._exact_distances and self.vector_source is not None):
+                # re-rank the candidates with exact vectors; with refine=1 this makes the
+                # scores of a lossy index (PQ / SQ codes, a transform) the exact metric
+                # values, the same numbers every other backend reports
                 source = self.vector_source
                 if source is None:
                     def source(lab: np.ndarray) -> np.ndarray:
                         return self._stored_vectors(lab, self._map.get(lab))
                 return rerank(q, labels, source, k, self.metric)
-        return pad_result(self._to_scores(dist), labels, k)
+        return pad_result(scores, labels, k)
+
+    def _fill_short(self, q: np.ndarray, scores: np.ndarray, labels: np.ndarray,
+                    allow: np.ndarray | None) -> None:
+        """Give queries that a selector-filtered graph walk left short of results (the
+        allowed vectors lie away from where it walked) the exact top of the allowed (or,
+        with tombstones only, live) vectors, in place (read lock held). Without exact
+        vectors to read, they stay short."""
+        cand = allow if allow is not None else self._map.items()[0]
+        want = min(labels.shape[1], int(cand.size))
+        short = np.flatnonzero((labels[:, :want] < 0).any(axis=1))
+        if short.size == 0 or (self.vector_source is None and not self._exact_storage):
+            return
+        slots = self._map.get(cand)
+        blocks = ((i, self._stored_vectors(cand[i:i + _BLOCK], slots[i:i + _BLOCK]))
+                  for i in range(0, cand.size, _BLOCK))
+        s, pos = knn_blocks(np.ascontiguousarray(q[short]), blocks, labels.shape[1], self.metric)
+        scores[short] = s
+        labels[short] = np.where(pos >= 0, cand[np.maximum(pos, 0)], -1)
 
     def _search_params(self, sel: Any, nprobe: int, ef: int, frac: float, k_fetch: int) -> Any:
         faiss = self._faiss

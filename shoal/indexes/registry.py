@@ -7,7 +7,9 @@ returns it), or at runtime with :func:`register_index`.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import os
 from importlib import metadata
 from typing import Any, Callable
@@ -17,7 +19,7 @@ from shoal.indexes.base import VectorIndex
 from shoal.indexes.persist import read_meta
 
 __all__ = ["register_index", "available_indexes", "get_index_class", "create_index",
-           "load_index", "ENTRY_POINT_GROUP"]
+           "load_index", "search_keywords", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "shoal.indexes"
 IndexLoader = Callable[[], type]
@@ -113,3 +115,14 @@ def load_index(path: str | os.PathLike[str], **runtime: Any) -> VectorIndex:
     """
     meta = read_meta(path)
     return get_index_class(str(meta["backend"])).load(path, **runtime)
+
+
+@functools.cache
+def _keywords(cls: type) -> frozenset[str]:
+    sig = inspect.signature(cls.search)
+    return frozenset(n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY)
+
+
+def search_keywords(name: str) -> frozenset[str]:
+    """The per-query parameters backend ``name``'s ``search`` takes (``ef``, ``nprobe``...)."""
+    return _keywords(get_index_class(name))
