@@ -21,13 +21,14 @@ class LabelRows:
         self._epoch: object = None
         self._rows = np.empty(0, dtype=np.int64)
 
-    def hints(self, labels: np.ndarray, epoch: object) -> np.ndarray:
-        """The known row of each label (-1 where unknown); a new ``epoch`` forgets all."""
+    def hints(self, labels: np.ndarray, epoch: object, ascending: bool = False) -> np.ndarray:
+        """The known row of each label (-1 where unknown); a new ``epoch`` forgets all.
+        ``ascending``: the labels are sorted (the last is the largest)."""
         if epoch != self._epoch:
             self._epoch = epoch
             self._rows = np.empty(0, dtype=np.int64)
         rows = self._rows
-        if labels.size and labels.max() < rows.size:  # all in range: one gather
+        if labels.size and (labels[-1] if ascending else labels.max()) < rows.size:  # one gather
             return rows[labels]
         out = np.full(labels.shape, -1, dtype=np.int64)
         known = labels < rows.size

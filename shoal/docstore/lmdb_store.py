@@ -38,7 +38,7 @@ from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundErro
                           StoreNotWritableError, StoreVersionError)
 
 from shoal.docstore.column import VectorColumn
-from shoal.docstore.vectors import find_matches, find_vectors
+from shoal.docstore.vectors import ColumnRewritten, find_matches, find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import FetchTracker, Stored, attach_embeddings, materialize, spread
@@ -116,6 +116,7 @@ class LmdbStore:
         self._label_rows = LabelRows()
         self._search_reads = ReleaseBudget(os.path.join(path, "data.mdb"))
         self._meta_raw: bytes | None = None
+        self._meta_key = cfg.name.encode()
         self._meta_parsed: dict[str, Any] = {}
         self._column_paths: dict[int, str] = {}
         self.e = acquire_env(path, cfg)
@@ -165,16 +166,16 @@ class LmdbStore:
                  "dim": self.config.n_dim, "epoch": 0, "next_rid": 0,
                  "list_like": self.list_like}).encode(), db=self._meta_db)
 
-    def _read_meta(self, txn: Any) -> dict[str, Any]:
-        """A copy of the meta record; parsed again only when its bytes changed."""
-        raw = txn.get(self.config.name.encode(), db=self._meta_db)
+    def _read_meta(self, txn: Any, copy: bool = True) -> dict[str, Any]:
+        """A copy of the meta record (``copy=False``: the cached parse itself, to read, not
+        to change); parsed again only when its bytes changed."""
+        raw = txn.get(self._meta_key, db=self._meta_db)
         if raw is None:
             raise CorruptStoreError(f"array {self.config.name!r} lost its meta record in {self.path}")
-        raw = bytes(raw)
         if raw != self._meta_raw:
             self._meta_parsed = loads_json(raw)
             self._meta_raw = raw
-        return dict(self._meta_parsed)
+        return dict(self._meta_parsed) if copy else self._meta_parsed
 
     def _meta(self) -> dict[str, Any]:
         if self._tx is not None:
@@ -807,14 +808,18 @@ class LmdbStore:
                            only_id, block_size, params)
 
     @_op
-    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document | None], list[bool]]:
+    def _match_docs_of_labels(self, labels: Sequence[int], epoch: int | None = None
+                              ) -> tuple[list[Document | None], list[bool]]:
         """The Documents holding vector ``labels`` (sorted, unique), in that order, and
         which of them are new untracked objects (see ``materialize``); None for a label
-        freed since the search that found it (its Document deleted or re-embedded)."""
+        freed since the search that found it (its Document deleted or re-embedded).
+        ColumnRewritten when the column is no longer at ``epoch`` (when given)."""
         lab = np.asarray(labels, dtype=np.int64)
         tracked = bool(len(self.tracker))  # Documents handed out may be changed in place
         for use_hints in (False,) if tracked else (True, False):
             with self._read() as txn:
+                if epoch is not None and self._read_meta(txn, copy=False)["epoch"] != epoch:
+                    raise ColumnRewritten
                 recs = self._records_of_labels(txn, lab, use_hints)
             if recs is None:  # a hint led to no record: look every label up again
                 continue
@@ -832,7 +837,7 @@ class LmdbStore:
             break
         if want:
             held = lab if keep is None else lab[keep]
-            attach_embeddings(docs, want, held[want], self.column, self._meta)
+            attach_embeddings(docs, want, held[want], self.column, self._meta, ascending=True)
         return spread(docs, [True] * len(docs), keep, lab.size)
 
     def _records_of_labels(self, txn: Any, labels: np.ndarray,
@@ -840,11 +845,11 @@ class LmdbStore:
         """The records holding ``labels``: label -> row through the hints where known, else
         the labels table (then remembered); None for a label freed meanwhile (see
         :meth:`_match_docs_of_labels`). None when a hinted row has no record."""
-        rows = (self._label_rows.hints(labels, self.column.path) if use_hints
+        rows = (self._label_rows.hints(labels, self.column.path, ascending=True) if use_hints
                 else np.full(labels.shape, -1, dtype=np.int64))
-        miss = np.flatnonzero(rows < 0)
         freed = 0
-        if miss.size:
+        if not rows.size or rows.min() < 0:
+            miss = np.flatnonzero(rows < 0)
             found = get_many(txn.cursor(db=self._dbs["labels"]), keys_of(labels[miss]))
             if None in found:
                 gone = [j for j, r in enumerate(found) if r is None]

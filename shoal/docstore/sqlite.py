@@ -48,7 +48,7 @@ from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundErro
                           StoreNotWritableError, StoreVersionError)
 
 from shoal.docstore.column import VectorColumn
-from shoal.docstore.vectors import find_matches, find_vectors
+from shoal.docstore.vectors import ColumnRewritten, find_matches, find_vectors
 from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
@@ -912,11 +912,15 @@ class SqliteStore:
                            only_id, block_size, params)
 
     @_op
-    def _match_docs_of_labels(self, labels: Sequence[int]) -> tuple[list[Document | None], list[bool]]:
+    def _match_docs_of_labels(self, labels: Sequence[int], epoch: int | None = None
+                              ) -> tuple[list[Document | None], list[bool]]:
         """The Documents holding vector ``labels`` (sorted, unique), in that order, and
         which of them are new untracked objects (see ``tracking.match_documents``); None
-        for a label freed since the search that found it (Document deleted or re-embedded)."""
+        for a label freed since the search that found it (Document deleted or re-embedded).
+        ColumnRewritten when the column is no longer at ``epoch`` (when given)."""
         found = self._rows_of_labels(labels)
+        if epoch is not None and self._meta()["epoch"] != epoch:  # read after the rows:
+            raise ColumnRewritten  # epochs only grow, so those rows are of ``epoch``
         if len(found) == len(labels):
             return match_documents([found[lab] for lab in labels], self.tracker, self.column,
                                    self._meta)

@@ -177,11 +177,11 @@ def fresh_documents(rows: Sequence[tuple], column: Any, refresh: Callable[[], An
 
 
 def attach_embeddings(docs: list[Document], want: list[int], labels: np.ndarray, column: Any,
-                      refresh: Callable[[], Any]) -> None:
+                      refresh: Callable[[], Any], ascending: bool = False) -> None:
     """Give ``docs[want[j]]`` the column row of ``labels[j]``, read in one ``take``;
     ``refresh()`` first when a label is past the rows the column knows (another process
-    wrote since)."""
-    if labels.max() >= column.rows:
+    wrote since). ``ascending``: the labels are sorted (the last is the largest)."""
+    if (labels[-1] if ascending else labels.max()) >= column.rows:
         refresh()
     set_embeddings(docs, want, column.take(labels))
 

@@ -21,7 +21,8 @@ from shoal.utils.pipeline import overlapped, shared
 
 from shoal.docstore.column import VectorColumn, search_column
 
-__all__ = ["find_vectors", "search_plan", "searcher", "find_matches", "FIND_CHUNK"]
+__all__ = ["find_vectors", "search_plan", "searcher", "find_matches", "FIND_CHUNK",
+           "ColumnRewritten"]
 
 #: queries per search chunk in find_matches (the worker's range in a shared pipeline;
 #: the calling thread searches a quarter of it at a time): see find_matches
@@ -117,8 +118,10 @@ def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorCol
                                           block_size=block_size)), False, False
 
 
-class _Rewritten(Exception):
-    """The store's vector column was rewritten (a new epoch) while a search ran unlocked."""
+class ColumnRewritten(Exception):
+    """The store's vector column was rewritten (a new epoch) since a search began: the
+    labels it found name rows of the old column (raised by ``_match_docs_of_labels`` given
+    the search's epoch; the search runs again)."""
 
 
 #: searches of a find that see the column rewritten before this many tries give up
@@ -146,7 +149,9 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     readers-writer lock guards against concurrent adds. A write landing in between is
     handled: a Document deleted since is left out (``_match_docs_of_labels`` gives None
     for labels freed since), and a column rewritten since (vacuum, clear, a new
-    dimension: labels renumbered) makes the search run again. Exact search over the
+    dimension: labels renumbered; ``_match_docs_of_labels(labels, epoch)`` raises
+    :class:`ColumnRewritten` when the column is no longer at ``epoch``) makes the search
+    run again. Exact search over the
     column (no ANN index) and filtered search keep the lock throughout. The store also
     provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
     ``dead_labels(None)``."""
@@ -158,12 +163,13 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
             return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name,
                               only_id)
     metric, index, params = search_plan(metric, store._index, params)
-    queries = as_matrix(queries, what="query vectors")
+    if not (type(queries) is np.ndarray and queries.dtype == np.float32 and queries.ndim == 2):
+        queries = as_matrix(queries, what="query vectors")  # (DocumentArray.find checked its own)
     for _ in range(_TRIES):
         try:
             return _find_unfiltered(store, queries, limit, metric, name, only_id,
                                     block_size, index, params, chunk)
-        except _Rewritten:
+        except ColumnRewritten:
             continue
     raise StoreError(
         f"the store's vector column was rewritten (vacuum / clear / new dimension) during "
@@ -173,7 +179,7 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
 def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, name: str,
                      only_id: bool, block_size: int | None, index: Any,
                      params: dict[str, Any], chunk: int) -> list[list[Document]]:
-    """One try of an unfiltered :func:`find_matches` (raises _Rewritten to try again)."""
+    """One try of an unfiltered :func:`find_matches` (raises ColumnRewritten to try again)."""
     lock = store._lock
     lock.acquire()
     held = True
@@ -189,17 +195,19 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
         def rewritten() -> bool:  # under the lock
             return unlocked and store._meta()["epoch"] != epoch
 
+        def fetch(labels: list[int]) -> tuple[list[Document | None], list[bool]]:
+            return store._match_docs_of_labels(labels, epoch if unlocked else None)
+
         def consume(found: tuple[np.ndarray, np.ndarray]) -> list[list[Document]]:
             with lock:
                 try:
-                    out = matches_of(found[0], found[1], store._match_docs_of_labels, name, only_id)
+                    return matches_of(found[0], found[1], fetch, name, only_id)
+                except ColumnRewritten:
+                    raise
                 except Exception:
                     if rewritten():  # the labels found name rows of an older column
-                        raise _Rewritten from None
+                        raise ColumnRewritten from None
                     raise
-                if rewritten():
-                    raise _Rewritten
-            return out
 
         def search(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             try:
@@ -208,7 +216,7 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
                 if unlocked:  # e.g. refine reading a column file that vacuum just removed
                     with lock:
                         if rewritten():
-                            raise _Rewritten from None
+                            raise ColumnRewritten from None
                 raise
 
         if unlocked:  # an ANN search: let other threads search (and write) meanwhile

@@ -143,7 +143,9 @@ def matches_of(scores: np.ndarray, keys: np.ndarray,
     so no two matches share an object and no stored (or tracked) Document is handed out.
     ``only_id`` keeps nothing but the id (and the score)."""
     if keys.size <= 256:  # a few queries: cheaper in Python than np.unique's fixed cost
-        unique = sorted({k for k in keys.ravel().tolist() if k >= 0})
+        distinct = set(keys.ravel().tolist())
+        distinct.discard(-1)  # padding
+        unique = sorted(distinct)
     else:
         unique = np.unique(keys[keys >= 0]).tolist()
     if not unique:

@@ -48,6 +48,7 @@ def register_index(name: str, loader: IndexLoader | type, *, replace: bool = Fal
     if name in _LOADERS and not replace:
         raise InvalidConfigError(f"index backend {name!r} is already registered; pass replace=True")
     _LOADERS[name] = (lambda: loader) if isinstance(loader, type) else loader
+    search_keywords.cache_clear()
 
 
 def _load_entry_points() -> None:
@@ -118,11 +119,7 @@ def load_index(path: str | os.PathLike[str], **runtime: Any) -> VectorIndex:
 
 
 @functools.cache
-def _keywords(cls: type) -> frozenset[str]:
-    sig = inspect.signature(cls.search)
-    return frozenset(n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY)
-
-
 def search_keywords(name: str) -> frozenset[str]:
     """The per-query parameters backend ``name``'s ``search`` takes (``ef``, ``nprobe``...)."""
-    return _keywords(get_index_class(name))
+    sig = inspect.signature(get_index_class(name).search)
+    return frozenset(n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY)
