@@ -7,10 +7,13 @@ ground truth from BLAS (faiss.knn):
    several ``ef`` values, and the QPS ratio;
 2. single-query latency: shoal ``search`` vs bare ``knn_query``, overhead in µs;
 3. shoal ``'faiss'`` IVF-PQ (+ exact ``refine`` through a ``vector_source``) vs bare faiss
-   (IndexIVFPQ, and IndexRefineFlat for refine): recall@10 and QPS;
+   (IndexIVFPQ, and IndexRefineFlat for refine): recall@10 and QPS (shoal's scores are the
+   exact metric values even without refine: its top-k are re-scored from the vectors,
+   bare faiss reports PQ estimates);
 4. filtered search (``allowed`` = 10% / 0.5% of labels) vs bare hnswlib's filter (``--full``).
 
-5. ``DocumentArray(storage='lmdb', index='hnsw').find`` through the store vs bare hnswlib;
+5. ``DocumentArray(storage='lmdb', index='hnsw').find`` through the store vs bare hnswlib:
+   a batch of all queries, single queries, and single queries from 1 and 2 threads;
 6. with ``--peer-python PATH`` (a separate venv with chromadb, ``docarray<0.30`` + annlite):
    ``peers/peer_search.py`` on the same vectors, and shoal ``da.find`` / peer QPS ratios.
 
