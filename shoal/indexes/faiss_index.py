@@ -368,11 +368,11 @@ class FaissIndex:
         allowed vectors lie away from where it walked) the exact top of the allowed (or,
         with tombstones only, live) vectors, in place (read lock held). Without exact
         vectors to read, they stay short."""
-        cand = allow if allow is not None else self._map.items()[0]
-        want = min(labels.shape[1], int(cand.size))
+        want = min(labels.shape[1], int(allow.size) if allow is not None else len(self._map))
         short = np.flatnonzero((labels[:, :want] < 0).any(axis=1))
         if short.size == 0 or (self.vector_source is None and not self._exact_storage):
             return
+        cand = allow if allow is not None else self._map.items()[0]
         slots = self._map.get(cand)
         blocks = ((i, self._stored_vectors(cand[i:i + _BLOCK], slots[i:i + _BLOCK]))
                   for i in range(0, cand.size, _BLOCK))
