@@ -7,12 +7,15 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from shoal.errors import BadInputError, InvalidConfigError
-from shoal.document.distance import canonical_metric
+from shoal.document.distance import canonical_metric, knn_blocks
 
 __all__ = [
     "VectorIndex", "check_k", "check_labels", "check_dim", "check_metric", "check_positive_int",
-    "dedupe_last", "empty_result", "pad_result", "unique_labels",
+    "dedupe_last", "empty_result", "pad_result", "unique_labels", "exact_top_k",
 ]
+
+#: vectors scored at once by an exact search over stored vectors (bounded memory)
+EXACT_BLOCK = 65536
 
 
 @runtime_checkable
@@ -174,3 +177,14 @@ def pad_result(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarr
     if missing.any():
         scores = np.where(missing, np.float32(np.nan), scores)
     return np.ascontiguousarray(scores), np.ascontiguousarray(labels)
+
+
+def exact_top_k(queries: np.ndarray, labels: np.ndarray, vectors_of: Any, k: int,
+                metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` over the vectors of ``labels`` (``vectors_of(labels_block) -> (n, D)``,
+    read :data:`EXACT_BLOCK` labels at a time): ``(scores, labels)``, -1 / NaN padded.
+    The exact fallback of an ANN index (a filtered walk that fell short, a tiny allowed set)."""
+    blocks = ((i, vectors_of(labels[i:i + EXACT_BLOCK]))
+              for i in range(0, labels.size, EXACT_BLOCK))
+    scores, pos = knn_blocks(queries, blocks, k, metric)
+    return pad_result(scores, np.where(pos >= 0, labels[np.maximum(pos, 0)], -1), k)

@@ -12,17 +12,15 @@ from shoal.errors import BadInputError, CorruptStoreError, IndexNotTrainedError,
 from shoal.indexes._libs import import_faiss
 from shoal.indexes.base import (
     check_dim, check_k, check_labels, check_metric, check_positive_int, dedupe_last,
-    empty_result, pad_result, unique_labels,
+    empty_result, exact_top_k, pad_result, unique_labels,
 )
 from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import config_from_meta, load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors, rerank
 from shoal.indexes.rwlock import RWLock
-from shoal.document.distance import as_matrix, knn, knn_blocks, normalize_rows
+from shoal.document.distance import as_matrix, knn, normalize_rows
 
 __all__ = ["FaissConfig", "FaissIndex"]
-
-_BLOCK = 65536  # vectors scored at once by an exact fallback
 
 
 @dataclass(frozen=True)
@@ -373,12 +371,9 @@ class FaissIndex:
         if short.size == 0 or (self.vector_source is None and not self._exact_storage):
             return
         cand = allow if allow is not None else self._map.items()[0]
-        slots = self._map.get(cand)
-        blocks = ((i, self._stored_vectors(cand[i:i + _BLOCK], slots[i:i + _BLOCK]))
-                  for i in range(0, cand.size, _BLOCK))
-        s, pos = knn_blocks(np.ascontiguousarray(q[short]), blocks, labels.shape[1], self.metric)
-        scores[short] = s
-        labels[short] = np.where(pos >= 0, cand[np.maximum(pos, 0)], -1)
+        scores[short], labels[short] = exact_top_k(
+            np.ascontiguousarray(q[short]), cand,
+            lambda lab: self._stored_vectors(lab, self._map.get(lab)), labels.shape[1], self.metric)
 
     def _search_params(self, sel: Any, nprobe: int, ef: int, frac: float, k_fetch: int) -> Any:
         faiss = self._faiss

@@ -12,18 +12,17 @@ from shoal.errors import BadInputError, CorruptStoreError
 from shoal.indexes._libs import import_hnswlib
 from shoal.indexes.base import (
     check_dim, check_k, check_labels, check_metric, check_positive_int, dedupe_last,
-    empty_result, pad_result, unique_labels,
+    empty_result, exact_top_k, pad_result, unique_labels,
 )
 from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import config_from_meta, load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors
 from shoal.indexes.rwlock import ANY, RWLock
-from shoal.document.distance import as_matrix, knn_blocks
+from shoal.document.distance import as_matrix
 
 __all__ = ["HnswConfig", "HnswIndex"]
 
 _SPACE = {"cosine": "cosine", "inner_product": "ip", "euclidean": "l2", "sqeuclidean": "l2"}
-_BLOCK = 65536
 
 
 @dataclass(frozen=True)
@@ -281,10 +280,7 @@ class HnswIndex:
 
     def _exact(self, q: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k over the stored vectors of ``labels`` (read lock held)."""
-        blocks = ((i, self._exact_vectors(labels[i:i + _BLOCK]))
-                  for i in range(0, labels.size, _BLOCK))
-        scores, pos = knn_blocks(q, blocks, k, self.config.metric)
-        return pad_result(scores, np.where(pos >= 0, labels[np.maximum(pos, 0)], -1), k)
+        return exact_top_k(q, labels, self._exact_vectors, k, self.config.metric)
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
