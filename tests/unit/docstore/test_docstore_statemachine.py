@@ -25,6 +25,11 @@ def _doc(tag: int) -> Document:
 
 
 def make_machine(storage: str) -> type:
+    # PostgreSQL text cannot hold NUL: such a write is bad input there (see
+    # test_postgres_nul_text_in_place_is_bad_input), not a list operation
+    texts = (st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=5)
+             if storage == "postgres" else st.text(max_size=5))
+
     class StoreMachine(RuleBasedStateMachine):
         @initialize()
         def open(self) -> None:
@@ -82,7 +87,7 @@ def make_machine(storage: str) -> type:
             self.model[pos] = (d.id, d.text, tag)
 
         @precondition(lambda self: self.model)
-        @rule(data=st.data(), text=st.text(max_size=5))
+        @rule(data=st.data(), text=texts)
         def change_in_place(self, data: st.DataObject, text: str) -> None:
             pos = data.draw(st.integers(0, len(self.model) - 1))
             self.da[pos].text = text
@@ -150,3 +155,28 @@ TestPostgresMachine = pytest.mark.skipif(_postgres_skip() is not None, reason=st
     pytest.mark.timeout(300)(make_machine("postgres").TestCase))
 TestPostgresMachine.settings = settings(max_examples=10, stateful_step_count=20, deadline=None,
                                         suppress_health_check=list(HealthCheck))
+
+
+@pytest.mark.skipif(_postgres_skip() is not None, reason=str(_postgres_skip()))
+def test_postgres_nul_text_in_place_is_bad_input() -> None:
+    """A tracked Document changed to a text PostgreSQL cannot store: the write-back is a
+    BadInputError and the stored row keeps its text."""
+    from shoal.docstore import pg_testing
+    from shoal.errors import BadInputError
+
+    cfg = {"connection": pg_testing.shared_server().url,
+           "table_name": f"nul{next(_ids)}_{os.getpid()}"}
+    da = DocumentArray([Document(id="a", text="before")], storage="postgres", config=cfg)
+    try:
+        da[0].text = "bad\x00text"
+        with pytest.raises(BadInputError, match="NUL"):
+            da.sync()
+        other = DocumentArray(storage="postgres", config=cfg)
+        try:
+            assert other["a"].text == "before"
+        finally:
+            other.close()
+    finally:
+        da[0].text = "before"
+        da.clear()
+        da.close()
