@@ -184,7 +184,7 @@ def test_default_index_dir_is_per_array(pg):
 def test_values_postgres_cannot_hold_are_bad_input(pg):
     from shoal.errors import BadInputError
 
-    da, _ = pg(docs(2))
+    da, cfg = pg(docs(2))
     with pytest.raises(BadInputError, match="nothing of this batch"):
         da.extend([Document(id="n1", tags={"x": float("nan")}), Document(id="n2")])
     with pytest.raises(BadInputError):
@@ -192,6 +192,11 @@ def test_values_postgres_cannot_hold_are_bad_input(pg):
     assert len(da) == 2 and "n2" not in da
     da.extend(docs(1, start=2))
     assert len(da) == 3
+    da[0].text = "bad\x00text"  # a tracked Document changed in place, written back by sync
+    with pytest.raises(BadInputError, match="NUL"):
+        da.sync()
+    assert pg.reopen(cfg)["d0"].text == "text 0"
+    da[0].text = "text 0"
 
 
 def test_not_a_shoal_table_and_concurrent_creation(pg):

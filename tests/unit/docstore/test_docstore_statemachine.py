@@ -26,7 +26,8 @@ def _doc(tag: int) -> Document:
 
 def make_machine(storage: str) -> type:
     # PostgreSQL text cannot hold NUL: such a write is bad input there (see
-    # test_postgres_nul_text_in_place_is_bad_input), not a list operation
+    # test_docstore_postgres.test_values_postgres_cannot_hold_are_bad_input), not a list
+    # operation
     texts = (st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=5)
              if storage == "postgres" else st.text(max_size=5))
 
@@ -156,27 +157,3 @@ TestPostgresMachine = pytest.mark.skipif(_postgres_skip() is not None, reason=st
 TestPostgresMachine.settings = settings(max_examples=10, stateful_step_count=20, deadline=None,
                                         suppress_health_check=list(HealthCheck))
 
-
-@pytest.mark.skipif(_postgres_skip() is not None, reason=str(_postgres_skip()))
-def test_postgres_nul_text_in_place_is_bad_input() -> None:
-    """A tracked Document changed to a text PostgreSQL cannot store: the write-back is a
-    BadInputError and the stored row keeps its text."""
-    from shoal.docstore import pg_testing
-    from shoal.errors import BadInputError
-
-    cfg = {"connection": pg_testing.shared_server().url,
-           "table_name": f"nul{next(_ids)}_{os.getpid()}"}
-    da = DocumentArray([Document(id="a", text="before")], storage="postgres", config=cfg)
-    try:
-        da[0].text = "bad\x00text"
-        with pytest.raises(BadInputError, match="NUL"):
-            da.sync()
-        other = DocumentArray(storage="postgres", config=cfg)
-        try:
-            assert other["a"].text == "before"
-        finally:
-            other.close()
-    finally:
-        da[0].text = "before"
-        da.clear()
-        da.close()
