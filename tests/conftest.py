@@ -64,3 +64,15 @@ def make_da(storage, tmp_path):
             da.close()
         except Exception:  # noqa: BLE001 - a test may have closed it already
             pass
+
+
+@pytest.fixture(params=["c", "python"])
+def read_path(request, monkeypatch) -> str:
+    """The C speedups of the search read path (when built), then pure Python."""
+    from shoal.document import accel
+
+    if request.param == "c" and accel.fast is None:
+        pytest.skip("shoal.document._fast is not built")
+    if request.param == "python":
+        monkeypatch.setattr(accel, "fast", None)
+    return request.param

@@ -246,6 +246,32 @@ static PyObject *fast_set_embeddings(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* A match Document whose every slot holds an atomic value (None, str, int, float, bytes,
+ * an ndarray: not GC types) or a container the collector does not track (a tuple or a
+ * dict of such values) cannot be part of a reference cycle: untrack it, so that the
+ * collector does not walk the ten thousand matches of a batch search (as CPython does
+ * itself for tuples and dicts of atomic values). Document tracks itself again wherever
+ * it hands out or takes a container (see Document._track); a cycle made through a plain
+ * field of an untracked match (``m.location = [m]``) is not collected. Only exact
+ * Documents: a subclass may have a __dict__. */
+static inline void untrack_if_atomic(PyObject *m) {
+    if (!Py_IS_TYPE(m, doc_type) || !PyObject_GC_IsTracked(m))
+        return;
+    for (int i = 0; i < D_N; i++) {
+        PyObject *v = SLOT(m, doc_off[i]);
+        if (v != NULL && v != Py_None && PyObject_IS_GC(v) && PyObject_GC_IsTracked(v))
+            return;
+    }
+    PyObject_GC_UnTrack(m);
+}
+
+/* track(doc): let the cyclic collector see doc again (a no-op when it does). */
+static PyObject *fast_track(PyObject *self, PyObject *d) {
+    if (doc_type != NULL && Py_IS_TYPE(d, doc_type) && !PyObject_GC_IsTracked(d))
+        PyObject_GC_Track(d);
+    Py_RETURN_NONE;
+}
+
 /* score_matches(scores, keys, unique, docs, fresh, name, copy) -> list[list[Document]]
  *
  * scores / keys: lists of rows (lists of float / int, -1 padded); docs[i] is the Document
@@ -253,7 +279,8 @@ static PyObject *fast_set_embeddings(PyObject *self, PyObject *args) {
  * caller owns. A fresh Document serves as is (its matches and evaluations cleared) for
  * the first occurrence of its key; every other occurrence is copy(doc); a key without a
  * Document is skipped. Each match gets the pending score _scores = (name, score), which
- * Document.scores turns into a NamedScoreMap on first access (see score.py). */
+ * Document.scores turns into a NamedScoreMap on first access (see score.py). A match
+ * that holds only atomic values leaves the cyclic collector (see untrack_if_atomic). */
 static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
     PyObject *scores, *keys, *unique, *docs, *fresh, *name, *copy;
     if (!PyArg_ParseTuple(args, "O!O!O!O!OUO:score_matches", &PyList_Type, &scores,
@@ -339,6 +366,7 @@ static PyObject *fast_score_matches(PyObject *self, PyObject *args) {
                 if (PyUnicode_CheckExact(name) && PyFloat_CheckExact(PyList_GET_ITEM(srow, j)))
                     PyObject_GC_UnTrack(pending);
                 set_slot(m, doc_off[D_SCORES], pending);
+                untrack_if_atomic(m);
                 bad = PyList_Append(row, m) < 0;
             }
             Py_XDECREF(pending);
@@ -365,6 +393,7 @@ static PyMethodDef methods[] = {
      "set_embeddings(docs, want, rows): docs[want[j]]._embedding = rows[j]"},
     {"score_matches", fast_score_matches, METH_VARARGS,
      "score_matches(scores, keys, unique, docs, fresh, name, copy) -> matches per row"},
+    {"track", fast_track, METH_O, "track(doc): the cyclic GC sees doc again (no-op if it does)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "shoal.document._fast",

@@ -27,8 +27,11 @@ def _load() -> Any:
     except TypeError as exc:  # the classes changed shape since the C file was written
         warnings.warn(f"shoal's C speedups are off: {exc}", RuntimeWarning, stacklevel=2)
         return None
+    from shoal.document import document  # noqa: PLC0415
+
+    document._track = _fast.track  # matches may leave the cyclic GC: see score_matches
     return _fast
 
 
-#: the C module (``documents``, ``set_embeddings``, ``score_matches``) or None
+#: the C module (``documents``, ``set_embeddings``, ``score_matches``, ``track``) or None
 fast: Any = _load()

@@ -31,6 +31,13 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
+def _track(doc: Document) -> None:
+    """Let the cyclic GC see ``doc`` again. A search may hand out match Documents the
+    collector does not track (those holding only atomic values: see ``score_matches`` in
+    ``_fast.c``); every property that hands out or takes a container calls this first, so
+    a cycle made through it is collected. The C speedups replace this no-op."""
+
+
 def _is_tensor(x: Any) -> bool:
     return isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype"))
 
@@ -135,6 +142,7 @@ class Document:
 
     @id.setter
     def id(self, value: str) -> None:
+        _track(self)
         self._id = str(value)
         for child in (self._chunks or ()):
             child.parent_id = self._id
@@ -147,6 +155,7 @@ class Document:
 
     @text.setter
     def text(self, value: str | None) -> None:
+        _track(self)
         self._text = value
 
     @property
@@ -155,6 +164,7 @@ class Document:
 
     @blob.setter
     def blob(self, value: bytes | None) -> None:
+        _track(self)
         self._blob = value
 
     @property
@@ -163,6 +173,7 @@ class Document:
 
     @tensor.setter
     def tensor(self, value: Any) -> None:
+        _track(self)
         self._tensor = value
 
     @property
@@ -176,6 +187,7 @@ class Document:
 
     @content.setter
     def content(self, value: Any) -> None:
+        _track(self)
         self._text = self._blob = self._tensor = None
         if value is None:
             return
@@ -206,21 +218,25 @@ class Document:
 
     @embedding.setter
     def embedding(self, value: Any) -> None:
+        _track(self)
         self._embedding = None if value is None else _as_array(value)
 
     # --- containers (created on first access, so construction stays cheap) --------
     @property
     def tags(self) -> dict[str, Any]:
+        _track(self)
         if self._tags is None:
             self._tags = {}
         return self._tags
 
     @tags.setter
     def tags(self, value: dict | None) -> None:
+        _track(self)
         self._tags = dict(value) if value is not None else None
 
     @property
     def scores(self) -> NamedScoreMap:
+        _track(self)
         s = self._scores
         if type(s) is not NamedScoreMap:  # None, or the pending (name, value) of a search
             s = self._scores = score_map(s) if s is not None else NamedScoreMap()
@@ -228,18 +244,21 @@ class Document:
 
     @scores.setter
     def scores(self, value: dict | None) -> None:
+        _track(self)
         self._scores = NamedScoreMap()
         for k, v in (value or {}).items():
             self._scores[k] = v
 
     @property
     def evaluations(self) -> NamedScoreMap:
+        _track(self)
         if self._evaluations is None:
             self._evaluations = NamedScoreMap()
         return self._evaluations
 
     @evaluations.setter
     def evaluations(self, value: dict | None) -> None:
+        _track(self)
         self._evaluations = NamedScoreMap()
         for k, v in (value or {}).items():
             self._evaluations[k] = v
@@ -247,6 +266,7 @@ class Document:
     @property
     def chunks(self) -> DocumentArray:
         """Sub-documents; each gets ``parent_id`` = this id, granularity + 1."""
+        _track(self)
         if self._chunks is None:
             from shoal.document.array import ChunkArray  # noqa: PLC0415
 
@@ -255,6 +275,7 @@ class Document:
 
     @chunks.setter
     def chunks(self, value: Any) -> None:
+        _track(self)
         from shoal.document.array import ChunkArray  # noqa: PLC0415
 
         self._chunks = ChunkArray(value, owner=self)
@@ -262,6 +283,7 @@ class Document:
     @property
     def matches(self) -> DocumentArray:
         """Results of a search; each gets adjacency + 1."""
+        _track(self)
         if self._matches is None:
             from shoal.document.array import MatchArray  # noqa: PLC0415
 
@@ -270,6 +292,7 @@ class Document:
 
     @matches.setter
     def matches(self, value: Any) -> None:
+        _track(self)
         from shoal.document.array import MatchArray  # noqa: PLC0415
 
         self._matches = MatchArray(value, owner=self)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from shoal import Document
-from shoal.document import accel
 from shoal.indexes import FaissIndex, HnswIndex
 
 DIM = 8
@@ -68,15 +67,6 @@ def test_a_search_parked_in_the_ann_index_does_not_block_another(disk, monkeypat
         release.set()
         a.join(20)
     assert ids(a_box["value"])[0] == "d5"
-
-
-@pytest.fixture(params=["c", "python"])
-def read_path(request, monkeypatch):
-    """The C speedups of the read path (when built), and pure Python."""
-    if request.param == "c" and accel.fast is None:
-        pytest.skip("shoal.document._fast is not built")
-    if request.param == "python":
-        monkeypatch.setattr(accel, "fast", None)
 
 
 @pytest.mark.parametrize("tracked", [False, True], ids=["untracked", "tracked"])

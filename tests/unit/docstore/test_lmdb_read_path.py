@@ -16,17 +16,6 @@ from shoal.errors import CorruptStoreError
 C = accel.fast
 
 
-@pytest.fixture(params=["c", "python"])
-def path(request, monkeypatch):
-    """Run a test on the C speedups (when built) and on pure Python."""
-    if request.param == "c":
-        if C is None:
-            pytest.skip("shoal.document._fast is not built")
-    else:
-        monkeypatch.setattr(accel, "fast", None)
-    return request.param
-
-
 def _record(d: Document, label: int | None) -> bytes:
     return pack(encode(d), label)
 
@@ -42,7 +31,7 @@ def _stored_docs() -> list[Document]:
     ]
 
 
-def test_documents_decodes_every_kind_of_record(path):
+def test_documents_decodes_every_kind_of_record(read_path):
     stored = _stored_docs()
     labels = [0, 5, None, 7, 9, None]
     recs = [_record(d, lab) for d, lab in zip(stored, labels)]
@@ -63,7 +52,7 @@ def test_documents_decodes_every_kind_of_record(path):
 
 
 @pytest.mark.parametrize("damage", ["short", "overrun", "utf8", "tags"])
-def test_damaged_records_raise_corrupt_store_error(path, damage):
+def test_damaged_records_raise_corrupt_store_error(read_path, damage):
     good = _record(Document(id="x", text="abc", tags={"a": 1}), 0)
     rec = {"short": good[:10],
            "overrun": good[:-3],
@@ -83,7 +72,7 @@ def _reference_matches(scores, keys, docs):
 
 @pytest.mark.parametrize("only_id", [False, True])
 @pytest.mark.parametrize("fresh", [True, False])
-def test_matches_of_scores_each_occurrence_on_its_own_object(path, only_id, fresh):
+def test_matches_of_scores_each_occurrence_on_its_own_object(read_path, only_id, fresh):
     keys = np.array([[3, 1, -1], [1, 3, 7], [3, 3, -1]], dtype=np.int64)
     scores = np.array([[0.1, 0.2, np.nan], [0.3, 0.4, 0.5], [0.6, 0.7, np.nan]], np.float32)
     source = {k: Document(id=f"d{k}", text=f"t{k}", tags={"k": k},
@@ -129,7 +118,7 @@ def test_find_is_the_same_on_both_paths(tmp_path, monkeypatch):
     da.close()
 
 
-def test_stale_label_hints_are_detected_and_replaced(tmp_path, path):
+def test_stale_label_hints_are_detected_and_replaced(tmp_path, read_path):
     da, data = _lmdb(tmp_path)
     store = da._store
     q = data[10].embedding
@@ -160,7 +149,7 @@ def test_c_speedups_refuse_classes_of_another_shape():
     assert documents([_record(Document(id="a", text="b"), 0)])[0][0].text == "b"
 
 
-def test_matches_of_documents_of_a_subclass(path):
+def test_matches_of_documents_of_a_subclass(read_path):
     class Mine(Document):
         __slots__ = ()
 

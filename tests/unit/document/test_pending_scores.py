@@ -9,20 +9,15 @@ import numpy as np
 import pytest
 
 from shoal import Document, DocumentArray
-from shoal.document import accel
 from shoal.document.codec import doc_from_bytes, doc_to_bytes, doc_to_dict
 from shoal.document.score import NamedScoreMap, score_map, score_names, score_value
 from shoal.executors.merge import rerank_matches
 
 
-@pytest.fixture(params=["c", "python"])
-def matches(request, monkeypatch, tmp_path):
+@pytest.fixture
+def matches(read_path, tmp_path):
     """The matches of one query found through an LMDB store, by the C read path (when
     built) and by pure Python."""
-    if request.param == "c" and accel.fast is None:
-        pytest.skip("shoal.document._fast is not built")
-    if request.param == "python":
-        monkeypatch.setattr(accel, "fast", None)
     rng = np.random.default_rng(0)
     da = DocumentArray(storage="lmdb", config={"path": str(tmp_path / "s"), "n_dim": 4,
                                                "metric": "cosine"})
