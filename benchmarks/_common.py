@@ -20,6 +20,20 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
     return min(times)
 
 
+def best_of_pair(bare: Callable[[], Any], ours: Callable[[], Any],
+                 repeat: int = 5) -> tuple[float, float]:
+    """The fastest of ``repeat`` wall-clock runs of ``bare`` and of ``ours`` in seconds, run
+    in turn (bare, ours, bare, ...) so that a noisy spell of the machine hits both, not the
+    one that happened to run during it."""
+    t_bare, t_ours = [], []
+    for _ in range(repeat):
+        for fn, out in ((bare, t_bare), (ours, t_ours)):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return min(t_bare), min(t_ours)
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):

@@ -48,7 +48,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, best_of, markdown_table, write_results  # noqa: E402
+from _common import RESULTS, best_of, best_of_pair, markdown_table, write_results  # noqa: E402
 
 from shoal.indexes import FaissIndex, HnswIndex  # noqa: E402
 from shoal.document.distance import knn, normalize_rows  # noqa: E402
@@ -117,6 +117,13 @@ def qps(fn: Callable[[], Any], n_queries: int, repeat: int = 3) -> float:
     return n_queries / best_of(fn, repeat)
 
 
+def paired_qps(bare: Callable[[], Any], ours: Callable[[], Any], n_queries: int,
+               repeat: int = 5) -> tuple[float, float]:
+    """Queries per second of ``bare`` and ``ours``, timed in turn (see best_of_pair)."""
+    t_bare, t_ours = best_of_pair(bare, ours, repeat)
+    return n_queries / t_bare, n_queries / t_ours
+
+
 # -- 1 + 2: hnsw ---------------------------------------------------------------------------
 def build_hnsw(x: np.ndarray, M: int, efc: int) -> tuple[Any, HnswIndex, dict[str, float]]:
     import hnswlib
@@ -139,8 +146,8 @@ def bench_hnsw(bare: Any, ours: HnswIndex, q: np.ndarray, gt: np.ndarray,
     rows = []
     for ef in efs:
         bare.set_ef(ef)
-        b_qps = qps(lambda: bare.knn_query(q, k=K), len(q))
-        s_qps = qps(lambda ef=ef: ours.search(q, K, ef=ef), len(q))
+        b_qps, s_qps = paired_qps(lambda: bare.knn_query(q, k=K),
+                                  lambda ef=ef: ours.search(q, K, ef=ef), len(q))
         b_lab = bare.knn_query(q, k=K)[0].astype(np.int64)
         s_scores, s_lab = ours.search(q, K, ef=ef)
         rows.append({"system": "hnswlib (bare)", "param": f"ef={ef}", "ef": ef,
@@ -244,8 +251,9 @@ def bench_ivfpq(x: np.ndarray, q: np.ndarray, gt: np.ndarray, nlist: int, m: int
 
                 def run_bare(params: Any = params) -> np.ndarray:
                     return refine_bare.search(qn, K, params=params)[1]
-            b_qps = qps(run_bare, len(q))
-            s_qps = qps(lambda nprobe=nprobe, r=r: ours.search(q, K, nprobe=nprobe, refine=r), len(q))
+            b_qps, s_qps = paired_qps(
+                run_bare, lambda nprobe=nprobe, r=r: ours.search(q, K, nprobe=nprobe, refine=r),
+                len(q))
             name = f"nprobe={nprobe}" + (f",refine={r}" if r > 1 else "")
             rows.append({"system": "faiss IVF-PQ (bare)" + (" + RefineFlat" if r > 1 else ""),
                          "param": name, "recall@10": recall_at(run_bare(), gt), "qps": b_qps})
@@ -362,8 +370,9 @@ def bench_through_find(x: np.ndarray, q: np.ndarray, gt: np.ndarray, M: int, efc
         rows = []
         for ef in efs:
             bare.set_ef(ef)
-            b_qps = qps(lambda: bare.knn_query(q, k=K), len(q))
-            s_qps = qps(lambda ef=ef: da.find(q, limit=K, metric="cosine", ef=ef), len(q))
+            b_qps, s_qps = paired_qps(
+                lambda: bare.knn_query(q, k=K),
+                lambda ef=ef: da.find(q, limit=K, metric="cosine", ef=ef), len(q))
             results = da.find(q, limit=K, metric="cosine", ef=ef)
             found = np.array([[int(i) for i in r[:, "id"]] + [-1] * (K - len(r)) for r in results])
             rows.append({"system": "shoal da.find (lmdb + hnsw, Documents)", "param": f"ef={ef}",
