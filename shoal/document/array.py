@@ -26,6 +26,7 @@ __all__ = ["DocumentArray", "ChunkArray", "MatchArray"]
 
 _BULK = {"texts": "text", "blobs": "blob", "tensors": "tensor", "ids": "id", "uris": "uri",
          "contents": "content", "tags": "tags"}
+_set_attr = object.__setattr__
 
 
 class DocumentArray:
@@ -67,7 +68,7 @@ class DocumentArray:
     def _holding(cls, docs: list[Document]) -> DocumentArray:
         """An in-memory array over ``docs``, a list of Documents taken as is (no checks)."""
         da = cls.__new__(cls)
-        da._store = MemoryStore.holding(docs)
+        _set_attr(da, "_store", MemoryStore.holding(docs))  # not the bulk-attribute __setattr__
         return da
 
     @classmethod
