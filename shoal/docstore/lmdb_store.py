@@ -41,7 +41,8 @@ from shoal.docstore.column import VectorColumn
 from shoal.docstore.vectors import ColumnRewritten, find_matches, find_vectors
 from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
-from shoal.docstore.tracking import FetchTracker, Stored, attach_embeddings, materialize, spread
+from shoal.docstore.tracking import (FetchTracker, Stored, attach_embeddings, hint_unsaved_embeddings,
+                                     materialize, spread)
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.label_rows import LabelRows
 from shoal.docstore.mapped_pages import ReleaseBudget
@@ -762,6 +763,7 @@ class LmdbStore:
         return [p for p, _ in self._filtered(filter)]
 
     @_op
+    @hint_unsaved_embeddings
     def embeddings_at(self, positions: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
         with self._read() as txn:
             if positions is None:
@@ -784,6 +786,7 @@ class LmdbStore:
         return self.column.take(np.asarray(labels, dtype=np.int64))
 
     @_op
+    @hint_unsaved_embeddings
     def find_vectors(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, block_size: int | None = None,
                      **params: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -795,6 +798,7 @@ class LmdbStore:
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 
+    @hint_unsaved_embeddings
     def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, metric_name: str | None = None,
                      only_id: bool = False, block_size: int | None = None,

@@ -54,8 +54,8 @@ from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
-from shoal.docstore.tracking import (FetchTracker, Stored, match_documents, materialize, spread,
-                                     materialize_one)
+from shoal.docstore.tracking import (FetchTracker, Stored, hint_unsaved_embeddings, match_documents,
+                                     materialize, materialize_one, spread)
 from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
@@ -860,6 +860,7 @@ class SqliteStore:
             f"SELECT pos FROM {self._src} WHERE {where} ORDER BY pos", params)]
 
     @_op
+    @hint_unsaved_embeddings
     def embeddings_at(self, positions: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
         m = self._meta()
         if positions is None:
@@ -883,6 +884,7 @@ class SqliteStore:
         return self.column.take(lab)
 
     @_op
+    @hint_unsaved_embeddings
     def find_vectors(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, block_size: int | None = None,
                      **params: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -898,6 +900,7 @@ class SqliteStore:
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 
+    @hint_unsaved_embeddings
     def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, metric_name: str | None = None,
                      only_id: bool = False, block_size: int | None = None,

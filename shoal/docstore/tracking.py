@@ -12,15 +12,17 @@ the tracker starts over, so iterating a store larger than RAM stays bounded.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+import functools
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 
 from shoal.document.document import Document
+from shoal.errors import EmptyArrayError
 
 from shoal.docstore.rows import IN_BLOB, Row, decode, decode_rows, encode, set_embeddings
 
-__all__ = ["FetchTracker", "Stored", "materialize", "materialize_one", "fresh_documents",
+__all__ = ["FetchTracker", "Stored", "hint_unsaved_embeddings", "materialize", "materialize_one", "fresh_documents",
            "attach_embeddings", "match_documents"]
 
 
@@ -90,11 +92,40 @@ class FetchTracker:
                 out.append((doc_id, doc, row))
         return out
 
+    def unsaved_embeddings(self) -> int:
+        """How many tracked Documents were given an embedding in place that is not saved
+        (their stored row has no vector in the column, their new row would have one)."""
+        return sum(1 for d, st in self._docs.values()
+                   if st[3] is None and d._embedding is not None and encode(d).vector is not None)
+
     def ids(self) -> list[str]:
         return list(self._docs)
 
     def entries(self) -> list[tuple[str, Document, Stored]]:
         return [(i, d, s) for i, (d, s) in self._docs.items()]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hint_unsaved_embeddings(method: F) -> F:
+    """Wrap a store's search method: when it finds Documents without an embedding and some
+    Documents fetched from the store were given one in place but not saved (e.g. ``for d
+    in da: d.embedding = ...`` without ``da.sync()``), the error says so and what to do."""
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except EmptyArrayError as exc:
+            with self._lock:
+                n = self.tracker.unsaved_embeddings()
+            if not n:
+                raise
+            raise EmptyArrayError(
+                f"{exc}. {n} Documents read from this store were given an embedding in place "
+                "that is not saved yet: call da.sync() first (a change made in place is saved "
+                "by da.sync(), da.close() or the end of a `with da:` block)") from None
+    return wrapper  # type: ignore[return-value]
 
 
 def materialize(rows: Iterable[tuple], tracker: Any, column: Any,

@@ -198,6 +198,36 @@ def test_find_sees_unsynced_changes_of_fetched_documents(opener):
     assert got is not fetched
 
 
+@pytest.mark.parametrize("index", [None, "hnsw"])
+def test_embeddings_set_in_place_are_searched_once_synced(disk, index):
+    da = disk([Document(id=f"d{i}", text=f"text {i}", tags={"i": i}) for i in range(6)],
+              **({"index": index} if index else {}))
+    vecs = np.eye(6, dtype=np.float32)[:, :4] + 0.01
+    for d, v in zip(da, vecs):
+        d.embedding = v
+    for kw in ({}, {"filter": {"tags__i": {"$lt": 3}}}):
+        with pytest.raises(EmptyArrayError, match=r"6 Documents read from this store were given "
+                                                  r"an embedding in place.*da\.sync\(\) first"):
+            da.find(vecs[2], limit=1, metric="euclidean", **kw)
+    da.sync()
+    assert da.find(vecs[2], limit=1, metric="euclidean")[0].id == "d2"
+    assert da.find(vecs[1], limit=1, metric="euclidean", filter={"tags__i": {"$lt": 3}})[0].id == "d1"
+
+    moved = da["d2"]
+    moved.embedding = np.full(4, 9.0, dtype=np.float32)  # not saved: search ranks by the saved one
+    assert da.find(vecs[2], limit=1, metric="euclidean")[0].id == "d2"
+    da.sync()
+    assert da.find(np.full(4, 9.0, dtype=np.float32), limit=1, metric="euclidean")[0].id == "d2"
+    assert da.find(vecs[2], limit=1, metric="euclidean")[0].id != "d2"
+
+
+def test_missing_embeddings_error_has_no_sync_hint_when_nothing_is_unsaved(disk):
+    da = disk([Document(id="a", embedding=np.ones(4, np.float32)), Document(id="b")])
+    with pytest.raises(EmptyArrayError, match="no embedding") as err:
+        da.find(np.ones(4, np.float32), limit=1)
+    assert "sync" not in str(err.value)
+
+
 def test_find_without_embeddings_is_a_clear_error(opener):
     da = opener([Document(id="a", embedding=np.ones(3, np.float32)), Document(id="b")])
     with pytest.raises(EmptyArrayError, match="no embedding"):
