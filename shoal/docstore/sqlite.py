@@ -900,6 +900,12 @@ class SqliteStore:
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 
+    @property
+    def default_metric(self) -> str:
+        """The metric searches use when none is given: the configured (or recorded) one,
+        which the ANN index is built for."""
+        return self._choice.metric
+
     @hint_unsaved_embeddings
     def find_matches(self, queries: np.ndarray, limit: int, metric: str = "cosine",
                      filter: dict | None = None, metric_name: str | None = None,

@@ -468,21 +468,29 @@ class DocumentArray:
         return {k: DocumentArray(v) for k, v in groups.items()}
 
     # --- compute ---------------------------------------------------------------------------------
+    def _metric_or_default(self, metric: str | None) -> str:
+        """``metric`` canonical, or when None the store's configured one (``config['metric']``
+        of a disk store, whose ANN index is built for it), else cosine."""
+        if metric is None:
+            metric = getattr(self._store, "default_metric", "cosine")
+        return canonical_metric(metric)
+
     def embed(self, model: Any, batch_size: int = 256, show_progress: bool = False,
               normalize: bool = False, device: str | None = None, **_: Any) -> DocumentArray:
         """Fill every ``.embedding`` with ``model`` (see :func:`shoal.document.compute.embed`)."""
         compute.embed(self, model, batch_size, show_progress, normalize)
         return self
 
-    def match(self, darray: DocumentArray, metric: str = "cosine", limit: int | None = 20,
+    def match(self, darray: DocumentArray, metric: str | None = None, limit: int | None = 20,
               exclude_self: bool = False, only_id: bool = False,
               batch_size: int | None = None, filter: dict | None = None,
               metric_name: str | None = None, show_progress: bool = False,
               **params: Any) -> None:
         """For each Document here, store its ``limit`` nearest Documents of ``darray`` as
         ``.matches`` with ``scores[metric_name or metric].value`` (see shoal.document.distance
-        for what each metric's score means). Queries are scored ``batch_size`` at a time."""
-        metric = canonical_metric(metric)
+        for what each metric's score means). Queries are scored ``batch_size`` at a time.
+        ``metric`` None: the metric ``darray`` is configured with (see :meth:`find`)."""
+        metric = darray._metric_or_default(metric)
         name = metric_name or metric
         if limit is None:
             limit = len(darray)
@@ -513,7 +521,7 @@ class DocumentArray:
                 self._write_back(queries)
                 bar.update(len(queries))
 
-    def find(self, query: Any = None, limit: int = 20, metric: str = "cosine",
+    def find(self, query: Any = None, limit: int = 20, metric: str | None = None,
              filter: dict | None = None, exclude_self: bool = False, only_id: bool = False,
              metric_name: str | None = None, **params: Any) -> Any:
         """Search this array.
@@ -523,6 +531,11 @@ class DocumentArray:
         - ``find(filter={...})`` or ``find({...})`` -> the Documents passing the filter;
         - ``find(vector, filter={...})`` -> the best ``limit`` Documents among those passing
           the filter (pre-filtering: never fewer than ``limit`` when that many pass).
+
+        ``metric`` None is the store's configured metric (``config['metric']``: what its
+        ANN index is built for; cosine in memory). Another metric is searched exactly over
+        the vector column. Index parameters (``ef``, ``nprobe``, ``refine``...) go in
+        ``params``.
         """
         if isinstance(query, dict) and filter is None:
             query, filter = None, query
@@ -549,7 +562,7 @@ class DocumentArray:
             ids = [None] * len(vectors)
         if (filter is not None or not hasattr(self._store, "find_matches")) and len(self) == 0:
             raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
-        metric = canonical_metric(metric)
+        metric = self._metric_or_default(metric)
         want = limit + 1 if exclude_self else limit
         rows = compute.search_matches(self, vectors, want, metric, filter, metric_name, only_id,
                                       **params)

@@ -60,6 +60,8 @@ class DocStore(Protocol):
     - ``filter_positions(filter) -> list[int]``: positions of the Documents passing a
       filter, evaluated in the backend (SQL, a tag column...).
     - ``embeddings_at(positions | None) -> ndarray``: the embedding column as one matrix.
+    - ``default_metric``: the metric ``find`` / ``match`` use when given none (a disk
+      store's configured metric, which its ANN index is built for; cosine when absent).
     - ``update_docs(docs)``: write back Documents changed in place, by id.
     - ``reorder(order)``: permute positions (reverse / sort).
     - ``vacuum()``: reclaim space of deleted Documents; ``rebuild_index(**kw)``.

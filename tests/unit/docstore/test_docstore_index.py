@@ -139,6 +139,33 @@ def test_other_metric_falls_back_to_exact(disk, indexed):
     assert got == want
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "inner_product"])
+def test_find_and_match_default_to_the_stores_metric_and_use_its_index(disk, make_config,
+                                                                       monkeypatch, metric):
+    from shoal.indexes.hnsw import HnswIndex
+
+    searched = []
+    real = HnswIndex.search
+    monkeypatch.setattr(HnswIndex, "search",
+                        lambda self, *a, **kw: searched.append(self.metric) or real(self, *a, **kw))
+    cfg = make_config(disk.storage, index="hnsw", metric=metric)
+    da = DocumentArray(docs(300), storage=disk.storage, config=cfg)
+    disk.opened.append(da)
+    q = docs(1, start=7)[0]
+    res = da.find(q.embedding, limit=5)
+    assert searched == [metric] and list(res[0].scores) == [metric]
+    assert [d.id for d in res] == [d.id for d in da.find(q.embedding, limit=5, metric=metric, exact=True)]
+    queries = DocumentArray([q])
+    queries.match(da, limit=3)
+    assert searched == [metric, metric] and list(queries[0].matches[0].scores) == [metric]
+    da.close()
+    again = DocumentArray(storage=disk.storage, config={k: v for k, v in cfg.items() if k != "metric"})
+    disk.opened.append(again)
+    assert list(again.find(q.embedding, limit=1)[0].scores) == [metric]  # the recorded metric
+    assert list(again.find(q.embedding, limit=1, metric="cosine")[0].scores) == ["cosine"]
+    assert searched == [metric] * 3  # cosine was asked: exact over the column
+
+
 def test_index_build_and_refine_read_a_big_column_without_mapping_it(disk, make_config,
                                                                      monkeypatch):
     """Past column.MAP_BYTES the training sample, the rows added and the refine candidates
