@@ -24,7 +24,7 @@ from shoal.document import accel
 from shoal.document.document import Document
 from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
 
-__all__ = ["Row", "encode", "encode_many", "decode", "decode_rows", "plain_document",
+__all__ = ["Row", "column_vector", "encode", "encode_many", "decode", "decode_rows", "plain_document",
            "stored_tags", "set_embeddings", "tags_from_json", "stack_vectors", "attrs_dict",
            "ATTR_FIELDS", "IN_BLOB"]
 
@@ -72,20 +72,23 @@ class Row(NamedTuple):
     in_blob: bool
 
 
+def column_vector(emb: Any) -> tuple[np.ndarray | None, bool]:
+    """(the float32 vector an embedding puts in the vector column or None, whether the
+    embedding itself is also kept in the blob: any other dtype or shape)."""
+    if emb is None:
+        return None, False
+    if type(emb) is np.ndarray and emb.dtype == _F32 and emb.ndim == 1:
+        return emb, False
+    try:
+        return np.asarray(emb, dtype=np.float32).reshape(-1), True
+    except (TypeError, ValueError):
+        return None, True  # e.g. sparse: kept in the blob only, not searchable by column
+
+
 def encode(d: Document) -> Row:
     """Split ``d`` into a :class:`Row` (the Document is left as it was)."""
     text, tags, emb = d._text, d._tags, d._embedding
-    vector = None
-    in_blob = False
-    if emb is not None:
-        if type(emb) is np.ndarray and emb.dtype == _F32 and emb.ndim == 1:
-            vector = emb
-        else:
-            try:
-                vector = np.asarray(emb, dtype=np.float32).reshape(-1)
-            except (TypeError, ValueError):
-                vector = None  # e.g. sparse: kept in the blob only, not searchable by column
-            in_blob = True
+    vector, in_blob = column_vector(emb)
     attrs = None
     if (d.mime_type is not None or d.modality is not None or d.uri is not None
             or d.parent_id is not None or d.weight is not None or d.granularity

@@ -20,10 +20,10 @@ import numpy as np
 from shoal.document.document import Document
 from shoal.errors import EmptyArrayError
 
-from shoal.docstore.rows import IN_BLOB, Row, decode, decode_rows, encode, set_embeddings
+from shoal.docstore.rows import IN_BLOB, Row, column_vector, decode, decode_rows, encode, set_embeddings
 
-__all__ = ["FetchTracker", "Stored", "hint_unsaved_embeddings", "materialize", "materialize_one", "fresh_documents",
-           "attach_embeddings", "match_documents"]
+__all__ = ["FetchTracker", "Stored", "hint_unsaved_embeddings", "materialize", "materialize_one",
+           "fresh_documents", "attach_embeddings", "match_documents"]
 
 
 class Stored(NamedTuple):
@@ -96,7 +96,7 @@ class FetchTracker:
         """How many tracked Documents were given an embedding in place that is not saved
         (their stored row has no vector in the column, their new row would have one)."""
         return sum(1 for d, st in self._docs.values()
-                   if st[3] is None and d._embedding is not None and encode(d).vector is not None)
+                   if st[3] is None and column_vector(d._embedding)[0] is not None)
 
     def ids(self) -> list[str]:
         return list(self._docs)
