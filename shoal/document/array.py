@@ -504,7 +504,7 @@ class DocumentArray:
         with progress(total=len(self), desc="match", unit="query", enabled=show_progress) as bar:
             for start, stop in compute.iter_query_blocks(len(self), batch_size):
                 queries = self._store.get_at(list(range(start, stop)))
-                q = _stack_embeddings([d._embedding for d in queries])
+                q = _stack_embeddings([d._embedding for d in queries], "query Documents")
                 if q is None:
                     raise EmptyArrayError(
                         "the query Documents have no embeddings; call .embed(model) first"
@@ -552,7 +552,7 @@ class DocumentArray:
             vectors = as_matrix(query._embedding, what="query embedding")
             ids = [query.id]
         elif isinstance(query, DocumentArray) or (isinstance(query, list) and query and isinstance(query[0], Document)):
-            emb = _stack_embeddings([d._embedding for d in query])
+            emb = _stack_embeddings([d._embedding for d in query], "query Documents")
             if emb is None:
                 raise EmptyArrayError("the query Documents have no embeddings; embed them first")
             vectors = as_matrix(emb, what="query embeddings")
@@ -881,13 +881,13 @@ def _rows(matrix: Any, n: int) -> list[Any]:
     return list(m)
 
 
-def _stack_embeddings(embeddings: list[Any]) -> np.ndarray | None:
+def _stack_embeddings(embeddings: list[Any], what: str = "Documents") -> np.ndarray | None:
     present = [e for e in embeddings if e is not None]
     if not present:
         return None
     if len(present) != len(embeddings):
         raise EmptyArrayError(
-            f"{len(embeddings) - len(present)} of {len(embeddings)} Documents have no embedding; "
+            f"{len(embeddings) - len(present)} of {len(embeddings)} {what} have no embedding; "
             "embed all of them (or select those that have one)"
         )
     try:

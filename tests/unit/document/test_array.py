@@ -202,6 +202,15 @@ def test_embeddings_partially_missing_is_clear():
         _ = da.embeddings
 
 
+def test_query_documents_partially_missing_embeddings_are_named_as_queries():
+    da = DocumentArray([Document(id="a", embedding=[1.0, 0.0])])
+    queries = DocumentArray([Document(embedding=[1.0, 0.0]), Document()])
+    with pytest.raises(EmptyArrayError, match="1 of 2 query Documents have no embedding"):
+        da.find(queries, limit=1)
+    with pytest.raises(EmptyArrayError, match="1 of 2 query Documents have no embedding"):
+        queries.match(da, limit=1)
+
+
 def test_in_memory_changes_are_by_reference():
     da = DocumentArray(docs(2))
     da[0].text = "changed"
