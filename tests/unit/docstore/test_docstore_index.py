@@ -3,6 +3,7 @@ numbers after writes (also writes made while it was not open), rebuilt when dama
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 
@@ -164,6 +165,40 @@ def test_find_and_match_default_to_the_stores_metric_and_use_its_index(disk, mak
     assert list(again.find(q.embedding, limit=1)[0].scores) == [metric]  # the recorded metric
     assert list(again.find(q.embedding, limit=1, metric="cosine")[0].scores) == ["cosine"]
     assert searched == [metric] * 3  # cosine was asked: exact over the column
+
+
+def test_a_growing_index_is_checkpointed_so_a_crash_replays_only_the_tail(disk, indexed,
+                                                                           monkeypatch):
+    from shoal.docstore import indexing
+
+    monkeypatch.setattr(indexing, "CHECKPOINT_ROWS", 500)
+    da, cfg = indexed(docs(600))
+    q = docs(1, start=5)[0].embedding
+
+    def saved_rows():
+        with open(os.path.join(_index_dir(cfg), "state.json")) as f:
+            return json.load(f)["vec_rows"]
+
+    da.find(q, limit=3)  # built from the column, saved
+    assert saved_rows() == 600
+    da.extend(docs(400, start=600))
+    da.find(q, limit=3)  # 400 added: under 500, not saved
+    assert saved_rows() == 600
+    da.extend(docs(200, start=1000))
+    da.find(q, limit=3)  # 600 added since the save, >= 500 and >= a quarter of 600
+    assert saved_rows() == 1200
+    da.extend(docs(100, start=1200))
+    da.find(q, limit=3)
+    assert saved_rows() == 1200
+
+    added = []  # what a handle opened now (the store as a crash would leave it) re-adds
+    real_add = indexing.IndexSync._add
+    monkeypatch.setattr(indexing.IndexSync, "_add",
+                        lambda self, labels, *a, **kw: added.append(labels.size) or real_add(self, labels, *a, **kw))
+    other = DocumentArray(storage=disk.storage, config=cfg)
+    disk.opened.append(other)
+    got = other.find(docs(100, start=1200)[50].embedding, limit=1)
+    assert added == [100] and got[0].id == "d1250"
 
 
 def test_index_build_and_refine_read_a_big_column_without_mapping_it(disk, make_config,
