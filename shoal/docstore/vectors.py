@@ -147,8 +147,9 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     one its writes take) is held to plan the search (counters, the index caught up) and
     to read the Documents found, not during the native ANN search, which the index's own
     readers-writer lock guards against concurrent adds. A write landing in between is
-    handled: a Document deleted since is left out (``_match_docs_of_labels`` gives None
-    for labels freed since), and a column rewritten since (vacuum, clear, a new
+    handled: a query that found a Document deleted or re-embedded since
+    (``_match_docs_of_labels`` gives None for labels freed since) is searched again under
+    the lock (:func:`_search_again`), so it still gets ``limit`` live matches, and a column rewritten since (vacuum, clear, a new
     dimension: labels renumbered; ``_match_docs_of_labels(labels, epoch)`` raises
     :class:`ColumnRewritten` when the column is no longer at ``epoch``) makes the search
     run again. Exact search over the
@@ -184,12 +185,15 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
     lock.acquire()
     held = True
     try:
+        def plan(one_thread: bool, meta: dict[str, Any] | None = None
+                 ) -> tuple[Callable[[np.ndarray], Any], bool, bool]:
+            return searcher(limit, metric, meta=meta or store._meta(), column=store.column,
+                            block_size=block_size or store.config.block_size, index=index,
+                            dead=lambda: store.dead_labels(None), params=params,
+                            one_thread=one_thread)
+
         meta = store._meta()
-        run, single, unlocked = searcher(
-            limit, metric, meta=meta, column=store.column,
-            block_size=block_size or store.config.block_size, index=index,
-            dead=lambda: store.dead_labels(None), params=params,
-            one_thread=len(queries) > chunk // 4)
+        run, single, unlocked = plan(len(queries) > chunk // 4, meta)
         epoch = meta["epoch"]
 
         def rewritten() -> bool:  # under the lock
@@ -198,10 +202,15 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
         def fetch(labels: list[int]) -> tuple[list[Document | None], list[bool]]:
             return store._match_docs_of_labels(labels, epoch if unlocked else None)
 
-        def consume(found: tuple[np.ndarray, np.ndarray]) -> list[list[Document]]:
+        def consume(found: tuple[tuple[np.ndarray, np.ndarray], np.ndarray]
+                    ) -> list[list[Document]]:
+            (scores, labels), part = found
             with lock:
                 try:
-                    return matches_of(found[0], found[1], fetch, name, only_id)
+                    out = matches_of(scores, labels, fetch, name, only_id)
+                    if unlocked and sum(map(len, out)) < np.count_nonzero(labels >= 0):
+                        _search_again(out, labels, part, plan, fetch, name, only_id)
+                    return out
                 except ColumnRewritten:
                     raise
                 except Exception:
@@ -209,9 +218,9 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
                         raise ColumnRewritten from None
                     raise
 
-        def search(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def search(part: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
             try:
-                return run(part)
+                return run(part), part
             except Exception:
                 if unlocked:  # e.g. refine reading a column file that vacuum just removed
                     with lock:
@@ -232,3 +241,23 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
         if held:
             lock.release()
     return parts[0] if len(parts) == 1 else [r for p in parts for r in p]
+
+
+def _search_again(out: list[list[Document]], labels: np.ndarray, queries: np.ndarray,
+                  plan: Callable[[bool], Any], fetch: Callable[[list[int]], Any], name: str,
+                  only_id: bool) -> None:
+    """Replace in ``out`` the matches of each query that lost some to a write landing
+    after its ANN search (a Document deleted or re-embedded: its label freed) by a new
+    search, so that it still gets ``limit`` live matches. Runs under the store lock: the
+    index is caught up with the write first and no other write lands meanwhile. Kept
+    short when the store cannot be searched any more (emptied, or holding Documents
+    without an embedding)."""
+    found = (labels >= 0).sum(axis=1).tolist()
+    short = [i for i, (ms, n) in enumerate(zip(out, found)) if len(ms) < n]
+    try:
+        run, _, _ = plan(False)
+    except EmptyArrayError:
+        return
+    scores, again = run(queries[short])
+    for i, matches in zip(short, matches_of(scores, again, fetch, name, only_id)):
+        out[i] = matches

@@ -1,6 +1,6 @@
 """``da.find`` on a disk store from several threads: ANN searches run in parallel (the store
 lock is not held during the native search), and a write landing between a search and the
-reading of its results never gives a wrong or failed answer."""
+reading of its results never gives a wrong, short or failed answer."""
 from __future__ import annotations
 
 import threading
@@ -71,8 +71,11 @@ def test_a_search_parked_in_the_ann_index_does_not_block_another(disk, monkeypat
 
 @pytest.mark.parametrize("tracked", [False, True], ids=["untracked", "tracked"])
 @pytest.mark.parametrize("change", ["delete", "re-embed"])
-def test_a_document_changed_between_search_and_read_is_left_out(disk, monkeypatch, change,
-                                                                 read_path, tracked):
+def test_a_document_changed_between_search_and_read_is_searched_again(
+        disk, monkeypatch, change, read_path, tracked):
+    """A query whose ANN search found a Document that a write then deleted or moved
+    elsewhere is searched again, so it still gets ``limit`` live matches: the same
+    as a search run after the write."""
     da = disk(docs(40), index="hnsw")
     victim = da[3].embedding.copy()
     held = da[1] if tracked else None  # a fetched Document: the store tracks it
@@ -94,12 +97,37 @@ def test_a_document_changed_between_search_and_read_is_left_out(disk, monkeypatc
 
     monkeypatch.setattr(HnswIndex, "search", then_write)
     got = da.find(victim, limit=5)
-    assert fired and "d3" not in ids(got) and len(got) == 4
+    assert fired and "d3" not in ids(got) and len(got) == 5
     assert all(d.text != "moved" for d in got)
     if tracked:
         assert [d.text for d in got if d.id == "d1"] in ([], ["edited"])
-    again = da.find(victim, limit=5)  # the next search sees the write
-    assert len(again) == 5 and "d3" not in ids(again)
+    after = da.find(victim, limit=5)  # a search run after the write
+    assert ids(got) == ids(after)
+    assert [m.scores["cosine"].value for m in got] == pytest.approx(
+        [m.scores["cosine"].value for m in after], abs=1e-6)
+
+
+def test_only_the_queries_that_lost_a_match_are_searched_again(disk, monkeypatch):
+    da = disk(docs(60), index="hnsw")
+    near3 = da[3].embedding.copy()
+    far = -near3  # its 3 nearest do not include d3
+    queries = np.stack([near3, far])
+    before = da.find(queries, limit=3)
+    assert ids(before[0])[0] == "d3" and "d3" not in ids(before[1])
+    search, calls = HnswIndex.search, []
+
+    def then_delete(self, q, *a, **kw):
+        calls.append(len(q))
+        out = search(self, q, *a, **kw)
+        if len(calls) == 1:
+            del da["d3"]
+        return out
+
+    monkeypatch.setattr(HnswIndex, "search", then_delete)
+    got = da.find(queries, limit=3)
+    assert calls == [2, 1]  # the second search: only the query that lost d3
+    assert [len(r) for r in got] == [3, 3] and "d3" not in ids(got[0])
+    assert ids(got[1]) == ids(before[1])
 
 
 def test_a_vacuum_between_search_and_read_runs_the_search_again(disk, monkeypatch):
