@@ -9,13 +9,15 @@ Layout of an index directory::
 
 Every file is written to a temp name, fsynced and renamed; ``meta.json`` is replaced
 last, so a crash at any point leaves either the old or the new index, never a mix.
-Files of older generations are deleted after the swap.
+Files of older generations are deleted after the swap, and so are those of a save a crash
+interrupted (or that a corrupt meta no longer names).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import uuid
 import zlib
 from pathlib import Path
@@ -31,6 +33,7 @@ __all__ = ["FORMAT_VERSION", "META_NAME", "save_bundle", "load_bundle", "read_me
 FORMAT_VERSION = 1
 META_NAME = "meta.json"
 _CHUNK = 1 << 22
+_GENERATION = re.compile(r"[0-9a-f]{12}")  # the name part of a file of one save
 
 
 def _fsync_path(path: Path) -> None:
@@ -130,6 +133,11 @@ def save_bundle(path: str | os.PathLike[str], meta: dict[str, Any],
         for info in old.get("files", {}).values():
             if info.get("name") not in keep:
                 (root / str(info.get("name"))).unlink(missing_ok=True)
+    for role, (ext, _) in writers.items():  # left by a crash, or under a corrupt meta
+        for orphan in root.glob(f"{role}-*{ext}"):
+            gen_part = orphan.name[len(role) + 1:len(orphan.name) - len(ext)]
+            if orphan.name not in keep and _GENERATION.fullmatch(gen_part):
+                orphan.unlink(missing_ok=True)
     for stray in root.glob("*.tmp"):
         stray.unlink(missing_ok=True)
 

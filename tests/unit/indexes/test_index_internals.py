@@ -113,6 +113,24 @@ def test_save_bundle_is_atomic_on_writer_failure(tmp_path):
         load_bundle(tmp_path)
 
 
+def test_save_bundle_removes_files_a_crash_or_a_corrupt_meta_left(tmp_path):
+    writers = {"a": (".npy", npy_writer(np.arange(3)))}
+    save_bundle(tmp_path, {"backend": "x", "count": 1}, writers)
+    crashed = tmp_path / "a-0123456789ab.npy"   # renamed in, then killed before the meta swap
+    crashed.write_bytes(b"x" * 100)
+    save_bundle(tmp_path, {"backend": "x", "count": 2}, writers)
+    assert not crashed.exists()
+    (tmp_path / "meta.json").write_text("{not json")  # corrupt: its files are not named
+    save_bundle(tmp_path, {"backend": "x", "count": 3}, writers)
+    meta, files = load_bundle(tmp_path)
+    assert meta["count"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["meta.json", files["a"].name])
+    mine = tmp_path / "a-notageneration.npy"      # not a save's name: a user's file, kept
+    mine.write_bytes(b"y")
+    save_bundle(tmp_path, {"backend": "x", "count": 4}, writers)
+    assert mine.exists()
+
+
 def test_import_is_light():
     """Importing shoal.indexes must not import hnswlib or faiss (only building an index does)."""
     import subprocess
