@@ -10,18 +10,21 @@ Layout of an index directory::
 Every file is written to a temp name, fsynced and renamed; ``meta.json`` is replaced
 last, so a crash at any point leaves either the old or the new index, never a mix.
 Files of older generations are deleted after the swap, and so are those of a save a crash
-interrupted (or that a corrupt meta no longer names).
+interrupted (or that a corrupt meta no longer names). Saves hold an exclusive ``flock`` on
+``.save.lock``, so those of several processes sharing the directory run one at a time.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import re
 import uuid
 import zlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -32,6 +35,7 @@ __all__ = ["FORMAT_VERSION", "META_NAME", "save_bundle", "load_bundle", "read_me
 
 FORMAT_VERSION = 1
 META_NAME = "meta.json"
+LOCK_NAME = ".save.lock"
 _CHUNK = 1 << 22
 _GENERATION = re.compile(r"[0-9a-f]{12}")  # the name part of a file of one save
 
@@ -86,14 +90,36 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+@contextlib.contextmanager
+def _saving(root: Path) -> Iterator[None]:
+    """Hold the index directory's save lock: saves from other processes (and threads)
+    wait, so that one save never removes the files another is writing."""
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreNotWritableError(f"cannot lock index directory {root}: {exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def save_bundle(path: str | os.PathLike[str], meta: dict[str, Any],
                 writers: dict[str, tuple[str, Callable[[Path], None]]]) -> None:
-    """Write ``writers`` (role -> (extension, writer(path))) and ``meta`` atomically into ``path``."""
+    """Write ``writers`` (role -> (extension, writer(path))) and ``meta`` atomically into
+    ``path``, one save at a time (see :func:`_saving`)."""
     root = Path(path)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreNotWritableError(f"cannot create index directory {root}: {exc}") from exc
+    with _saving(root):
+        _save_locked(root, meta, writers)
+
+
+def _save_locked(root: Path, meta: dict[str, Any],
+                 writers: dict[str, tuple[str, Callable[[Path], None]]]) -> None:
     try:
         old = read_meta(root)
     except CorruptStoreError:

@@ -9,7 +9,7 @@ import pytest
 
 from shoal.errors import CorruptStoreError, StoreNotWritableError
 from shoal.indexes.labels import LabelMap
-from shoal.indexes.persist import load_bundle, npy_writer, save_bundle
+from shoal.indexes.persist import LOCK_NAME, load_bundle, npy_writer, save_bundle
 from shoal.indexes.rwlock import ANY, RWLock
 
 
@@ -124,11 +124,41 @@ def test_save_bundle_removes_files_a_crash_or_a_corrupt_meta_left(tmp_path):
     save_bundle(tmp_path, {"backend": "x", "count": 3}, writers)
     meta, files = load_bundle(tmp_path)
     assert meta["count"] == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["meta.json", files["a"].name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["meta.json", LOCK_NAME, files["a"].name])
     mine = tmp_path / "a-notageneration.npy"      # not a save's name: a user's file, kept
     mine.write_bytes(b"y")
     save_bundle(tmp_path, {"backend": "x", "count": 4}, writers)
     assert mine.exists()
+
+
+def test_save_bundle_waits_for_a_save_of_another_process(tmp_path):
+    """Another process's save holds the directory's lock (flock: a second open file
+    description conflicts like another process would); this save waits for it, so neither
+    removes the files of the other as orphans."""
+    import fcntl
+    import os
+    writers = {"a": (".npy", npy_writer(np.arange(3)))}
+    save_bundle(tmp_path, {"backend": "x", "count": 1}, writers)
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    in_progress = tmp_path / "a-fedcba987654.npy"  # the other save's file, not yet in meta
+    in_progress.write_bytes(b"z")
+    done = threading.Event()
+
+    def save():
+        save_bundle(tmp_path, {"backend": "x", "count": 2}, writers)
+        done.set()
+
+    t = threading.Thread(target=save, daemon=True)
+    t.start()
+    try:
+        assert not done.wait(0.5), "the save did not wait for the lock"
+        assert in_progress.exists()
+    finally:
+        os.close(fd)
+    t.join(20)
+    assert done.is_set() and load_bundle(tmp_path)[0]["count"] == 2
 
 
 def test_import_is_light():
