@@ -20,6 +20,9 @@ catch-up once the vectors added since the last save reach :data:`CHECKPOINT_ROWS
 :data:`CHECKPOINT_SHARE` of those saved: a crash (``kill -9``) then costs re-adding at
 most about a fifth of the index on the next open, not everything since the store was
 opened, and the saves of a growing index write about five times its final size in all.
+Saves hold the index directory's lock (:func:`~shoal.indexes.persist.locked_dir`), and an
+open holds it shared while it reads the index and ``state.json``: processes sharing a
+store neither interleave their saves nor load the files of two.
 Which index a store keeps, and switching it, is :mod:`shoal.docstore.index_choice`.
 """
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from shoal.errors import CorruptStoreError, IndexNotTrainedError, InvalidConfigError, ShoalError
+from shoal.indexes.persist import locked_dir
 from shoal.utils.progress import progress
 
 __all__ = ["IndexSync", "IndexedStore"]
@@ -111,9 +115,10 @@ class IndexSync:
         if not s["dim"]:
             return  # nothing to index yet; built on the first search with vectors
         try:
-            with open(self._state_path()) as f:
-                state = json.load(f)
-            index = load_index(self.dir, vector_source=_ColumnSource(self.store))
+            with locked_dir(self.dir, shared=True):  # one process's save, not two mixed
+                with open(self._state_path()) as f:
+                    state = json.load(f)
+                index = load_index(self.dir, vector_source=_ColumnSource(self.store))
         except (OSError, ValueError, CorruptStoreError, ShoalError):
             self.rebuild()
             return
@@ -229,17 +234,19 @@ class IndexSync:
         return self.index
 
     def save(self) -> None:
-        """Persist the index, then its state (a lagging state only replays work)."""
+        """Persist the index, then its state (a lagging state only replays work), holding
+        the directory's lock: the saves of processes sharing the store do not interleave."""
         if self.index is None or not self.dirty:
             return
         os.makedirs(self.dir, exist_ok=True)
-        self.index.save(self.dir)
-        tmp = self._state_path() + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._state_path())
+        with locked_dir(self.dir):  # another process's save waits for both files
+            self.index.save(self.dir)
+            tmp = self._state_path() + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._state_path())
         self.dirty = False
         self.saved_rows = int(self.state["vec_rows"])
 

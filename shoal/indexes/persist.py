@@ -11,7 +11,8 @@ Every file is written to a temp name, fsynced and renamed; ``meta.json`` is repl
 last, so a crash at any point leaves either the old or the new index, never a mix.
 Files of older generations are deleted after the swap, and so are those of a save a crash
 interrupted (or that a corrupt meta no longer names). Saves hold an exclusive ``flock`` on
-``.save.lock``, so those of several processes sharing the directory run one at a time.
+``.save.lock`` (:func:`locked_dir`), so those of several processes sharing the directory
+run one at a time; a reader holding it shared sees one whole save.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 import uuid
 import zlib
 from pathlib import Path
@@ -30,8 +32,8 @@ import numpy as np
 
 from shoal.errors import CorruptStoreError, InvalidConfigError, StoreNotWritableError
 
-__all__ = ["FORMAT_VERSION", "META_NAME", "save_bundle", "load_bundle", "read_meta",
-           "npy_writer", "load_npy"]
+__all__ = ["FORMAT_VERSION", "META_NAME", "LOCK_NAME", "locked_dir", "save_bundle",
+           "load_bundle", "read_meta", "npy_writer", "load_npy"]
 
 FORMAT_VERSION = 1
 META_NAME = "meta.json"
@@ -90,31 +92,60 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+_HELD = threading.local()  # the index directories this thread holds the lock of
+
+
 @contextlib.contextmanager
-def _saving(root: Path) -> Iterator[None]:
-    """Hold the index directory's save lock: saves from other processes (and threads)
-    wait, so that one save never removes the files another is writing."""
-    try:
-        fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StoreNotWritableError(f"cannot lock index directory {root}: {exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+def locked_dir(path: str | os.PathLike[str], shared: bool = False) -> Iterator[None]:
+    """Hold the lock of an index directory (an ``flock`` on its ``.save.lock``): exclusive
+    to save into it, ``shared`` to read one whole save from it. Other processes and
+    threads wait; the thread holding it may enter again (a shared hold is not upgraded).
+    A shared lock where this process cannot create the lock file goes ahead unlocked
+    (this process cannot save there either)."""
+    root = os.path.realpath(path)
+    held = _HELD.__dict__.setdefault("paths", set())
+    if root in held:
         yield
+        return
+    fd = _open_lock(root, shared)
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        held.add(root)
+        try:
+            yield
+        finally:
+            held.discard(root)
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_lock(root: str, shared: bool) -> int | None:
+    lock = os.path.join(root, LOCK_NAME)
+    try:
+        return os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if not shared:
+            raise StoreNotWritableError(f"cannot lock index directory {root}: {exc}") from exc
+    try:
+        return os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def save_bundle(path: str | os.PathLike[str], meta: dict[str, Any],
                 writers: dict[str, tuple[str, Callable[[Path], None]]]) -> None:
     """Write ``writers`` (role -> (extension, writer(path))) and ``meta`` atomically into
-    ``path``, one save at a time (see :func:`_saving`)."""
+    ``path``, holding its lock (see :func:`locked_dir`): saves of several processes
+    sharing the directory run one at a time, so none removes the files of another."""
     root = Path(path)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreNotWritableError(f"cannot create index directory {root}: {exc}") from exc
-    with _saving(root):
+    with locked_dir(root):
         _save_locked(root, meta, writers)
 
 

@@ -1,7 +1,7 @@
 """What the vector indexes wired into the disk stores promise, at the edges an end-to-end
 audit found broken: filtered faiss HNSW search, exact scores from lossy indexes, rejected
 writes, exact search racing a vacuum, an index newer than its store, unknown search
-parameters. Small data, each test well under 2 s."""
+parameters, an open racing another process's save. Small data, each test well under 2 s."""
 from __future__ import annotations
 
 import contextlib
@@ -225,3 +225,43 @@ def test_rebuild_index_takes_the_index_positionally(tmp_path):
         assert da.find(x[3], limit=1, nprobe=1)[0].id == "d3"  # faiss takes nprobe now
     with DocumentArray(storage="lmdb", config={"path": cfg["path"]}) as da:
         assert da._store._choice.kind == "faiss"
+
+
+# -- 7. processes sharing one store: an open reads one whole save, never two mixed --------
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+def test_opening_a_store_waits_for_a_save_in_progress_elsewhere(tmp_path, storage, monkeypatch):
+    """Another process saving the index holds its directory's lock (an flock; a second
+    open file description conflicts the same way). A store opened meanwhile waits, then
+    loads that save as it is, without rebuilding: reading the index files of one save and
+    the state of another would have cost a rebuild."""
+    import fcntl
+
+    from shoal.docstore.indexing import IndexSync
+    from shoal.indexes.persist import LOCK_NAME
+
+    x = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)
+    cfg = _config(storage, tmp_path, index="hnsw")
+    with DocumentArray([Document(id=f"d{i}", embedding=x[i]) for i in range(300)],
+                       storage=storage, config=cfg) as da:
+        da.find(x[0], limit=1)
+        index_dir = da._store._index.dir
+    rebuilds = []
+    monkeypatch.setattr(IndexSync, "rebuild", lambda self, strict=False: rebuilds.append(1))
+    fd = os.open(os.path.join(index_dir, LOCK_NAME), os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    box: dict = {}
+
+    def open_and_find():
+        with DocumentArray(storage=storage, config=cfg) as again:
+            box["top"] = again.find(x[9], limit=1)[0].id
+
+    t = threading.Thread(target=open_and_find, daemon=True)
+    t.start()
+    try:
+        t.join(0.5)
+        assert t.is_alive(), "the store was opened while another process held the index lock"
+    finally:
+        os.close(fd)
+    t.join(20)
+    assert box.get("top") == "d9" and not rebuilds
