@@ -149,11 +149,11 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     readers-writer lock guards against concurrent adds. A write landing in between is
     handled: a query that found a Document deleted or re-embedded since
     (``_match_docs_of_labels`` gives None for labels freed since) is searched again under
-    the lock (:func:`_search_again`), so it still gets ``limit`` live matches, and a column rewritten since (vacuum, clear, a new
-    dimension: labels renumbered; ``_match_docs_of_labels(labels, epoch)`` raises
-    :class:`ColumnRewritten` when the column is no longer at ``epoch``) makes the search
-    run again. Exact search over the
-    column (no ANN index) and filtered search keep the lock throughout. The store also
+    the lock (:func:`_search_again`), so it still gets ``limit`` live matches; a column
+    rewritten since (vacuum, clear, a new dimension: labels renumbered;
+    ``_match_docs_of_labels(labels, epoch)`` raises :class:`ColumnRewritten` when the
+    column is no longer at ``epoch``) makes the whole search run again. Exact search over
+    the column (no ANN index) and filtered search keep the lock throughout. The store also
     provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
     ``dead_labels(None)``."""
     name = metric_name or metric
