@@ -9,7 +9,8 @@
     │   ├── EmptyArrayError            an empty array where one is needed
     │   ├── MalformedDataError         a file, bytes or JSON that cannot be decoded
     │   ├── InvalidFilterError         a filter query that cannot be parsed
-    │   └── InvalidConfigError         an unknown storage / index / config key or value
+    │   ├── InvalidConfigError         an unknown storage / index / config key or value
+    │   └── StoreClosedError           a disk array used after close()
     ├── NotFoundError                  404 NOT_FOUND
     │   ├── DocumentNotFoundError      an id or position that is not in the array (also KeyError)
     │   ├── EndpointNotFoundError      no executor serves the endpoint asked for
@@ -39,6 +40,7 @@ from __future__ import annotations
 __all__ = [
     "ShoalError", "BadInputError", "DimensionMismatchError", "UnknownMetricError",
     "EmptyArrayError", "MalformedDataError", "InvalidFilterError", "InvalidConfigError",
+    "StoreClosedError",
     "NotFoundError", "DocumentNotFoundError", "EndpointNotFoundError", "UnknownBackendError",
     "DuplicateIdError", "MissingExtraError", "StoreError", "StoreVersionError",
     "CorruptStoreError", "StoreLockedError", "StoreNotWritableError", "IndexNotTrainedError",
@@ -84,6 +86,10 @@ class InvalidFilterError(BadInputError):
 
 class InvalidConfigError(BadInputError):
     """An unknown or invalid configuration key or value."""
+
+
+class StoreClosedError(BadInputError):
+    """A disk-backed array used after ``close()`` (like a closed file: also a ValueError)."""
 
 
 class NotFoundError(ShoalError, LookupError):

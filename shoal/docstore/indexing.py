@@ -28,16 +28,20 @@ Which index a store keeps, and switching it, is :mod:`shoal.docstore.index_choic
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any, Protocol
 
 import numpy as np
 
-from shoal.errors import CorruptStoreError, IndexNotTrainedError, InvalidConfigError, ShoalError
+from shoal.errors import (CorruptStoreError, IndexNotTrainedError, InvalidConfigError, ShoalError,
+                          StoreNotWritableError)
 from shoal.indexes.persist import locked_dir
 from shoal.utils.progress import progress
 
 __all__ = ["IndexSync", "IndexedStore"]
+
+_log = logging.getLogger("shoal.docstore")
 
 _TRAIN_SAMPLE = 100_000  # vectors drawn to train an index, or its training_rows if more
 _TRAIN_BYTES = 512 << 20  # ... but no sample bigger than this
@@ -99,6 +103,7 @@ class IndexSync:
         self.state: dict[str, int] | None = None
         self.dirty = False
         self.saved_rows = 0  # vec_rows of the state last saved (or loaded)
+        self.save_failed = False  # the last save could not write (checkpoints pause)
         if build:
             self.rebuild(strict=True)
         else:
@@ -185,7 +190,7 @@ class IndexSync:
             self._add(live, index, bar)
         self.index = index
         self._applied(s)
-        self.save()
+        self.save(strict=strict)
 
     def _applied(self, s: dict[str, Any]) -> None:
         self.state = {"epoch": s["epoch"], "vec_rows": s["vec_rows"], "seq": s["seq"],
@@ -216,8 +221,9 @@ class IndexSync:
             self.index.remove(freed)
         self._applied(s)
         added = s["vec_rows"] - self.saved_rows
-        if added >= CHECKPOINT_ROWS and added >= CHECKPOINT_SHARE * self.saved_rows:
-            self.save()  # bound what a crash costs the next open (see the module docstring)
+        if (added >= CHECKPOINT_ROWS and added >= CHECKPOINT_SHARE * self.saved_rows
+                and not self.save_failed):
+            self.save(strict=False)  # bound what a crash costs the next open (module doc)
 
     # --- use --------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
@@ -233,21 +239,37 @@ class IndexSync:
         self.catch_up(stats)
         return self.index
 
-    def save(self) -> None:
+    def save(self, strict: bool = True) -> None:
         """Persist the index, then its state (a lagging state only replays work), holding
-        the directory's lock: the saves of processes sharing the store do not interleave."""
+        the directory's lock: the saves of processes sharing the store do not interleave.
+
+        ``strict`` False (sync, close, checkpoints, automatic rebuilds): a failure to
+        write (a full disk, a read-only directory) is logged, not raised - the store is
+        the truth, and the next open catches the index up from it - and checkpoints stop
+        trying for this handle."""
         if self.index is None or not self.dirty:
             return
-        os.makedirs(self.dir, exist_ok=True)
-        with locked_dir(self.dir):  # another process's save waits for both files
-            self.index.save(self.dir)
-            tmp = self._state_path() + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(self.state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self._state_path())
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            with locked_dir(self.dir):  # another process's save waits for both files
+                self.index.save(self.dir)
+                tmp = self._state_path() + ".tmp"
+                with open(tmp, "w") as f:
+                    json.dump(self.state, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self._state_path())
+        except (OSError, StoreNotWritableError) as exc:
+            if strict:
+                if isinstance(exc, StoreNotWritableError):
+                    raise
+                raise StoreNotWritableError(f"cannot save the index in {self.dir}: {exc}") from exc
+            self.save_failed = True
+            _log.warning("the %s index was not saved in %s (%s); the store is unchanged, and "
+                         "its next open catches the index up from it", self.kind, self.dir, exc)
+            return
         self.dirty = False
+        self.save_failed = False
         self.saved_rows = int(self.state["vec_rows"])
 
 

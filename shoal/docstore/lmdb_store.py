@@ -49,7 +49,7 @@ from shoal.docstore.mapped_pages import ReleaseBudget
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
                                          keys_of, pack, record_id, unpack)
-from shoal.docstore.util import duplicate_error, first_repeat, remove_file
+from shoal.docstore.util import check_open, duplicate_error, first_repeat, remove_file
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
@@ -83,6 +83,8 @@ def _op(method: Callable) -> Callable:
 
 
 def _translated(method: Callable, self: LmdbStore, *args: Any, **kwargs: Any) -> Any:
+    if self.closed:
+        check_open(self, method.__name__)
     try:
         return method(self, *args, **kwargs)
     except lmdb.CorruptedError as exc:
@@ -112,7 +114,7 @@ class LmdbStore:
         self._txn: Any = None
         self._tx: dict[str, Any] | None = None
         self._after_commit: list[Callable[[], None]] = []
-        self._closed = False
+        self.closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
         self._label_rows = LabelRows()
         self._search_reads = ReleaseBudget(os.path.join(path, "data.mdb"))
@@ -714,19 +716,19 @@ class LmdbStore:
     @_op
     def sync(self) -> None:
         """Write back tracked Documents that were changed in place."""
-        if not self._closed:
+        if not self.closed:
             self._meta()
             self._sync_changed()
             if self._index is not None:
-                self._index.save()
+                self._index.save(strict=False)
 
     @_op
     def close(self) -> None:
-        if self._closed:
+        if self.closed:
             return
         if self._index is not None:
-            self._index.save()
-        self._closed = True
+            self._index.save(strict=False)
+        self.closed = True
         self.tracker.clear()
         self.column.close()
         release_env(self.e)

@@ -56,7 +56,7 @@ from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resol
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
 from shoal.docstore.tracking import (FetchTracker, Stored, hint_unsaved_embeddings, match_documents,
                                      materialize, materialize_one, spread)
-from shoal.docstore.util import duplicate_error, first_repeat, remove_file, runs
+from shoal.docstore.util import check_open, duplicate_error, first_repeat, remove_file, runs
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
 
@@ -81,6 +81,8 @@ def _op(method: Callable) -> Callable:
 
 
 def _translated(method: Callable, self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+    if self.closed:
+        check_open(self, method.__name__)
     try:
         return method(self, *args, **kwargs)
     except self._DB_ERRORS as exc:
@@ -113,7 +115,7 @@ class SqliteStore:
         self._meta_cache: dict[str, Any] | None = None
         self._data_version = -1
         self._sql_by_id: dict[str, str] = {}
-        self._closed = False
+        self.closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
         self.t = cfg.table_name
         self._qt = f'"{self.t}"'
@@ -826,19 +828,19 @@ class SqliteStore:
     @_op
     def sync(self) -> None:
         """Write back tracked Documents that were changed in place."""
-        if not self._closed:
+        if not self.closed:
             self._meta()
             self._sync_changed()
             if self._index is not None:
-                self._index.save()
+                self._index.save(strict=False)
 
     @_op
     def close(self) -> None:
-        if self._closed:
+        if self.closed:
             return
         if self._index is not None:
-            self._index.save()
-        self._closed = True
+            self._index.save(strict=False)
+        self.closed = True
         self.tracker.clear()
         self.column.close()
         self._conn.close()

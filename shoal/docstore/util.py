@@ -4,9 +4,12 @@ from __future__ import annotations
 import os
 from typing import Iterator, Sequence
 
-from shoal.errors import DuplicateIdError
+from shoal.errors import DuplicateIdError, StoreClosedError
 
-__all__ = ["runs", "remove_file", "duplicate_error", "first_repeat"]
+__all__ = ["runs", "remove_file", "duplicate_error", "first_repeat", "check_open"]
+
+#: store methods that may run on a closed store (closing again is a no-op)
+_WHEN_CLOSED = frozenset({"close", "sync"})
 
 
 def runs(sorted_positions: Sequence[int]) -> Iterator[tuple[int, int]]:
@@ -44,3 +47,11 @@ def duplicate_error(doc_id: str) -> DuplicateIdError:
         f"a Document with id {doc_id!r} is already in the array; set da[{doc_id!r}] = doc to "
         "replace it, or open the array with config={'on_duplicate': 'overwrite'} (nothing of "
         "this batch was written)")
+
+
+def check_open(store: object, method: str) -> None:
+    """Raise StoreClosedError when ``store`` is closed and ``method`` needs it open."""
+    if getattr(store, "closed", False) and method not in _WHEN_CLOSED:
+        raise StoreClosedError(
+            f"this {getattr(store, 'name', 'disk')} array is closed; open it again, e.g. "
+            f"DocumentArray(storage={getattr(store, 'name', '...')!r}, config=...), to use it")

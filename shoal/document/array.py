@@ -101,6 +101,8 @@ class DocumentArray:
         return item in self._store
 
     def __repr__(self) -> str:
+        if getattr(self._store, "closed", False):
+            return f"<DocumentArray (closed {self.storage} store) at {id(self)}>"
         return f"<DocumentArray (length={len(self)}) at {id(self)}>"
 
     def __eq__(self, other: object) -> bool:
@@ -750,9 +752,13 @@ class DocumentArray:
         fn(index=index, index_params=index_params, **kwargs)
 
     def close(self) -> None:
-        """Sync and release the store (files, connections)."""
-        self._store.sync()
-        self._store.close()
+        """Sync and release the store (files, connections). The store is released even
+        when the sync fails (as a file is closed when its flush fails); the error is
+        raised and the changes that could not be written are not saved."""
+        try:
+            self._store.sync()
+        finally:
+            self._store.close()
 
     def __enter__(self) -> DocumentArray:
         return self

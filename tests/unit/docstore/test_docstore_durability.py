@@ -12,8 +12,9 @@ import pytest
 
 from shoal.document.array import DocumentArray
 from shoal.document.document import Document
-from shoal.errors import (CorruptStoreError, InvalidConfigError, StoreNotWritableError,
-                          StoreVersionError, UnknownBackendError)
+from shoal.errors import (BadInputError, CorruptStoreError, InvalidConfigError,
+                          StoreClosedError, StoreNotWritableError, StoreVersionError,
+                          UnknownBackendError)
 
 
 def docs(n, start=0):
@@ -285,3 +286,60 @@ def test_lmdb_nested_write_to_a_sibling_array_is_a_clear_error(tmp_path):
     assert len(a) == 1 and len(b) == 1
     a.close()
     b.close()
+
+
+def test_a_closed_array_says_so(disk):
+    da = disk(docs(3))
+    da.close()
+    assert "closed" in repr(da)
+    for use in (lambda: len(da), lambda: da[0], lambda: list(da), lambda: "d1" in da,
+                lambda: da.extend(docs(1, start=5)), lambda: da[:, "text"],
+                lambda: da.find(np.ones(4, np.float32), limit=1),
+                lambda: da.find({"text": {"$eq": "text 1"}})):
+        with pytest.raises(StoreClosedError, match="closed; open it again"):
+            use()
+    da.close()  # closing again is a no-op, as for a file
+    again = DocumentArray(storage=disk.storage, config=disk.config(da))
+    assert len(again) == 3
+    again.close()
+
+
+def test_close_releases_the_store_when_its_sync_fails(disk):
+    da = disk(docs(3))
+    fetched = da[1]
+    fetched.embedding = np.full(4, np.nan, np.float32)  # changed in place: written by sync
+    with pytest.raises(BadInputError, match="NaN"):
+        da.close()
+    with pytest.raises(StoreClosedError):  # released, as a file is when its flush fails
+        len(da)
+    again = DocumentArray(storage=disk.storage, config=disk.config(da))
+    assert again[1].embedding.tolist() == [1.0] * 4  # the bad change was not written
+    again.extend(docs(1, start=3))
+    assert len(again) == 4
+    again.close()
+
+
+def test_an_index_that_cannot_be_saved_is_logged_not_raised(disk, monkeypatch, caplog):
+    """The store is the truth and the index a cache: a full disk or a read-only index
+    directory must not fail sync / close (or a search's checkpoint); the next open
+    catches the index up from the store."""
+    from shoal.indexes import HnswIndex
+
+    def full_disk(self, path):
+        raise StoreNotWritableError(f"cannot write index to {path}: No space left on device")
+
+    x = np.random.default_rng(0).standard_normal((35, 4)).astype(np.float32)
+    mine = [Document(id=f"v{i}", embedding=x[i]) for i in range(35)]
+    da = disk(mine[:30], index="hnsw")
+    assert da.find(x[7], limit=1)[0].id == "v7"
+    monkeypatch.setattr(HnswIndex, "save", full_disk)
+    da.extend(mine[30:])
+    assert da.find(x[33], limit=1)[0].id == "v33"  # the index caught up, in memory
+    with caplog.at_level("WARNING", logger="shoal.docstore"):
+        da.sync()
+        da.close()
+    assert "not saved" in caplog.text and "No space left" in caplog.text
+    monkeypatch.undo()
+    again = DocumentArray(storage=disk.storage, config=disk.config(da))
+    assert again.find(x[33], limit=1)[0].id == "v33"
+    again.close()
