@@ -26,7 +26,7 @@ from shoal.errors import BadInputError, DimensionMismatchError, EmptyArrayError,
 
 __all__ = [
     "METRICS", "canonical_metric", "higher_is_better", "as_matrix", "normalize_rows",
-    "pairwise", "knn", "knn_blocks", "merge_topk", "sort_key",
+    "pairwise", "knn", "knn_blocks", "merge_topk", "sort_key", "cosine_of_dot",
 ]
 
 METRICS = ("cosine", "euclidean", "sqeuclidean", "inner_product")
@@ -103,6 +103,12 @@ def as_matrix(x: Any, dim: int | None = None, *, what: str = "vectors",
     return np.ascontiguousarray(m)
 
 
+def cosine_of_dot(dot: np.ndarray) -> np.ndarray:
+    """The cosine distance ``1 - cos`` of dot products of unit vectors, kept in [0, 2]:
+    float32 rounding would otherwise give a Document its own distance as -2e-7."""
+    return np.clip(1.0 - dot, 0.0, 2.0)
+
+
 def normalize_rows(m: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (zero rows stay zero), as a new float32 matrix."""
     norms = np.linalg.norm(m, axis=1, keepdims=True)
@@ -116,7 +122,7 @@ def pairwise(queries: np.ndarray, data: np.ndarray, metric: str) -> np.ndarray:
     if metric == "inner_product":
         return queries @ data.T
     if metric == "cosine":
-        return 1.0 - normalize_rows(queries) @ normalize_rows(data).T
+        return cosine_of_dot(normalize_rows(queries) @ normalize_rows(data).T)
     sq = (np.einsum("ij,ij->i", queries, queries)[:, None]
           + np.einsum("ij,ij->i", data, data)[None, :]
           - 2.0 * (queries @ data.T))
@@ -145,7 +151,7 @@ def _knn_block(q: np.ndarray, data: np.ndarray, k: int, metric: str,
         if metric in ("cosine", "inner_product"):
             d, i = faiss.knn(q, data, k_eff, metric=faiss.METRIC_INNER_PRODUCT)
             if metric == "cosine":
-                d = 1.0 - d
+                d = cosine_of_dot(d)
         else:
             d, i = faiss.knn(q, data, k_eff, metric=faiss.METRIC_L2)
             np.maximum(d, 0.0, out=d)
@@ -154,7 +160,7 @@ def _knn_block(q: np.ndarray, data: np.ndarray, k: int, metric: str,
     else:  # numpy fallback
         s = pairwise(q, data, "inner_product" if metric == "cosine" else metric)
         if metric == "cosine":
-            s = 1.0 - s
+            s = cosine_of_dot(s)
         key = -s if metric == "inner_product" else s
         i = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
         order = np.take_along_axis(key, i, axis=1).argsort(axis=1, kind="stable")

@@ -15,7 +15,8 @@ from shoal.indexes.base import (
 from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.rwlock import RWLock
-from shoal.document.distance import as_matrix, canonical_metric, knn, knn_blocks, normalize_rows
+from shoal.document.distance import (as_matrix, canonical_metric, cosine_of_dot, knn, knn_blocks,
+                                     normalize_rows)
 
 __all__ = ["ExactConfig", "ExactIndex", "exact_search_blocks"]
 
@@ -231,7 +232,7 @@ class ExactIndex:
                 scores, pos = knn_blocks(q, _blocks_of_rows(self._data, rows, bs), k, metric)
                 labels = np.where(pos >= 0, self._labels[rows[np.maximum(pos, 0)]], -1)
         if cosine:
-            scores = 1.0 - scores
+            scores = cosine_of_dot(scores)
         return pad_result(scores, labels, k)
 
     # -- persistence ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from shoal.indexes.labels import LabelMap
 from shoal.indexes.persist import config_from_meta, load_bundle, load_npy, npy_writer, save_bundle
 from shoal.indexes.refine import VectorSource, fetch_vectors, rerank
 from shoal.indexes.rwlock import RWLock
-from shoal.document.distance import as_matrix, knn, normalize_rows
+from shoal.document.distance import as_matrix, cosine_of_dot, knn, normalize_rows
 
 __all__ = ["FaissConfig", "FaissIndex"]
 
@@ -394,7 +394,7 @@ class FaissIndex:
     def _to_scores(self, dist: np.ndarray) -> np.ndarray:
         metric = self.config.metric
         if metric == "cosine":
-            return 1.0 - dist
+            return cosine_of_dot(dist)
         if metric == "euclidean":
             return np.sqrt(np.maximum(dist, 0.0))
         if metric == "sqeuclidean":

@@ -272,6 +272,8 @@ class HnswIndex:
         metric = self.config.metric
         if metric == "inner_product":
             dist = 1.0 - dist
+        elif metric == "cosine":  # hnswlib's 1 - dot: kept in [0, 2] as everywhere
+            np.clip(dist, 0.0, 2.0, out=dist)
         elif metric == "euclidean":
             dist = np.sqrt(np.maximum(dist, 0.0))
         if lab.shape[1] < k:

@@ -7,7 +7,7 @@ import numpy as np
 
 from shoal.errors import BadInputError
 from shoal.indexes.base import pad_result
-from shoal.document.distance import normalize_rows, sort_key
+from shoal.document.distance import cosine_of_dot, normalize_rows, sort_key
 
 __all__ = ["VectorSource", "fetch_vectors", "rerank"]
 
@@ -125,7 +125,7 @@ def _scores_by_row(faiss: Any, queries: np.ndarray, vecs: np.ndarray, rows: np.n
         with np.errstate(invalid="ignore", divide="ignore"):  # -1 rows: masked by the caller
             norms = np.sqrt(sq_norms)
             norms[norms == 0] = 1.0
-            return 1.0 - out / norms
+            return cosine_of_dot(out / norms)
     if metric == "euclidean":
         return np.sqrt(np.maximum(out, 0.0))
     return out

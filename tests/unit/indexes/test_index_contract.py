@@ -55,6 +55,16 @@ def test_recall_and_scores_match_reference(make, backend, data, labels, queries,
     assert (np.diff(scores * sign, axis=1) >= -1e-5).all()
 
 
+def test_cosine_distance_never_leaves_0_to_2(make, data, labels):
+    """A vector's cosine distance to itself is 0, not float32 rounding's -2e-7 (which some
+    backends gave: hnswlib and BLAS compute ``1 - dot`` a little differently)."""
+    index = make("cosine")
+    index.add(labels, data)
+    scores, found = index.search(np.concatenate([data, -data]), 3)
+    assert np.nanmin(scores) >= 0.0 and np.nanmax(scores) <= 2.0
+    assert np.all(scores[: len(data), 0] < 1e-5)
+
+
 def test_k_larger_than_index_is_padded(make, data, labels, queries):
     index = filled(make, data[:5], labels[:5])
     scores, found = index.search(queries[:2], 8)
