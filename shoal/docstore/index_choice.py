@@ -88,6 +88,10 @@ def resolve(config: Any, stored: IndexChoice | None) -> IndexChoice:
     metric = check_metric(config.metric) if config.metric is not None else \
         (stored.metric if stored is not None else "cosine")
     if config.index is None:
+        if config.index_params is not None and (stored is None or stored.kind is None):
+            raise InvalidConfigError(
+                f"config index_params {config.index_params!r} given without an index, and "
+                "this store has none: add 'index': 'hnsw' (or 'faiss'), or drop index_params")
         if stored is None:
             return IndexChoice(None, {}, metric)
         params = _params(config.index_params) if config.index_params is not None else stored.params

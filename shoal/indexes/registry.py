@@ -105,7 +105,19 @@ def create_index(name: str, dim: int, metric: str = "cosine", **params: Any) -> 
     try:
         return cls(dim, metric, **params)
     except TypeError as exc:
-        raise InvalidConfigError(f"bad parameters for index {name!r}: {exc}") from exc
+        takes = _keywords(cls)
+        hint = f"; it takes {', '.join(takes)}" if takes else ""
+        raise InvalidConfigError(f"bad parameters for index {name!r}: {exc}{hint}") from exc
+
+
+def _keywords(cls: type) -> list[str]:
+    """The parameter names an index class's constructor takes besides dim and metric."""
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in sig.parameters.values()
+            if p.name not in ("dim", "metric") and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def load_index(path: str | os.PathLike[str], **runtime: Any) -> VectorIndex:

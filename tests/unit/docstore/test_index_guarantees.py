@@ -265,3 +265,19 @@ def test_opening_a_store_waits_for_a_save_in_progress_elsewhere(tmp_path, storag
         os.close(fd)
     t.join(20)
     assert box.get("top") == "d9" and not rebuilds
+
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+def test_index_params_without_an_index_is_a_clear_error(tmp_path, storage):
+    """``index_params`` alone used to be dropped silently: a store with no ANN index."""
+    from shoal.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match="without an index.*'index': 'hnsw'"):
+        DocumentArray(storage=storage, config=_config(storage, tmp_path, index_params={"M": 8}))
+    x = np.random.default_rng(0).standard_normal((20, 8)).astype(np.float32)
+    with DocumentArray([Document(id=f"d{i}", embedding=x[i]) for i in range(20)],
+                       storage=storage, config=_config(storage, tmp_path, index="hnsw")):
+        pass
+    with DocumentArray(storage=storage, config=_config(storage, tmp_path,
+                                                       index_params={"M": 8})) as da:
+        assert da._store._choice.kind == "hnsw" and da._store._choice.params == {"M": 8}

@@ -70,6 +70,8 @@ def test_hnsw_bad_params():
         index.search(np.ones((1, DIM), np.float32), 1, ef=0)
     with pytest.raises(InvalidConfigError):
         index.search(np.ones((1, DIM), np.float32), 1, num_threads=0)
+    with pytest.raises(InvalidConfigError, match="'Mx'.*it takes M, ef_construction, ef"):
+        create_index("hnsw", DIM, M=8, Mx=3)  # a typo: the error names what it takes
 
 
 def test_hnsw_threads_per_call_give_the_same_answer(data, labels, queries):
