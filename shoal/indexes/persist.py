@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import json
 import os
@@ -93,6 +94,8 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 _HELD = threading.local()  # the index directories this thread holds the lock of
+#: flock errors meaning "not supported here": saves then go ahead unlocked, as before locks
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}
 
 
 @contextlib.contextmanager
@@ -101,7 +104,8 @@ def locked_dir(path: str | os.PathLike[str], shared: bool = False) -> Iterator[N
     to save into it, ``shared`` to read one whole save from it. Other processes and
     threads wait; the thread holding it may enter again (a shared hold is not upgraded).
     A shared lock where this process cannot create the lock file goes ahead unlocked
-    (this process cannot save there either)."""
+    (this process cannot save there either), and so does any lock on a file system
+    without ``flock`` support."""
     root = os.path.realpath(path)
     held = _HELD.__dict__.setdefault("paths", set())
     if root in held:
@@ -112,7 +116,11 @@ def locked_dir(path: str | os.PathLike[str], shared: bool = False) -> Iterator[N
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except OSError as exc:  # a file system without flock (some network mounts)
+            if exc.errno not in _NO_FLOCK:
+                raise
         held.add(root)
         try:
             yield

@@ -161,6 +161,18 @@ def test_save_bundle_waits_for_a_save_of_another_process(tmp_path):
     assert done.is_set() and load_bundle(tmp_path)[0]["count"] == 2
 
 
+def test_save_bundle_where_flock_is_not_supported(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    save_bundle(tmp_path, {"backend": "x", "count": 1}, {"a": (".npy", npy_writer(np.arange(3)))})
+    assert load_bundle(tmp_path)[0]["count"] == 1
+
+
 def test_import_is_light():
     """Importing shoal.indexes must not import hnswlib or faiss (only building an index does)."""
     import subprocess
