@@ -44,6 +44,7 @@ from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack
 from shoal.docstore.tracking import (FetchTracker, Stored, attach_embeddings, hint_unsaved_embeddings,
                                      materialize, spread)
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
+from shoal.docstore.filter_cache import FilterCache
 from shoal.docstore.label_rows import LabelRows
 from shoal.docstore.mapped_pages import ReleaseBudget
 from shoal.docstore.lmdb_env import acquire_env, release_env
@@ -117,6 +118,7 @@ class LmdbStore:
         self.closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
         self._label_rows = LabelRows()
+        self._filter_cache = FilterCache()
         self._search_reads = ReleaseBudget(os.path.join(path, "data.mdb"))
         self._meta_raw: bytes | None = None
         self._meta_key = cfg.name.encode()
@@ -745,24 +747,37 @@ class LmdbStore:
             for i, (_, v) in enumerate(txn.cursor(db=docs_db)):
                 yield i, v
 
-    def _filtered(self, filter: dict) -> list[tuple[int, int | None]]:
-        """(position, label) of the records passing ``filter``, in order."""
+    def _filtered(self, filter: dict) -> np.ndarray:
+        """(position, label) rows of the records passing ``filter``, in order, as an
+        (n, 2) int64 array (label -1: no embedding). Kept for the snapshot read
+        (:class:`~shoal.docstore.filter_cache.FilterCache`): the same filter on an
+        unchanged store is not scanned again. Inside ``atomic()`` nothing is kept."""
         node = parse_filter(filter)
         pred = compile_filter(node)
         fields = fields_of(node)
         need_tags = "tags" in fields
         need_attrs = bool(fields - {"tags", "id", "text"})
-        out = []
+        key = self._filter_cache.key(filter)
+        positions, labels = [], []
         with self._read() as txn:
+            snapshot = txn.id() if self._txn is None else None
+            hit = self._filter_cache.get(key, snapshot)
+            if hit is not None:
+                return hit
             for pos, rec in self._scan(txn):
                 doc_id, label, _, t, g, a, _ = unpack(rec)
                 if pred(FilterView(doc_id, t, g, a, need_tags, need_attrs)):
-                    out.append((pos, label))
-        return out
+                    positions.append(pos)
+                    labels.append(-1 if label is None else label)
+        rows = np.empty((len(positions), 2), dtype=np.int64)
+        rows[:, 0] = positions
+        rows[:, 1] = labels
+        self._filter_cache.put(key, snapshot, rows)
+        return rows
 
     @_op
     def filter_positions(self, filter: dict) -> list[int]:
-        return [p for p, _ in self._filtered(filter)]
+        return self._filtered(filter)[:, 0].tolist()
 
     @_op
     @hint_unsaved_embeddings

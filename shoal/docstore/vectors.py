@@ -31,14 +31,15 @@ FIND_CHUNK = int(os.environ.get("SHOAL_FIND_CHUNK", "128"))
 
 def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str, Any],
                  column: VectorColumn, block_size: int, index: Any,
-                 filtered: Sequence[tuple[int, int | None]] | None,
+                 filtered: Sequence[tuple[int, int | None]] | np.ndarray | None,
                  dead: Callable[[], np.ndarray | None],
                  positions_of: Callable[[np.ndarray], np.ndarray],
                  params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(scores, positions) of the ``limit`` best Documents per query, -1 padded.
 
     ``filtered`` is None for an unfiltered search, else the (position, label) of every
-    Document passing the filter (pre-filtering: the result holds up to ``limit`` of them).
+    Document passing the filter (pre-filtering: the result holds up to ``limit`` of them):
+    pairs with label None, or an (n, 2) int64 array with label -1, for no embedding.
     ``index`` (an :class:`~shoal.docstore.indexing.IndexSync` or None) answers when its
     metric is the one asked and ``params`` does not say ``exact=True``.
     """
@@ -47,11 +48,15 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
     queries = as_matrix(queries, what="query vectors")
     q = queries.shape[0]
     if filtered is not None:
-        if not filtered:
+        if not len(filtered):
             return np.full((q, limit), np.nan, np.float32), np.full((q, limit), -1, np.int64)
-        if any(lab is None for _, lab in filtered):
+        if isinstance(filtered, np.ndarray):
+            arr, unembedded = filtered, bool(filtered[:, 1].min() < 0)
+        else:
+            unembedded = any(lab is None for _, lab in filtered)
+            arr = None if unembedded else np.asarray(filtered, dtype=np.int64)
+        if unembedded or arr is None:
             raise EmptyArrayError("some Documents passing the filter have no embedding; embed them first")
-        arr = np.asarray(filtered, dtype=np.int64)
         arr = arr[np.argsort(arr[:, 1])]
         allowed = np.ascontiguousarray(arr[:, 1])
         res = index.search(queries, limit, allowed=allowed, **params) if use_index else None

@@ -281,3 +281,38 @@ def test_index_params_without_an_index_is_a_clear_error(tmp_path, storage):
     with DocumentArray(storage=storage, config=_config(storage, tmp_path,
                                                        index_params={"M": 8})) as da:
         assert da._store._choice.kind == "hnsw" and da._store._choice.params == {"M": 8}
+
+
+# -- 8. a repeated filter on an unchanged LMDB store is not scanned again ------------------
+
+def test_repeated_filter_reuses_its_rows_until_any_write(tmp_path, monkeypatch):
+    from shoal.docstore.lmdb_store import LmdbStore
+
+    x = np.random.default_rng(0).standard_normal((60, 8)).astype(np.float32)
+    cfg = _config("lmdb", tmp_path, index="hnsw")
+    da = DocumentArray([Document(id=f"d{i}", tags={"g": i % 3}, embedding=x[i]) for i in range(60)],
+                       storage="lmdb", config=cfg)
+    scans = []
+    scan = LmdbStore._scan
+    monkeypatch.setattr(LmdbStore, "_scan", lambda self, txn: scans.append(1) or scan(self, txn))
+    flt = {"tags__g": {"$eq": 1}}
+    first = [m.id for m in da.find(x[4], limit=5, filter=flt)]
+    assert [m.id for m in da.find(x[4], limit=5, filter=flt)] == first
+    assert [d.id for d in da.find(filter=flt)] == [f"d{i}" for i in range(1, 60, 3)]
+    assert len(scans) == 1  # one scan for three filtered calls
+    q = np.random.default_rng(1).standard_normal(8).astype(np.float32)
+    da.extend([Document(id="new", tags={"g": 1}, embedding=q)])  # any write: scanned again
+    assert da.find(q, limit=1, filter=flt)[0].id == "new" and len(scans) == 2
+    other = DocumentArray(storage="lmdb", config=cfg)  # a write through another handle
+    del other["new"]
+    assert "new" not in [m.id for m in da.find(q, limit=5, filter=flt)] and len(scans) == 3
+    other.close()
+    da.close()
+    plain = DocumentArray([Document(id=f"p{i}", tags={"g": i % 3}) for i in range(9)],
+                          storage="lmdb", config=_config("lmdb", tmp_path / "plain"))
+    with plain._store.atomic():  # inside a write transaction: its own writes are seen
+        assert len(plain.find(filter=flt)) == 3
+        plain.extend([Document(id="tx", tags={"g": 1})])
+        assert [d.id for d in plain.find(filter=flt)][-1] == "tx"
+    assert len(plain.find(filter=flt)) == 4
+    plain.close()
