@@ -104,6 +104,8 @@ class IndexSync:
         self.dirty = False
         self.saved_rows = 0  # vec_rows of the state last saved (or loaded)
         self.save_failed = False  # the last save could not write (checkpoints pause)
+        #: live vectors when training last failed: not tried again until there are more
+        self.untrained_at: int | None = None
         if build:
             self.rebuild(strict=True)
         else:
@@ -184,7 +186,9 @@ class IndexSync:
                 if strict:
                     raise
                 self.index, self.state = None, None
+                self.untrained_at = int(live.size)
                 return
+        self.untrained_at = None
         show = self.show_progress if self.show_progress is not None else live.size >= _BAR_ROWS
         with progress(live.size, f"index {self.kind}", "vec", enabled=show) as bar:
             self._add(live, index, bar)
@@ -203,8 +207,9 @@ class IndexSync:
         ``stats``: the store's counters when the caller has just read them."""
         s = self.store.stats() if stats is None else stats
         if self.index is None or self.state is None:
-            if s["dim"]:
-                self.rebuild()
+            if s["dim"] and (self.untrained_at is None
+                             or s["vec_rows"] - s["n_dead"] > self.untrained_at):
+                self.rebuild()  # (not again while too few vectors to train on: exact)
             return
         st = self.state
         if s["epoch"] != st["epoch"] or s["dim"] != self.index.dim or _ahead(st, s):

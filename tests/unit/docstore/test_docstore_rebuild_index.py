@@ -232,11 +232,18 @@ def test_switch_on_an_empty_store_builds_on_first_vectors(disk, open_da):
     assert da._store._index.index is not None
 
 
-def test_ivf_too_small_to_train_falls_back_to_exact(disk, open_da):
+def test_ivf_too_small_to_train_falls_back_to_exact(disk, open_da, monkeypatch):
     pytest.importorskip("faiss")
+    from shoal.indexes import FaissIndex
+
     da, _ = open_da(docs(10), index="faiss", index_params={"factory": "IVF64,Flat", "nprobe": 32})
+    trained = []
+    train = FaissIndex.train
+    monkeypatch.setattr(FaissIndex, "train", lambda self, x: trained.append(len(x)) or train(self, x))
     q = QUERIES[0]
     assert [d.id for d in da.find(q, limit=3)] == [d.id for d in da.find(q, limit=3, exact=True)]
+    da.find(q, limit=3)
+    assert len(trained) <= 1  # not tried again on every search while too few vectors
     da.extend(docs(3000, start=10))  # now enough vectors: the index trains on the next search
     assert _recall(da) >= 0.8
     assert da._store._index.index is not None
