@@ -187,8 +187,18 @@ def test_apply_and_map(make_da):
 
 
 def test_summary(make_da, capsys):
-    text = make_da(docs(3, dim=4)).summary()
+    da = make_da(docs(3, dim=4))
+    text = da.summary()
     assert "Length" in text and "3" in text and "(4,) float32" in text
+    if da.storage != "memory":  # a disk store names its vector index
+        assert "Index" in text and "exact, cosine" in text
+
+
+def test_summary_names_the_ann_index(tmp_path):
+    cfg = {"path": str(tmp_path / "s"), "index": "hnsw", "index_params": {"M": 8},
+           "metric": "euclidean"}
+    with DocumentArray(docs(3, dim=4), storage="lmdb", config=cfg) as da:
+        assert "hnsw {'M': 8}, euclidean" in da.summary()
 
 
 def test_context_manager_closes(make_da):
