@@ -732,6 +732,7 @@ class LmdbStore:
             self._index.save(strict=False)
         self.closed = True
         self.tracker.clear()
+        self._filter_cache.clear()
         self.column.close()
         release_env(self.e)
 
