@@ -50,8 +50,9 @@ def duplicate_error(doc_id: str) -> DuplicateIdError:
 
 
 def check_open(store: object, method: str) -> None:
-    """Raise StoreClosedError when ``store`` is closed and ``method`` needs it open."""
-    if getattr(store, "closed", False) and method not in _WHEN_CLOSED:
+    """For a closed ``store``: StoreClosedError unless ``method`` may run closed."""
+    if method not in _WHEN_CLOSED:
+        name = getattr(store, "name", "disk")
         raise StoreClosedError(
-            f"this {getattr(store, 'name', 'disk')} array is closed; open it again, e.g. "
-            f"DocumentArray(storage={getattr(store, 'name', '...')!r}, config=...), to use it")
+            f"this {name} array is closed; open it again, e.g. "
+            f"DocumentArray(storage={name!r}, config=...), to use it")

@@ -192,7 +192,7 @@ def _find_unfiltered(store: Any, queries: np.ndarray, limit: int, metric: str, n
     try:
         def plan(one_thread: bool, meta: dict[str, Any] | None = None
                  ) -> tuple[Callable[[np.ndarray], Any], bool, bool]:
-            return searcher(limit, metric, meta=meta or store._meta(), column=store.column,
+            return searcher(limit, metric, meta=store._meta() if meta is None else meta, column=store.column,
                             block_size=block_size or store.config.block_size, index=index,
                             dead=lambda: store.dead_labels(None), params=params,
                             one_thread=one_thread)
