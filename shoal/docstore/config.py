@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from shoal.errors import InvalidConfigError
+from shoal.docstore.index_choice import check_requested
 
 __all__ = ["SqliteConfig", "LmdbConfig", "parse_config"]
 
@@ -111,4 +112,5 @@ def parse_config(cls: type, config: Mapping[str, Any] | None, backend: str) -> A
         config["path"] = tempfile.mkdtemp(prefix="shoal-lmdb-")
     cfg = cls(**config)
     cfg._validate()
+    check_requested(cfg)  # before the store creates anything
     return cfg

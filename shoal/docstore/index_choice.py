@@ -21,8 +21,8 @@ from typing import Any, Callable, Mapping
 from shoal.errors import InvalidConfigError, UnknownBackendError, UnknownMetricError
 from shoal.document.distance import canonical_metric
 
-__all__ = ["IndexChoice", "resolve", "normalize_kind", "check_metric", "switch", "open_sync",
-           "NO_INDEX"]
+__all__ = ["IndexChoice", "resolve", "normalize_kind", "check_metric", "check_requested",
+           "switch", "open_sync", "NO_INDEX"]
 
 #: names that mean "no ANN index, exact search over the vector column"
 NO_INDEX = ("exact", "none")
@@ -122,11 +122,42 @@ def requested(current: IndexChoice, index: str | None, index_params: Mapping[str
 
 
 def validate(choice: IndexChoice, dim: int | None) -> None:
-    """Build an empty index of ``choice`` to check its parameters (InvalidConfigError)."""
+    """Build an empty index of ``choice`` to check its parameters (InvalidConfigError).
+
+    Without ``dim`` (a store that has no vectors yet) an index is probed at
+    ``_PROBE_DIM``, and an error that only says the probe dimension does not fit (a
+    faiss ``PQ48`` needs a multiple of 48) is left for the first vectors to decide."""
     from shoal.indexes import create_index  # noqa: PLC0415
 
-    if choice.kind is not None:
+    if choice.kind is None:
+        return
+    try:
         create_index(choice.kind, dim or _PROBE_DIM, choice.metric, **choice.params)
+    except InvalidConfigError as exc:
+        if dim is None and _about_dimension(exc):
+            return
+        raise
+
+
+def _about_dimension(exc: InvalidConfigError) -> bool:
+    """Whether a backend refused the probe dimension rather than the parameters: a native
+    error (faiss' RuntimeError) that is not a factory string faiss cannot parse."""
+    cause = exc.__cause__
+    return isinstance(cause, RuntimeError) and "could not parse" not in str(cause)
+
+
+def check_requested(config: Any) -> None:
+    """Check the ``index`` / ``index_params`` / ``metric`` a store config asks for before
+    the store touches a file: an unknown backend, factory string, metric or parameter
+    raises here (InvalidConfigError, UnknownBackendError), not at the first search
+    after a long ``extend``. What depends on the store (its recorded choice, its
+    dimension) is checked again when it is opened."""
+    metric = check_metric(config.metric) if config.metric is not None else "cosine"
+    if config.index is None:
+        return
+    kind = normalize_kind(config.index)
+    params = _params(config.index_params) if config.index_params is not None else {}
+    validate(IndexChoice(kind, params, metric), config.n_dim)
 
 
 def open_sync(store: Any, directory: str, choice: IndexChoice, block_size: int,

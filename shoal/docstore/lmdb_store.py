@@ -217,6 +217,8 @@ class LmdbStore:
     def atomic(self, meta: bool = True) -> Iterator[Any]:
         """One write transaction (nested: a child transaction); all in or all out."""
         with self._lock:
+            if self.closed:
+                check_open(self, "atomic")
             if self._txn is not None:
                 parent, snapshot = self._txn, dict(self._tx) if self._tx is not None else None
                 pending = len(self._after_commit)

@@ -338,6 +338,8 @@ class SqliteStore:
     def atomic(self, meta: bool = True) -> Iterator[SqliteStore]:
         """One transaction (nested: a savepoint); all writes inside commit or roll back together."""
         with self._lock:
+            if self.closed:
+                check_open(self, "atomic")
             if self._depth:
                 name = f"sp{self._depth}"
                 self.db.execute(f"SAVEPOINT {name}")

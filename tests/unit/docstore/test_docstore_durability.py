@@ -138,6 +138,40 @@ def test_unknown_config_key_names_the_valid_ones(disk, make_config):
         DocumentArray(storage="nosuchstore")
 
 
+@pytest.mark.parametrize("extra, error, match", [
+    ({"index": "nope"}, UnknownBackendError, "unknown index"),
+    ({"index": "hnsw", "metric": "manhattan"}, InvalidConfigError, "metric"),
+    ({"index": "hnsw", "index_params": {"M": -1}}, InvalidConfigError, "M must be"),
+    ({"index": "hnsw", "index_params": {"bogus": 3}}, InvalidConfigError, "it takes M"),
+    ({"index": "faiss:IVFxx"}, InvalidConfigError, "could not parse"),
+    ({"index": "faiss", "index_params": {"factory": "IVF4,Flat", "nprobe": 0}},
+     InvalidConfigError, "nprobe"),
+])
+def test_bad_index_config_fails_at_open_and_creates_nothing(disk, make_config, extra, error,
+                                                            match):
+    """Without n_dim too: the error comes before a long extend, and no store is left."""
+    _files_only(disk)
+    cfg = make_config(disk.storage, **extra)
+    with pytest.raises(error, match=match):
+        DocumentArray(storage=disk.storage, config=cfg)
+    assert _files(cfg) == []
+    assert not os.path.exists(cfg.get("path", cfg.get("connection")))
+
+
+def test_index_config_that_depends_on_the_dimension_waits_for_the_vectors(disk, make_config):
+    """PQ3 cannot be probed at 64 dimensions: without n_dim the store opens and the
+    first vectors decide (96 = 32 x 3 fits; 100 would not)."""
+    pytest.importorskip("faiss")
+    da = DocumentArray(storage=disk.storage, config=make_config(disk.storage, index="faiss:PQ3x4"))
+    da.extend(Document(embedding=np.random.default_rng(i).random(96, dtype=np.float32))
+              for i in range(300))
+    assert len(da.find(np.ones(96, dtype=np.float32), limit=3)) == 3
+    da.close()
+    with pytest.raises(InvalidConfigError, match="multiple"):
+        DocumentArray(storage=disk.storage, config=make_config(disk.storage, index="faiss:PQ3x4",
+                                                               n_dim=100))
+
+
 def test_unwritable_path(disk, tmp_path):
     _files_only(disk)
     blocker = tmp_path / "a-file"
@@ -295,7 +329,8 @@ def test_a_closed_array_says_so(disk):
     for use in (lambda: len(da), lambda: da[0], lambda: list(da), lambda: "d1" in da,
                 lambda: da.extend(docs(1, start=5)), lambda: da[:, "text"],
                 lambda: da.find(np.ones(4, np.float32), limit=1),
-                lambda: da.find({"text": {"$eq": "text 1"}})):
+                lambda: da.find({"text": {"$eq": "text 1"}}),
+                lambda: da._store.atomic().__enter__()):
         with pytest.raises(StoreClosedError, match="closed; open it again"):
             use()
     da.close()  # closing again is a no-op, as for a file
