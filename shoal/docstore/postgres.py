@@ -246,6 +246,11 @@ class PostgresStore(SqliteStore):
         self._sync_column(m)
         return m
 
+    def _filter_snapshot(self) -> None:
+        """Filter results are not kept: PostgreSQL offers no cheap "changed since" counter
+        that covers other sessions' commits (see SqliteStore._filter_snapshot)."""
+        return None
+
     def _begin(self) -> None:
         import psycopg  # noqa: PLC0415
 

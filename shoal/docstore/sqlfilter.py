@@ -85,6 +85,14 @@ class _Source:
     def exists(self) -> ColumnElement:
         return (self.jtype if self.jtype is not None else self.value).is_not(None)
 
+    def checked(self, kind: str, test: ColumnElement) -> ColumnElement:
+        """``test`` on the value where the field is of ``kind``. For a JSON field the value
+        test runs first and ``json_type`` (the slower read: ~2.5x json_extract in SQLite
+        3.40) only on the rows it passes."""
+        if self.jtype is None:
+            return and_(self.is_kind(kind), test)
+        return case((test, self.is_kind(kind)), else_=false())
+
     def typed(self, kind: str) -> ColumnElement:
         """The value compared against a Python value of ``kind`` (SQLite: as stored)."""
         return self.value
@@ -107,6 +115,9 @@ class _PgSource(_Source):
             return self.value.is_not(None) if kind == "text" else false()
         return self.jtype.in_({"null": ("null",), "number": ("number", "boolean"),
                                "text": ("string",)}.get(kind, ("array", "object")))
+
+    def checked(self, kind: str, test: ColumnElement) -> ColumnElement:
+        return and_(self.is_kind(kind), test)
 
     def typed(self, kind: str) -> ColumnElement:
         if self.jtype is None:
@@ -180,8 +191,8 @@ def _eq(src: _Source, value: Any) -> ColumnElement:
     if kind == "null":
         return src.is_kind("null")
     if kind == "json":
-        return and_(src.is_kind("json"), src.json_eq(value))
-    return and_(src.is_kind(kind), src.typed(kind) == src.lit(value))
+        return src.checked("json", src.json_eq(value))
+    return src.checked(kind, src.typed(kind) == src.lit(value))
 
 
 def _cmp(src: _Source, op: str, value: Any) -> ColumnElement:
@@ -190,7 +201,7 @@ def _cmp(src: _Source, op: str, value: Any) -> ColumnElement:
         return false()
     v, x = src.lit(value), src.typed(kind)
     expr = {"$gt": x > v, "$gte": x >= v, "$lt": x < v, "$lte": x <= v}[op]
-    return and_(src.is_kind(kind), expr)
+    return src.checked(kind, expr)
 
 
 def _in(src: _Source, values: tuple) -> ColumnElement:
@@ -198,7 +209,7 @@ def _in(src: _Source, values: tuple) -> ColumnElement:
     for kind in ("number", "text"):
         vals = [v for v in values if _kind(v) == kind]
         if vals:
-            parts.append(and_(src.is_kind(kind), src.typed(kind).in_([src.lit(v) for v in vals])))
+            parts.append(src.checked(kind, src.typed(kind).in_([src.lit(v) for v in vals])))
     if any(v is None for v in values):
         parts.append(src.is_kind("null"))
     parts.extend(_eq(src, v) for v in values if _kind(v) == "json")

@@ -50,6 +50,7 @@ from shoal.errors import (BadInputError, CorruptStoreError, DocumentNotFoundErro
 from shoal.docstore.column import VectorColumn
 from shoal.docstore.vectors import ColumnRewritten, find_matches, find_vectors
 from shoal.docstore.config import SqliteConfig, parse_config
+from shoal.docstore.filter_cache import FilterCache
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
 from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
@@ -117,6 +118,7 @@ class SqliteStore:
         self._sql_by_id: dict[str, str] = {}
         self.closed = False
         self.tracker = FetchTracker(cfg.track_fetched)
+        self._filter_cache = FilterCache()
         self.t = cfg.table_name
         self._qt = f'"{self.t}"'
         self._sql_one = f"SELECT label, flags, text, tags, doc FROM {self._qt} WHERE id=?"
@@ -844,6 +846,7 @@ class SqliteStore:
             self._index.save(strict=False)
         self.closed = True
         self.tracker.clear()
+        self._filter_cache.clear()
         self.column.close()
         self._conn.close()
         self._engine.dispose()
@@ -857,11 +860,36 @@ class SqliteStore:
         params = compiled.construct_params()
         return str(compiled), [params[k] for k in compiled.positiontup]
 
+    def _filter_snapshot(self) -> Any:
+        """The store state a filter's rows are kept for (see FilterCache): commits of
+        every other connection (``data_version``, refreshed by ``_meta``), this
+        connection's own changes and the array's write counters; None inside a
+        transaction (nothing is kept)."""
+        if self._depth:
+            return None
+        m = self._meta()
+        return self._data_version, self.db.total_changes, m["seq"], m["epoch"]
+
+    def _filtered(self, filter: dict) -> np.ndarray:
+        """(position, label) rows of the Documents passing ``filter``, in position order,
+        as an (n, 2) int64 array (label -1: no embedding). Kept for the snapshot read:
+        the same filter on an unchanged store is not evaluated again."""
+        key = self._filter_cache.key(filter)
+        snapshot = self._filter_snapshot() if key is not None else None
+        hit = self._filter_cache.get(key, snapshot)
+        if hit is not None:
+            return hit
+        where, params = self._where(filter)  # taken after the snapshot: a write between is a miss next time
+        found = self.db.execute(
+            f"SELECT pos, coalesce(label, -1) FROM {self._src} WHERE {where} ORDER BY pos",
+            params).fetchall()
+        rows = np.array(found, dtype=np.int64).reshape(len(found), 2)
+        self._filter_cache.put(key, snapshot, rows)
+        return rows
+
     @_op
     def filter_positions(self, filter: dict) -> list[int]:
-        where, params = self._where(filter)
-        return [r[0] for r in self.db.execute(
-            f"SELECT pos FROM {self._src} WHERE {where} ORDER BY pos", params)]
+        return self._filtered(filter)[:, 0].tolist()
 
     @_op
     @hint_unsaved_embeddings
@@ -894,11 +922,7 @@ class SqliteStore:
                      **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """Top-``limit`` (pre-filtered) as (scores, positions): the ANN index when configured
         for this metric, else exact over the vector column in ``block_size`` rows."""
-        filtered = None
-        if filter is not None:
-            where, wparams = self._where(filter)
-            filtered = self.db.execute(f"SELECT pos, label FROM {self._src} WHERE {where}",
-                                       wparams).fetchall()
+        filtered = self._filtered(filter) if filter is not None else None
         return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
                             block_size=block_size or self.config.block_size, index=self._index,
                             filtered=filtered, dead=lambda: self.dead_labels(None),

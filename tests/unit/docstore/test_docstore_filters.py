@@ -46,6 +46,10 @@ QUERIES = [
              {"$not": {"tags__nested__a__b": {"$in": [0, 1]}}}]},
     {"tags__i": {"$gt": 5, "$lt": 9}}, {"tags__missing__deep": {"$ne": 1}},
     {"tags__color": {"$not": {"$eq": "blue"}}},
+    {"tags__nested__a": {"$eq": {"b": 1}}}, {"tags__nested__a": {"$ne": {"b": 1}}},
+    {"tags__mixed": {"$lt": "3"}}, {"tags__mixed": {"$nin": [1, "2", 3.0]}},
+    {"tags__flag": {"$in": [True]}}, {"tags__price": {"$lte": 1.5}},
+    {"tags__name": {"$gt": 5}}, {"tags__i": {"$eq": "3"}},
 ]
 
 

@@ -283,33 +283,54 @@ def test_index_params_without_an_index_is_a_clear_error(tmp_path, storage):
         assert da._store._choice.kind == "hnsw" and da._store._choice.params == {"M": 8}
 
 
-# -- 8. a repeated filter on an unchanged LMDB store is not scanned again ------------------
+# -- 8. a repeated filter on an unchanged store is not evaluated again ----------------------
 
-def test_repeated_filter_reuses_its_rows_until_any_write(tmp_path, monkeypatch):
+def _count_filter_evaluations(storage, monkeypatch):
+    """A list that grows by one each time the store evaluates a filter over its Documents
+    (LMDB: a scan of the records; sqlite: a WHERE query)."""
     from shoal.docstore.lmdb_store import LmdbStore
+    from shoal.docstore.sqlite import SqliteStore
 
+    cls, name = (LmdbStore, "_scan") if storage == "lmdb" else (SqliteStore, "_where")
+    runs, original = [], getattr(cls, name)
+    monkeypatch.setattr(cls, name, lambda self, *a: runs.append(1) or original(self, *a))
+    return runs
+
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+def test_repeated_filter_reuses_its_rows_until_any_write(tmp_path, monkeypatch, storage):
     x = np.random.default_rng(0).standard_normal((60, 8)).astype(np.float32)
-    cfg = _config("lmdb", tmp_path, index="hnsw")
+    cfg = _config(storage, tmp_path, index="hnsw")
     da = DocumentArray([Document(id=f"d{i}", tags={"g": i % 3}, embedding=x[i]) for i in range(60)],
-                       storage="lmdb", config=cfg)
-    scans = []
-    scan = LmdbStore._scan
-    monkeypatch.setattr(LmdbStore, "_scan", lambda self, txn: scans.append(1) or scan(self, txn))
+                       storage=storage, config=cfg)
+    scans = _count_filter_evaluations(storage, monkeypatch)
     flt = {"tags__g": {"$eq": 1}}
     first = [m.id for m in da.find(x[4], limit=5, filter=flt)]
     assert [m.id for m in da.find(x[4], limit=5, filter=flt)] == first
     assert [d.id for d in da.find(filter=flt)] == [f"d{i}" for i in range(1, 60, 3)]
-    assert len(scans) == 1  # one scan for three filtered calls
+    assert len(scans) == 1  # one evaluation for three filtered calls
     q = np.random.default_rng(1).standard_normal(8).astype(np.float32)
-    da.extend([Document(id="new", tags={"g": 1}, embedding=q)])  # any write: scanned again
+    da.extend([Document(id="new", tags={"g": 1}, embedding=q)])  # any write: evaluated again
     assert da.find(q, limit=1, filter=flt)[0].id == "new" and len(scans) == 2
-    other = DocumentArray(storage="lmdb", config=cfg)  # a write through another handle
+    other = DocumentArray(storage=storage, config=cfg)  # a write through another handle
     del other["new"]
     assert "new" not in [m.id for m in da.find(q, limit=5, filter=flt)] and len(scans) == 3
+    other["d0"] = Document(id="d0", tags={"g": 1}, embedding=x[0])  # another handle's replace
+    assert [d.id for d in da.find(filter=flt)][0] == "d0" and len(scans) == 4
     other.close()
+    d = da["d1"]  # a change made in place on a fetched Document, written back by sync
+    d.tags = {"g": 2}
+    da.sync()
+    assert "d1" not in [d.id for d in da.find(filter=flt)]
+    with pytest.raises(RuntimeError):  # a write rolled back: the rows are as before it
+        with da._store.atomic():
+            da.extend([Document(id="gone", tags={"g": 1}, embedding=q)])
+            raise RuntimeError
+    assert "gone" not in [d.id for d in da.find(filter=flt)]
+    assert da.find(q, limit=1, filter=flt)[0].id != "gone"
     da.close()
     plain = DocumentArray([Document(id=f"p{i}", tags={"g": i % 3}) for i in range(9)],
-                          storage="lmdb", config=_config("lmdb", tmp_path / "plain"))
+                          storage=storage, config=_config(storage, tmp_path / "plain"))
     with plain._store.atomic():  # inside a write transaction: its own writes are seen
         assert len(plain.find(filter=flt)) == 3
         plain.extend([Document(id="tx", tags={"g": 1})])
