@@ -104,8 +104,10 @@ class IndexSync:
         self.dirty = False
         self.saved_rows = 0  # vec_rows of the state last saved (or loaded)
         self.save_failed = False  # the last save could not write (checkpoints pause)
-        #: live vectors when training last failed: not tried again until there are more
+        #: live vectors when training last failed or was put off: not tried again until
+        #: there are more, and at least ``train_from``
         self.untrained_at: int | None = None
+        self.train_from = 0
         if build:
             self.rebuild(strict=True)
         else:
@@ -157,8 +159,12 @@ class IndexSync:
     def rebuild(self, strict: bool = False) -> None:
         """Build the index again from the vector column (an ordinary, supported operation).
 
-        An index that cannot be trained yet (fewer vectors than IVF lists) is left unbuilt
-        - searches are exact until it can be - unless ``strict``, which raises.
+        An index that needs training is trained once the column holds the vectors it asks
+        for (``training_rows``: 40 per IVF list, 10,000 for a product quantizer - faiss
+        warns with fewer and the lists it learns stay poor as the store grows); until
+        then it is left unbuilt and searches are exact. ``strict`` (an explicit
+        ``rebuild_index``) trains on what there is, and raises when that cannot be done
+        (fewer vectors than IVF lists).
         """
         from shoal.indexes import create_index  # noqa: PLC0415
 
@@ -174,8 +180,13 @@ class IndexSync:
                 pass
         live = self._live(0, s["vec_rows"], self.store.dead_labels(None))
         if not index.is_trained:
-            if live.size == 0:
+            need = 1 if strict else max(1, int(getattr(index, "training_rows", 1)))
+            if live.size < need:  # exact searches until the column can train it well
+                if live.size:
+                    _log.info("index %s %s: %d vectors, trained once there are %d; searches "
+                              "are exact until then", self.kind, self.params, live.size, need)
                 self.index, self.state = None, None
+                self.untrained_at, self.train_from = int(live.size), need
                 return
             want = training_sample_size(index, s["dim"])
             pick = live if live.size <= want else np.sort(
@@ -186,9 +197,9 @@ class IndexSync:
                 if strict:
                     raise
                 self.index, self.state = None, None
-                self.untrained_at = int(live.size)
+                self.untrained_at, self.train_from = int(live.size), 0
                 return
-        self.untrained_at = None
+        self.untrained_at, self.train_from = None, 0
         show = self.show_progress if self.show_progress is not None else live.size >= _BAR_ROWS
         with progress(live.size, f"index {self.kind}", "vec", enabled=show) as bar:
             self._add(live, index, bar)
@@ -207,8 +218,9 @@ class IndexSync:
         ``stats``: the store's counters when the caller has just read them."""
         s = self.store.stats() if stats is None else stats
         if self.index is None or self.state is None:
+            live = s["vec_rows"] - s["n_dead"]
             if s["dim"] and (self.untrained_at is None
-                             or s["vec_rows"] - s["n_dead"] > self.untrained_at):
+                             or (live > self.untrained_at and live >= self.train_from)):
                 self.rebuild()  # (not again while too few vectors to train on: exact)
             return
         st = self.state

@@ -249,6 +249,35 @@ def test_ivf_too_small_to_train_falls_back_to_exact(disk, open_da, monkeypatch):
     assert da._store._index.index is not None
 
 
+def test_ivf_trains_once_the_store_holds_the_vectors_it_asks_for(disk, open_da, monkeypatch):
+    """IVF16 asks for 40 vectors per list (faiss warns below 39): with fewer the store
+    searches exactly instead of training lists it would keep, poor, as the store grows;
+    an explicit rebuild_index trains on what there is."""
+    pytest.importorskip("faiss")
+    from shoal.indexes import FaissIndex
+
+    trained = []
+    train = FaissIndex.train
+    monkeypatch.setattr(FaissIndex, "train", lambda self, x: trained.append(len(x)) or train(self, x))
+    da, _ = open_da(docs(300), index="faiss", index_params={"factory": "IVF16,Flat", "nprobe": 16})
+    q = QUERIES[0]
+    exact = [d.id for d in da.find(q, limit=5, exact=True)]
+    assert [d.id for d in da.find(q, limit=5)] == exact
+    da.extend(docs(300, start=300))
+    da.find(q, limit=5)
+    assert trained == [] and da._store._index.index is None  # 600 < 640
+    da.extend(docs(100, start=600))
+    hits = da.find(QUERIES, limit=10)
+    assert trained == [700] and len(da._store._index.index) == 700
+    assert np.mean([len({d.id for d in h} & {d.id for d in e}) / 10 for h, e in
+                    zip(hits, da.find(QUERIES, limit=10, exact=True))]) >= 0.9
+
+    small, _ = open_da(docs(100), index="hnsw")
+    small.rebuild_index(index="faiss", index_params={"factory": "IVF16,Flat"},
+                        show_progress=False)
+    assert trained[-1] == 100 and len(small._store._index.index) == 100
+
+
 def test_not_inside_atomic(disk, open_da):
     da, _ = open_da(docs(50), index="hnsw")
     with da._store.atomic():
