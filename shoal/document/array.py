@@ -534,6 +534,8 @@ class DocumentArray:
         - ``find(vector, filter={...})`` -> the best ``limit`` Documents among those passing
           the filter (pre-filtering: never fewer than ``limit`` when that many pass).
 
+        ``limit=None`` ranks every Document (as :meth:`match` does).
+
         ``metric`` None is the store's configured metric (``config['metric']``: what its
         ANN index is built for; cosine in memory). Another metric is searched exactly over
         the vector column. Index parameters (``ef``, ``nprobe``, ``refine``...) go in
@@ -565,6 +567,8 @@ class DocumentArray:
         if (filter is not None or not hasattr(self._store, "find_matches")) and len(self) == 0:
             raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
         metric = self._metric_or_default(metric)
+        if limit is None:
+            limit = max(1, len(self))
         want = limit + 1 if exclude_self else limit
         rows = compute.search_matches(self, vectors, want, metric, filter, metric_name, only_id,
                                       **params)

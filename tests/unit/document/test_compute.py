@@ -74,6 +74,21 @@ def test_find_forms(make_da):
     assert many_docs[0][0].id == "d3"
 
 
+def test_find_limit_none_ranks_every_document_as_match_does(make_da):
+    docs, m = _data(25)
+    da = make_da(docs)
+    ranked = da.find(m[4], limit=None)
+    assert len(ranked) == 25 and ranked[0].id == "d4"
+    scores = [d.scores["cosine"].value for d in ranked]
+    assert scores == sorted(scores)
+    q = DocumentArray([Document(embedding=m[4])])
+    q.match(da, limit=None)
+    assert [d.id for d in q[0].matches] == [d.id for d in ranked]
+    assert len(da.find(m[4], limit=None, filter={"tags__i": {"$lt": 5}})) == 5
+    rest = da.find(Document(id="d4", embedding=m[4]), limit=None, exclude_self=True)
+    assert len(rest) == 24 and "d4" not in [d.id for d in rest]
+
+
 def test_find_with_filter_is_prefiltered(make_da):
     docs, m = _data(60)
     da = make_da(docs)
