@@ -130,6 +130,10 @@ class FaissIndex:
         transformed = isinstance(inner, faiss.IndexPreTransform)
         core = faiss.downcast_index(inner.index if transformed else inner)
         self._hnsw = isinstance(core, faiss.IndexHNSW)
+        coded = faiss.downcast_index(self._ivf) if self._ivf is not None else core
+        pq = getattr(coded, "pq", None)
+        #: centroids per product-quantizer sub-vector (0: no product quantizer)
+        self._pq_ksub = int(pq.ksub) if pq is not None else 0
         self._exact_storage = isinstance(core, (faiss.IndexFlat, faiss.IndexHNSWFlat))
         #: the distances faiss reports are the exact metric (else: codes, a transform)
         self._exact_distances = not transformed and isinstance(
@@ -180,9 +184,13 @@ class FaissIndex:
 
     @property
     def training_rows(self) -> int:
-        """How many vectors to train on: 40 per IVF list (faiss warns below 39), else the
-        10,000 a product quantizer's 256 centroids per sub-vector ask for."""
-        return 40 * int(self._ivf.nlist) if self._ivf is not None else 10_000
+        """How many vectors to train on: 40 per centroid faiss learns (it warns below 39)
+        - per IVF list, and per product-quantizer centroid (256 per sub-vector: 10,240);
+        10,000 for another index that needs training (PCA, scalar quantizer...)."""
+        rows = [40 * int(self._ivf.nlist)] if self._ivf is not None else []
+        if self._pq_ksub:
+            rows.append(40 * self._pq_ksub)
+        return max(rows) if rows else 10_000
 
     def _not_trained(self) -> IndexNotTrainedError:
         need = f"at least {self._ivf.nlist} (ideally {39 * self._ivf.nlist})" if self._ivf else "enough"

@@ -237,4 +237,9 @@ def test_training_sample_follows_the_ivf_lists_within_a_memory_cap():
     assert training_sample_size(big, 8192) == (512 << 20) // (4 * 8192)  # capped in bytes
     small = create_index("faiss", 16, "cosine", factory="IVF16,Flat")
     assert training_sample_size(small, 16) == _TRAIN_SAMPLE
+    # what a store waits for before it trains: 40 per centroid faiss learns
+    rows = {f: create_index("faiss", 32, "cosine", factory=f).training_rows
+            for f in ("IVF16,Flat", "IVF16,PQ4", "PQ4x4", "OPQ4,IVF512,PQ4", "SQ8")}
+    assert rows == {"IVF16,Flat": 640, "IVF16,PQ4": 40 * 256, "PQ4x4": 40 * 16,
+                    "OPQ4,IVF512,PQ4": 40 * 512, "SQ8": 10_000}
     assert training_sample_size(create_index("hnsw", 16, "cosine"), 16) == _TRAIN_SAMPLE
