@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from shoal.errors import CorruptStoreError, DimensionMismatchError, StoreNotWritableError
-from shoal.document.distance import knn_blocks, merge_topk
+from shoal.document.distance import canonical_metric, knn_blocks, merge_topk, normalize_rows
 
 __all__ = ["MAP_BYTES", "VectorColumn", "search_column"]
 
@@ -236,8 +236,13 @@ def search_column(col: VectorColumn, queries: np.ndarray, k: int, metric: str, *
             "embeddings; embed the queries with the same model")
     best_s = np.full((queries.shape[0], k), np.nan, dtype=np.float32)
     best_l = np.full((queries.shape[0], k), -1, dtype=np.int64)
+    cosine = canonical_metric(metric) == "cosine"
+    if cosine:
+        queries = normalize_rows(queries)  # once for every block
     for block_labels, block in _blocks(col, labels, dead, block_size):
-        s, i = knn_blocks(queries, [(0, block)], k, metric)
+        if cosine:  # a fresh copy (pread / take): scaled where it lies
+            normalize_rows(block, in_place=True)
+        s, i = knn_blocks(queries, [(0, block)], k, metric, prepared=cosine)
         lab = np.where(i >= 0, block_labels[np.maximum(i, 0)], -1)
         best_s, best_l = merge_topk(best_s, best_l, s, lab, k, metric)
     return best_s, best_l

@@ -109,10 +109,15 @@ def cosine_of_dot(dot: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - dot, 0.0, 2.0)
 
 
-def normalize_rows(m: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), as a new float32 matrix."""
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
+def normalize_rows(m: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero): a new float32 matrix, or with
+    ``in_place`` ``m`` itself (a writable float32 array the caller owns, e.g. a block just
+    read from a file: no second copy of it)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", m, m))[:, None]  # no (n, d) temporary of squares
     norms[norms == 0] = 1.0
+    if in_place:
+        m /= norms
+        return m
     return np.ascontiguousarray(m / norms, dtype=np.float32)
 
 
@@ -139,12 +144,15 @@ def _faiss():
 
 
 def _knn_block(q: np.ndarray, data: np.ndarray, k: int, metric: str,
-               data_prepared: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k of one query block against one data block, user-facing scores, best first."""
+               data_prepared: bool = False, queries_prepared: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of one query block against one data block, user-facing scores, best first.
+    For cosine, ``*_prepared`` says those rows are unit vectors already."""
     k_eff = min(k, data.shape[0])
     faiss = _faiss()
     if metric == "cosine":
-        q = normalize_rows(q)
+        if not queries_prepared:
+            q = normalize_rows(q)
         if not data_prepared:
             data = normalize_rows(data)
     if faiss is not None:
@@ -186,21 +194,27 @@ def merge_topk(scores_a: np.ndarray, ids_a: np.ndarray, scores_b: np.ndarray,
 
 
 def knn_blocks(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k: int,
-               metric: str) -> tuple[np.ndarray, np.ndarray]:
+               metric: str, *, prepared: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k over data given as ``(offset, block)`` pieces (e.g. a memory-mapped column).
 
     Peak memory is bounded by one block plus the (Q, k) result. Returned ids are
-    ``offset + row``; -1 and NaN pad rows with fewer than k candidates.
+    ``offset + row``; -1 and NaN pad rows with fewer than k candidates. ``prepared``
+    (cosine): the queries and every block are unit rows already (else the queries are
+    normalized once and each block as it comes).
     """
     metric = canonical_metric(metric)
     if k <= 0:
         raise BadInputError(f"limit / k must be a positive integer, got {k}")
     best_s = np.full((queries.shape[0], k), np.nan, dtype=np.float32)
     best_i = np.full((queries.shape[0], k), -1, dtype=np.int64)
+    cosine = metric == "cosine"
+    if cosine and not prepared:
+        queries = normalize_rows(queries)  # once, not per block
     for offset, block in blocks:
         if block.shape[0] == 0:
             continue
-        s, i = _knn_block(queries, block, k, metric)
+        s, i = _knn_block(queries, block, k, metric, data_prepared=prepared,
+                          queries_prepared=cosine)
         i = np.where(i >= 0, i + offset, -1)
         best_s, best_i = merge_topk(best_s, best_i, s, i, k, metric)
     return best_s, best_i

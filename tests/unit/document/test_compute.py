@@ -188,3 +188,14 @@ def test_match_copies_every_field_but_matches_and_scores():
     m.tags["a"] = 2
     assert src.tags["a"] == 1
     assert _light_copy(src, only_id=True).non_empty_fields == ("id",)
+
+
+def test_normalize_rows_copies_or_scales_in_place():
+    from shoal.document.distance import normalize_rows
+
+    m = np.array([[3.0, 4.0], [0.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    unit = normalize_rows(m)
+    assert unit is not m and np.allclose(m[0], [3, 4])  # the input is left alone
+    assert np.allclose(unit, [[0.6, 0.8], [0, 0], [1, 0]])
+    same = normalize_rows(m, in_place=True)
+    assert same is m and np.allclose(m, unit)  # zero rows stay zero
