@@ -87,11 +87,13 @@ def test_take_on_a_big_column_reads_with_pread_not_the_map(tmp_path, monkeypatch
     rng = np.random.default_rng(1)
     cases = [np.arange(1000), np.arange(100, 300), np.arange(0, 1000, 2)[::-1],  # dense runs
              np.sort(rng.choice(1000, 50, replace=False)), rng.integers(0, 1000, 40),  # scattered
-             np.array([5, 6, 7, 900, 5, 901, 999, 0]), np.array([42])]
+             np.array([5, 6, 7, 900, 5, 901, 999, 0]), np.array([42]),  # a few: row by row
+             rng.integers(0, 1000, 20)]
     for labels in cases:
         assert np.array_equal(col.take(labels), data[labels])
     assert np.array_equal(col.row(17), data[17])
     assert col.take(np.empty(0, np.int64)).shape == (0, 8)
-    with pytest.raises(IndexError):
-        col.take(np.array([3, 1000]))
+    for bad in ([3, 1000], [-1, 4], list(range(40)) + [1000]):
+        with pytest.raises(IndexError):
+            col.take(np.array(bad))
     col.close()
