@@ -145,6 +145,11 @@ class DocumentArray:
             return np.flatnonzero(mask).tolist()
         if isinstance(key, np.ndarray):
             key = key.tolist()
+        if (isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], (str, list))
+                and not isinstance(key[0], (str, int, np.integer))):
+            raise BadInputError(  # da[:, 'colour']: a field selector with a name that is none
+                f"unknown Document field in da[..., {key[1]!r}]; fields are "
+                f"{', '.join(sorted(_FIELD_NAMES))}, or 'tags__<key>' for a tag")
         if isinstance(key, (list, tuple, range)):
             return [self._store.position_of(k) if isinstance(k, str) else self._norm(k)
                     for k in key]
@@ -182,9 +187,9 @@ class DocumentArray:
         docs = self._select_docs(key)
         single = isinstance(key, (int, np.integer)) or (isinstance(key, str) and not key.startswith("@"))
         if isinstance(fields, str):
-            values = [getattr(d, fields) for d in docs]
+            values = [_get_field(d, fields) for d in docs]
             return values[0] if single else values
-        columns = [[getattr(d, f) for d in docs] for f in fields]
+        columns = [[_get_field(d, f) for d in docs] for f in fields]
         return [c[0] for c in columns] if single else columns
 
     # --- set -----------------------------------------------------------------------------
@@ -232,16 +237,16 @@ class DocumentArray:
         # a disk store may refuse the values (NaN, another dimension...): then the Documents
         # it handed out get their old values back, so nothing is left to fail on sync
         before = None if isinstance(self._store, MemoryStore) else [
-            (field, [getattr(d, field) for d in docs]) for field, _ in columns]
+            (field, [_get_field(d, field) for d in docs]) for field, _ in columns]
         for field, column in columns:
             for d, v in zip(docs, column):
-                setattr(d, field, v)
+                _set_field(d, field, v)
         try:
             self._write_back(docs)
         except BaseException:
             for field, column in before or ():
                 for d, v in zip(docs, column):
-                    setattr(d, field, v)
+                    _set_field(d, field, v)
             raise
 
     # --- delete --------------------------------------------------------------------------
@@ -847,15 +852,48 @@ def _as_document(value: Any) -> Document:
 _FIELD_NAMES = frozenset(FIELDS) | {"content"}
 
 
+def _is_field(name: Any) -> bool:
+    """A Document field, or a nested tag as DocArray spells it: ``'tags__a__b'``."""
+    return isinstance(name, str) and (
+        name in _FIELD_NAMES or (name.startswith("tags__") and len(name) > 6))
+
+
 def _is_attribute_key(key: Any) -> bool:
     """``(selection, 'field')`` or ``(selection, ['f1', 'f2'])``."""
     if not (isinstance(key, tuple) and len(key) == 2):
         return False
     fields = key[1]
     if isinstance(fields, str):
-        return fields in _FIELD_NAMES
-    return isinstance(fields, (list, tuple)) and bool(fields) and all(
-        isinstance(f, str) and f in _FIELD_NAMES for f in fields)
+        return _is_field(fields)
+    return isinstance(fields, (list, tuple)) and bool(fields) and all(map(_is_field, fields))
+
+
+def _get_field(d: Document, field: str) -> Any:
+    """``d.field``, or for ``'tags__a__b'`` ``d.tags['a']['b']`` (None where missing)."""
+    if not field.startswith("tags__"):
+        return getattr(d, field)
+    value: Any = d.tags
+    for k in field[6:].split("__"):
+        if not isinstance(value, dict) or k not in value:
+            return None
+        value = value[k]
+    return value
+
+
+def _set_field(d: Document, field: str, value: Any) -> None:
+    """``d.field = value``, or set the nested tag of ``'tags__a__b'`` (new dicts on the
+    path, so the Document sees its tags replaced)."""
+    if not field.startswith("tags__"):
+        setattr(d, field, value)
+        return
+    keys = field[6:].split("__")
+
+    def put(node: Any, i: int) -> dict:
+        out = dict(node) if isinstance(node, dict) else {}
+        out[keys[i]] = value if i == len(keys) - 1 else put(out.get(keys[i]), i + 1)
+        return out
+
+    d.tags = put(d.tags, 0)
 
 
 def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -63,6 +63,22 @@ def test_attribute_columns(make_da):
     assert da.texts == ["x", "y", "z"]
 
 
+def test_nested_tag_columns_as_docarray_spells_them(make_da):
+    """da[:, 'tags__a__b'] reads (None where missing) and writes a nested tag, on every
+    storage (a disk store writes the change back)."""
+    da = make_da([Document(id="a", tags={"p": {"q": 1}, "price": 3}), Document(id="b")])
+    assert da[:, "tags__price"] == [3, None]
+    assert da[:, "tags__p__q"] == [1, None]
+    assert da[:, ["id", "tags__p"]] == [["a", "b"], [{"q": 1}, None]]
+    assert da[0, "tags__p__q"] == 1 and da["a", "tags__price"] == 3
+    da[:, "tags__p__q"] = [5, 6]
+    assert da[:, "tags"] == [{"p": {"q": 5}, "price": 3}, {"p": {"q": 6}}]
+    assert da.find(filter={"tags__p__q": {"$eq": 6}})[:, "id"] == ["b"]
+    for bad in ((slice(None), "colour"), ([0, 1], ["id", "nope"])):
+        with pytest.raises(BadInputError, match="unknown Document field"):
+            da[bad]
+
+
 def test_embeddings_matrix_and_setter(make_da):
     da = make_da(docs(4))
     assert da.embeddings is None
