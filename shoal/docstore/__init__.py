@@ -14,6 +14,7 @@ module             job
 ``pg_conn``        PostgreSQL URLs, advisory-lock keys, a ``?``-placeholder DBAPI wrapper
 ``pg_column``      the vector column as a table (PostgreSQL)
 ``lmdb_store``     :class:`LmdbStore` (named sub-databases, growing map)
+``annlite_compat`` ``storage='annlite'``: DocArray 0.21's AnnLite config on an LMDB store + hnsw
 ``column``         the vector column: append-only float32 file, a row per label
 ``rows``           a Document as a stored row (codec bytes + text / tags / vector)
 ``tracking``       fetched Documents, written back on ``sync()`` when changed
@@ -46,7 +47,8 @@ from typing import Any
 
 from shoal.document.store import register_storage
 
-__all__ = ["SqliteStore", "LmdbStore", "PostgresStore", "open_sqlite", "open_lmdb", "open_postgres"]
+__all__ = ["SqliteStore", "LmdbStore", "PostgresStore", "open_sqlite", "open_lmdb", "open_postgres",
+           "open_annlite"]
 
 
 def open_sqlite(config: dict[str, Any]) -> Any:
@@ -81,6 +83,14 @@ def open_lmdb(config: dict[str, Any]) -> Any:
     return LmdbStore(config)
 
 
+def open_annlite(config: dict[str, Any]) -> Any:
+    """Build a :class:`shoal.docstore.annlite_compat.AnnliteStore` from DocArray's AnnLite
+    config (``n_dim``, ``data_path``, ``max_connection``, ``ef_construction``, ...)."""
+    from shoal.docstore.annlite_compat import AnnliteStore  # noqa: PLC0415
+
+    return AnnliteStore(config)
+
+
 def __getattr__(name: str) -> Any:
     if name == "SqliteStore":
         from shoal.docstore.sqlite import SqliteStore  # noqa: PLC0415
@@ -100,3 +110,4 @@ def __getattr__(name: str) -> Any:
 register_storage("sqlite", open_sqlite)
 register_storage("lmdb", open_lmdb)
 register_storage("postgres", open_postgres)
+register_storage("annlite", open_annlite)

@@ -257,7 +257,8 @@ def _first_duplicate(ids: list[str], existing: dict[str, int]) -> str:
 
 _REGISTRY: dict[str, Callable[[dict[str, Any]], Any]] = {"memory": MemoryStore}
 #: backends known by name whose module registers them on import (lazy)
-_LAZY = {"sqlite": "shoal.docstore", "lmdb": "shoal.docstore", "postgres": "shoal.docstore"}
+_LAZY = {"sqlite": "shoal.docstore", "lmdb": "shoal.docstore", "postgres": "shoal.docstore",
+         "annlite": "shoal.docstore"}
 
 
 def register_storage(name: str, factory: Callable[[dict[str, Any]], Any]) -> None:
