@@ -54,16 +54,36 @@ class SqliteConfig(_Common):
     ``table_name``: the array's name in that database; ``columns``: hot tags given their
     own indexed column (``{'price': 'float'}``, types float / int / str / bool);
     ``index_path``: directory for the ANN index (default: beside the sqlite file; for
-    PostgreSQL a directory under the system temp dir); ``journal_mode``: sqlite only."""
+    PostgreSQL a directory under the system temp dir); ``journal_mode`` and
+    ``synchronous`` (``PRAGMA synchronous``: OFF / NORMAL / FULL / EXTRA; NORMAL keeps
+    every commit through a crash of the process under WAL): sqlite only.
+
+    DocArray 0.21's other sqlite keys are taken, so its configs open as they are:
+    ``serialize_config`` (its protobuf options) and ``conn_config`` (its
+    ``sqlite3.connect`` arguments) have no effect - this store keeps its own record format
+    and connection settings - and ``root_id`` is accepted; ``table_name=None`` is
+    ``'docs'``."""
 
     connection: str = ""
     table_name: str = "docs"
     columns: Mapping[str, str] = field(default_factory=dict)
     journal_mode: str = "WAL"
+    synchronous: str = "NORMAL"
     index_path: str | None = None
+    serialize_config: Mapping[str, Any] = field(default_factory=dict)
+    conn_config: Mapping[str, Any] = field(default_factory=dict)
+    root_id: bool = True
 
     def _validate(self) -> None:
         super()._validate()
+        if self.table_name is None:  # DocArray's default
+            object.__setattr__(self, "table_name", "docs")
+        for key in ("serialize_config", "conn_config"):
+            if not isinstance(getattr(self, key), Mapping):
+                raise InvalidConfigError(f"{key} must be a dict, got {getattr(self, key)!r}")
+        if str(self.synchronous).upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise InvalidConfigError(
+                f"synchronous must be OFF, NORMAL, FULL or EXTRA, got {self.synchronous!r}")
         if not isinstance(self.table_name, str) or not self.table_name.isidentifier():
             raise InvalidConfigError(
                 f"table_name must be a plain identifier (letters, digits, _), got {self.table_name!r}")

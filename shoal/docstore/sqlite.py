@@ -151,7 +151,8 @@ class SqliteStore:
             url, poolclass=StaticPool,
             connect_args={"timeout": float(cfg.timeout), "check_same_thread": False,
                           "isolation_level": None})
-        event.listen(self._engine, "connect", functools.partial(on_connect, journal=cfg.journal_mode))
+        event.listen(self._engine, "connect", functools.partial(
+            on_connect, journal=cfg.journal_mode, synchronous=str(cfg.synchronous).upper()))
         try:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self.db: Any = self._conn.connection.driver_connection

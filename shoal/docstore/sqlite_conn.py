@@ -14,10 +14,11 @@ from shoal.errors import InvalidConfigError, StoreNotWritableError
 __all__ = ["on_connect", "resolve"]
 
 
-def on_connect(dbapi_conn: sqlite3.Connection, _record: Any, journal: str = "WAL") -> None:
+def on_connect(dbapi_conn: sqlite3.Connection, _record: Any, journal: str = "WAL",
+               synchronous: str = "NORMAL") -> None:
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA journal_mode={journal}")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA synchronous={synchronous}")  # (validated by SqliteConfig)
     cur.execute("PRAGMA mmap_size=1073741824")  # reads from the page cache without read() calls
     cur.close()
     dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)

@@ -172,6 +172,24 @@ def test_index_config_that_depends_on_the_dimension_waits_for_the_vectors(disk, 
                                                                n_dim=100))
 
 
+def test_docarray_sqlite_config_opens_as_written(tmp_path):
+    """DocArray 0.21's SqliteConfig keys are taken: serialize_config / conn_config /
+    root_id have no effect, synchronous sets the pragma, table_name=None is 'docs'."""
+    cfg = {"connection": str(tmp_path / "da.db"), "table_name": None, "list_like": True,
+           "serialize_config": {"protocol": "protobuf", "compress": None},
+           "conn_config": {"check_same_thread": False}, "journal_mode": "WAL",
+           "synchronous": "FULL", "root_id": True}
+    with DocumentArray(docs(3), storage="sqlite", config=cfg) as da:
+        assert da._store.t == "docs"
+        assert da._store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with DocumentArray(storage="sqlite", config=cfg) as da:
+        assert [d.id for d in da] == ["d0", "d1", "d2"]
+    for bad, match in (({"synchronous": "sometimes"}, "synchronous"),
+                       ({"conn_config": 3}, "conn_config must be a dict")):
+        with pytest.raises(InvalidConfigError, match=match):
+            DocumentArray(storage="sqlite", config={**cfg, **bad})
+
+
 def test_unwritable_path(disk, tmp_path):
     _files_only(disk)
     blocker = tmp_path / "a-file"
