@@ -17,10 +17,12 @@ on; here a filter may name them bare, as in DocArray (``{'price': ...}`` is
 ``{'tags__price': ...}``) - any other tag is still reachable as ``tags__name``.
 ``serialize_config`` and ``root_id`` (DocArray's protobuf options, subindex ids) are
 accepted and have no effect on this store's own record format. ``n_components``
-(AnnLite's PCA) is refused with what to use instead.
+(AnnLite's PCA) is refused with what to use instead, and so is a ``data_path`` that holds
+AnnLite's own files (a store written by DocArray): it is not read as an empty array.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
 import numpy as np
@@ -99,12 +101,25 @@ def bare_columns(filter: Any, columns: tuple[str, ...]) -> Any:
             for k, v in filter.items()}
 
 
+def _written_by_annlite(path: str) -> bool:
+    """Whether ``path`` holds AnnLite's own files (and no LMDB store of this one)."""
+    return (os.path.isdir(os.path.join(path, "cell_0"))
+            or os.path.exists(os.path.join(path, "offset2ids.db"))) \
+        and not os.path.exists(os.path.join(path, "data.mdb"))
+
+
 class AnnliteStore(LmdbStore):
     """An :class:`LmdbStore` with an hnsw index, opened from DocArray's AnnLite config,
     whose filters may name the configured columns bare (see the module doc)."""
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         lmdb_config, self._columns = lmdb_config_of(config)
+        path = lmdb_config.get("path")
+        if path and _written_by_annlite(path):
+            raise InvalidConfigError(
+                f"data_path {path} holds an AnnLite store written by DocArray (cell_0/, "
+                "offset2ids.db), which this store cannot read; load its Documents with "
+                "DocArray and extend them into an array opened on another data_path")
         super().__init__(lmdb_config)
 
     def _filtered(self, filter: dict) -> np.ndarray:

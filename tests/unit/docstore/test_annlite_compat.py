@@ -71,3 +71,12 @@ def test_bad_annlite_config_is_refused_before_anything_is_created(tmp_path, conf
     with pytest.raises(InvalidConfigError, match=match):
         DocumentArray(storage="annlite", config={**config, "data_path": str(path)})
     assert not path.exists()
+
+
+def test_a_data_path_written_by_annlite_itself_is_not_opened_as_an_empty_array(tmp_path):
+    """AnnLite 0.5 keeps RocksDB cells and an offset2ids.db under data_path."""
+    (tmp_path / "ws" / "cell_0").mkdir(parents=True)
+    (tmp_path / "ws" / "offset2ids.db").write_bytes(b"")
+    with pytest.raises(InvalidConfigError, match="written by DocArray"):
+        DocumentArray(storage="annlite", config={"n_dim": 3, "data_path": str(tmp_path / "ws")})
+    assert sorted(os.listdir(tmp_path / "ws")) == ["cell_0", "offset2ids.db"]
