@@ -18,6 +18,7 @@ from shoal.document.distance import as_matrix, canonical_metric
 
 from shoal.document import compute
 from shoal.document.document import FIELDS, Document, _is_tensor
+from shoal.document.docarray_kwargs import normalize_scores, split_docarray_kwargs
 from shoal.document.filters import compile_filter
 from shoal.document.selectors import traverse
 from shoal.document.store import MemoryStore, open_store
@@ -496,9 +497,11 @@ class DocumentArray:
         """For each Document here, store its ``limit`` nearest Documents of ``darray`` as
         ``.matches`` with ``scores[metric_name or metric].value`` (see shoal.document.distance
         for what each metric's score means). Queries are scored ``batch_size`` at a time.
-        ``metric`` None: the metric ``darray`` is configured with (see :meth:`find`)."""
+        ``metric`` None: the metric ``darray`` is configured with (see :meth:`find`);
+        ``params`` as for :meth:`find`."""
         metric = darray._metric_or_default(metric)
         name = metric_name or metric
+        params, normalization = split_docarray_kwargs(params)
         if limit is None:
             limit = len(darray)
         if len(self) == 0:
@@ -523,6 +526,8 @@ class DocumentArray:
                     rows = compute.exclude_self_rows([d.id for d in queries], rows, limit)
                 else:
                     rows = [r[:limit] for r in rows]
+                if normalization is not None:
+                    normalize_scores(rows, name, normalization)
                 for d, ms in zip(queries, rows):
                     d.matches = ms
                 self._write_back(queries)
@@ -544,7 +549,8 @@ class DocumentArray:
         ``metric`` None is the store's configured metric (``config['metric']``: what its
         ANN index is built for; cosine in memory). Another metric is searched exactly over
         the vector column. Index parameters (``ef``, ``nprobe``, ``refine``...) go in
-        ``params``.
+        ``params``, as do DocArray's ``normalization=(a, b)``, ``use_scipy``, ``device``,
+        ``num_worker`` (see :mod:`shoal.document.docarray_kwargs`).
         """
         if isinstance(query, dict) and filter is None:
             query, filter = None, query
@@ -572,6 +578,7 @@ class DocumentArray:
         if (filter is not None or not hasattr(self._store, "find_matches")) and len(self) == 0:
             raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
         metric = self._metric_or_default(metric)
+        params, normalization = split_docarray_kwargs(params)
         if limit is None:
             limit = max(1, len(self))
         want = limit + 1 if exclude_self else limit
@@ -579,8 +586,11 @@ class DocumentArray:
                                       **params)
         if exclude_self:
             rows = compute.exclude_self_rows(ids, rows, limit)
+        rows = [r[:limit] if len(r) > limit else r for r in rows]
+        if normalization is not None:
+            normalize_scores(rows, metric_name or metric, normalization)
         holding = DocumentArray._holding
-        results = [holding(r[:limit] if len(r) > limit else r) for r in rows]
+        results = [holding(r) for r in rows]
         return results[0] if single else results
 
     def evaluate(self, metrics: Sequence[str] | str = ("precision_at_k",),

@@ -199,3 +199,26 @@ def test_normalize_rows_copies_or_scales_in_place():
     assert np.allclose(unit, [[0.6, 0.8], [0, 0], [1, 0]])
     same = normalize_rows(m, in_place=True)
     assert same is m and np.allclose(m, unit)  # zero rows stay zero
+
+
+def test_docarray_find_and_match_keywords_run_on_every_storage(make_da, storage):
+    """DocArray's normalization / use_scipy / device / num_worker / index='text' /
+    return_root=False are taken by find and match on every storage (a disk store's index
+    would refuse unknown keywords); normalization min-max scales each query's matches."""
+    docs, m = _data(30)
+    da = make_da(docs) if storage == "memory" else make_da(docs, index="hnsw")
+    plain = [d.scores["cosine"].value for d in da.find(m[3], limit=5)]
+    scaled = da.find(m[3], limit=5, normalization=(0, 1), use_scipy=True, device="cpu",
+                     num_worker=2, index="text", return_root=False)
+    got = [d.scores["cosine"].value for d in scaled]
+    lo, hi = min(plain), max(plain)
+    assert got == pytest.approx([(v - lo) / (hi - lo + 1e-7) for v in plain], abs=1e-6)
+    assert got[0] == pytest.approx(0.0) and got[-1] == pytest.approx(1.0, abs=1e-6)
+    q = DocumentArray([Document(embedding=m[3])])
+    q.match(da, limit=5, normalization=(1, 0), num_worker=4)
+    assert [d.scores["cosine"].value for d in q[0].matches] == pytest.approx(
+        [1 - g for g in got], abs=1e-6)
+    for bad, match in (({"index": "embedding"}, "DocArray option"), ({"on": "@c"}, "DocArray option"),
+                       ({"normalization": 1}, "pair")):
+        with pytest.raises(BadInputError, match=match):
+            da.find(m[3], limit=5, **bad)
