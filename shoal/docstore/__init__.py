@@ -35,7 +35,8 @@ object. A Document passed to ``extend`` is copied at that moment: changing it la
 not change the store.
 
 Beyond the DocStore protocol both stores offer ``atomic()`` (a transaction; nested =
-savepoint), ``vacuum()``, ``stats()``, ``dead_labels(since_seq)`` and
+savepoint; reads and searches inside it see its writes - searches are exact over the vector
+column then, the ANN index takes committed rows only), ``vacuum()``, ``stats()``, ``dead_labels(since_seq)`` and
 ``rebuild_index(index=None, index_params=None, metric=None, show_progress=True)``: rebuild
 the ANN index from the vector column, or switch its type / parameters / metric in place
 (``'exact'`` drops it). A store records its index choice: reopening without

@@ -50,7 +50,8 @@ from shoal.docstore.mapped_pages import ReleaseBudget
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
                                          keys_of, pack, record_id, unpack)
-from shoal.docstore.util import check_open, duplicate_error, first_repeat, remove_file
+from shoal.docstore.util import (check_open, duplicate_error, first_repeat, remove_file,
+                                 show_pending_rows)
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
@@ -184,6 +185,8 @@ class LmdbStore:
 
     def _meta(self) -> dict[str, Any]:
         if self._tx is not None:
+            show_pending_rows(getattr(self, "column", None), self._column_path(self._tx["epoch"]),
+                              self._tx)
             return self._tx
         with self._read() as txn:
             m = self._read_meta(txn)
@@ -231,6 +234,7 @@ class LmdbStore:
                     if snapshot is not None and self._tx is not None:
                         self._tx.clear()  # in place: callers hold this dict
                         self._tx.update(snapshot)
+                        self._meta()  # the column shows the parent's rows again
                     del self._after_commit[pending:]  # e.g. an old column file stays
                     raise
                 else:
@@ -267,6 +271,8 @@ class LmdbStore:
                     txn.commit()
                 except BaseException:
                     txn.abort()
+                    if meta:
+                        self._sync_column(start)  # not the rows the transaction wrote
                     raise
                 else:
                     if meta:
@@ -814,9 +820,17 @@ class LmdbStore:
         for this metric, else exact over the vector column in ``block_size`` rows."""
         filtered = self._filtered(filter) if filter is not None else None
         return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
-                            block_size=block_size or self.config.block_size, index=self._index,
+                            block_size=block_size or self.config.block_size,
+                            index=None if self.in_write_transaction else self._index,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
+
+    @property
+    def in_write_transaction(self) -> bool:
+        """Whether this thread's ``atomic()`` block is open: searches are then exact over
+        the vector column, which shows the block's own rows (the ANN index holds only
+        committed ones and must not take rows a rollback would drop)."""
+        return self._txn is not None
 
     @property
     def default_metric(self) -> str:

@@ -40,6 +40,7 @@ from shoal.docstore.pg_column import PgColumn
 from shoal.docstore.pg_conn import PgDB, default_index_dir, lock_key, pg_url
 from shoal.docstore.sqlfilter import hot_value
 from shoal.docstore.sqlite import _META_COLS, FORMAT_VERSION, SqliteStore
+from shoal.docstore.util import show_pending_rows
 
 __all__ = ["PostgresStore"]
 
@@ -241,6 +242,8 @@ class PostgresStore(SqliteStore):
     # --- transactions -----------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
         if self._tx is not None:
+            show_pending_rows(getattr(self, "column", None), self._column_path(self._tx["epoch"]),
+                              self._tx)
             return self._tx
         m = self._read_meta()
         self._sync_column(m)

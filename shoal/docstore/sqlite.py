@@ -57,7 +57,8 @@ from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resol
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
 from shoal.docstore.tracking import (FetchTracker, Stored, hint_unsaved_embeddings, match_documents,
                                      materialize, materialize_one, spread)
-from shoal.docstore.util import check_open, duplicate_error, first_repeat, remove_file, runs
+from shoal.docstore.util import (check_open, duplicate_error, first_repeat, remove_file, runs,
+                                 show_pending_rows)
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
 
@@ -304,6 +305,8 @@ class SqliteStore:
     def _meta(self) -> dict[str, Any]:
         """The array's counters: the open transaction's, or the latest committed ones."""
         if self._tx is not None:
+            show_pending_rows(getattr(self, "column", None), self._column_path(self._tx["epoch"]),
+                              self._tx)
             return self._tx
         dv = self.db.execute("PRAGMA data_version").fetchone()[0]
         if self._meta_cache is None or dv != self._data_version:
@@ -357,6 +360,7 @@ class SqliteStore:
                     if snapshot is not None:
                         self._tx.clear()  # in place: callers hold this dict
                         self._tx.update(snapshot)
+                        self._meta()  # the column shows the outer block's rows again
                     del self._after_commit[pending:]  # e.g. an old column file stays
                     raise
                 else:
@@ -387,6 +391,8 @@ class SqliteStore:
                     pass
                 self._tx = None
                 self._meta_cache = None
+                if meta:
+                    self._sync_column(start)  # not the rows the transaction wrote
                 raise
             else:
                 if meta:
@@ -925,9 +931,16 @@ class SqliteStore:
         for this metric, else exact over the vector column in ``block_size`` rows."""
         filtered = self._filtered(filter) if filter is not None else None
         return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
-                            block_size=block_size or self.config.block_size, index=self._index,
+                            block_size=block_size or self.config.block_size,
+                            index=None if self.in_write_transaction else self._index,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
+
+    @property
+    def in_write_transaction(self) -> bool:
+        """Whether an ``atomic()`` block is open: searches are then exact over the vector
+        column, which shows the block's own rows (see LmdbStore.in_write_transaction)."""
+        return self._depth > 0
 
     @property
     def default_metric(self) -> str:

@@ -1,6 +1,8 @@
 """Small helpers shared by the disk stores."""
 from __future__ import annotations
 
+from typing import Any
+
 import os
 from typing import Iterator, Sequence
 
@@ -56,3 +58,11 @@ def check_open(store: object, method: str) -> None:
         raise StoreClosedError(
             f"this {name} array is closed; open it again, e.g. "
             f"DocumentArray(storage={name!r}, config=...), to use it")
+
+
+def show_pending_rows(column: Any, path: str, tx: dict[str, Any]) -> None:
+    """Let reads inside a write transaction see the vector rows it wrote past the committed
+    count (the column file holds them already; only this thread, holding the store lock,
+    reads meanwhile). ``path``: the column file of the transaction's epoch."""
+    if column is not None and column.path == path:
+        column.set_rows(tx["vec_rows"])

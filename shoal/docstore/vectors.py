@@ -168,7 +168,8 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
                                                    **params)
             return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name,
                               only_id)
-    metric, index, params = search_plan(metric, store._index, params)
+    metric, index, params = search_plan(  # in a write transaction: exact (see in_write_transaction)
+        metric, None if store.in_write_transaction else store._index, params)
     if not (type(queries) is np.ndarray and queries.dtype == np.float32 and queries.ndim == 2):
         queries = as_matrix(queries, what="query vectors")  # (DocumentArray.find checked its own)
     for _ in range(_TRIES):

@@ -219,6 +219,41 @@ def test_atomic_block_is_all_or_nothing_and_nests(disk):
     assert np.array_equal(da.embeddings[:, 0], [0, 1, 2, 4])
 
 
+def test_find_inside_atomic_sees_the_blocks_writes_and_a_rollback_leaves_the_index_clean(disk):
+    """Inside atomic() searches are exact over the column, which shows the block's own
+    rows; the ANN index takes only committed rows (a rollback's labels are reused)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 4), dtype=np.float32)
+    da = disk([Document(id=f"v{i}", embedding=x[i], tags={"g": i % 2}) for i in range(20)],
+              index="hnsw")
+    assert da.find(x[0], limit=1)[0].id == "v0"  # the index is built
+    store = da._store
+    with pytest.raises(KeyError):
+        with store.atomic():
+            da.extend(Document(id=f"v{i}", embedding=x[i], tags={"g": i % 2}) for i in range(20, 25))
+            assert da.find(x[22], limit=1)[0].id == "v22"
+            assert da.find(x[23], limit=1, filter={"tags__g": 1})[0].id == "v23"
+            assert np.allclose(da["v24"].embedding, x[24]) and da.embeddings.shape == (25, 4)
+            del da["v0"]
+            assert da.find(x[0], limit=1)[0].id != "v0"
+            with pytest.raises(RuntimeError):
+                with store.atomic():
+                    da.extend([Document(id="inner", embedding=x[30])])
+                    assert da.find(x[30], limit=1)[0].id == "inner"
+                    raise RuntimeError
+            assert da.find(x[30], limit=1)[0].id != "inner" and len(da) == 24
+            raise KeyError("roll back")
+    assert len(da) == 20 and "v22" not in da and da.embeddings.shape == (20, 4)
+    assert da.find(x[22], limit=1)[0].id != "v22" and da.find(x[0], limit=1)[0].id == "v0"
+    with store.atomic():  # the labels the rollback freed are written again, other vectors
+        da.extend(Document(id=f"w{i}", embedding=x[i]) for i in range(25, 30))
+        assert da.find(x[27], limit=1)[0].id == "w27"
+    assert da.find(x[27], limit=1)[0].id == "w27" and len(da) == 25
+    again = disk.reopen(da)
+    found = again.find(again.embeddings, limit=1)
+    assert [r[0].id for r in found] == again[:, "id"]
+
+
 def test_two_handles_see_each_others_commits(disk):
     da = disk(docs(3))
     other = DocumentArray(storage=disk.storage, config=disk.config(da))
