@@ -160,8 +160,9 @@ class IndexSync:
         """Build the index again from the vector column (an ordinary, supported operation).
 
         An index that needs training is trained once the column holds the vectors it asks
-        for (``training_rows``: 40 per IVF list, 10,000 for a product quantizer - faiss
-        warns with fewer and the lists it learns stay poor as the store grows); until
+        for (``training_rows``: 40 per centroid it learns, per IVF list and product-
+        quantizer centroid - faiss warns with fewer and what it learns stays poor as the
+        store grows); until
         then it is left unbuilt and searches are exact. ``strict`` (an explicit
         ``rebuild_index``) trains on what there is, and raises when that cannot be done
         (fewer vectors than IVF lists).
