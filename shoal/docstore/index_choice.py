@@ -22,7 +22,7 @@ from shoal.errors import InvalidConfigError, UnknownBackendError, UnknownMetricE
 from shoal.document.distance import canonical_metric
 
 __all__ = ["IndexChoice", "resolve", "normalize_kind", "check_metric", "check_requested",
-           "switch", "open_sync", "NO_INDEX"]
+           "describe", "switch", "open_sync", "NO_INDEX"]
 
 #: names that mean "no ANN index, exact search over the vector column"
 NO_INDEX = ("exact", "none")
@@ -158,6 +158,17 @@ def check_requested(config: Any) -> None:
     kind = normalize_kind(config.index)
     params = _params(config.index_params) if config.index_params is not None else {}
     validate(IndexChoice(kind, params, metric), config.n_dim)
+
+
+def describe(choice: IndexChoice, sync: Any) -> str:
+    """One line for ``da.summary()``: kind, parameters, metric, and whether searches are
+    exact until the store holds the vectors the index needs to train."""
+    params = f" {choice.params}" if choice.params else ""
+    text = f"{choice.kind or 'exact'}{params}, {choice.metric}"
+    waiting = getattr(sync, "train_from", 0) if sync is not None and sync.index is None else 0
+    if waiting:
+        text += f" (searches exact until {waiting:,} vectors train it)"
+    return text
 
 
 def open_sync(store: Any, directory: str, choice: IndexChoice, block_size: int,

@@ -43,7 +43,7 @@ from shoal.docstore.config import LmdbConfig, parse_config
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.tracking import (FetchTracker, Stored, attach_embeddings, hint_unsaved_embeddings,
                                      materialize, spread)
-from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
+from shoal.docstore.index_choice import IndexChoice, describe, open_sync, requested, resolve, switch
 from shoal.docstore.filter_cache import FilterCache
 from shoal.docstore.label_rows import LabelRows
 from shoal.docstore.mapped_pages import ReleaseBudget
@@ -824,6 +824,10 @@ class LmdbStore:
                             index=None if self.in_write_transaction else self._index,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
+
+    def index_summary(self) -> str:
+        """The vector index in one line, for ``da.summary()`` (see index_choice.describe)."""
+        return describe(self._choice, self._index)
 
     @property
     def in_write_transaction(self) -> bool:

@@ -53,7 +53,7 @@ from shoal.docstore.config import SqliteConfig, parse_config
 from shoal.docstore.filter_cache import FilterCache
 from shoal.docstore.rows import IN_BLOB, Row, decode, encode, encode_many, stack_vectors
 from shoal.docstore.sqlfilter import HOT_TYPES, hot_value, to_sql
-from shoal.docstore.index_choice import IndexChoice, open_sync, requested, resolve, switch
+from shoal.docstore.index_choice import IndexChoice, describe, open_sync, requested, resolve, switch
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
 from shoal.docstore.tracking import (FetchTracker, Stored, hint_unsaved_embeddings, match_documents,
                                      materialize, materialize_one, spread)
@@ -935,6 +935,10 @@ class SqliteStore:
                             index=None if self.in_write_transaction else self._index,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
+
+    def index_summary(self) -> str:
+        """The vector index in one line, for ``da.summary()`` (see index_choice.describe)."""
+        return describe(self._choice, self._index)
 
     @property
     def in_write_transaction(self) -> bool:

@@ -32,10 +32,9 @@ def array_summary(da: DocumentArray, sample: int = 1000) -> str:
     rows.append(("Fields set", ", ".join(f"{k} ({v}/{seen})" for k, v in sorted(fields.items())) or "-"))
     rows.append(("Embeddings", "; ".join(f"{s} {t}" for s, t in sorted(emb_shapes)) or "-"))
     rows.append(("Tensors", "; ".join(f"{s} {t}" for s, t in sorted(tensor_shapes)) or "-"))
-    choice = getattr(da._store, "_choice", None)  # a disk store's vector index
-    if choice is not None:
-        params = f" {choice.params}" if choice.params else ""
-        rows.append(("Index", f"{choice.kind or 'exact'}{params}, {choice.metric}"))
+    index_summary = getattr(da._store, "index_summary", None)  # a disk store's vector index
+    if index_summary is not None:
+        rows.append(("Index", index_summary()))
     width = max(len(k) for k, _ in rows)
     lines = ["DocumentArray summary", "-" * 40]
     lines += [f"{k.ljust(width)}  {v}" for k, v in rows]

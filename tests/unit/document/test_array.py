@@ -215,6 +215,15 @@ def test_summary_names_the_ann_index(tmp_path):
            "metric": "euclidean"}
     with DocumentArray(docs(3, dim=4), storage="lmdb", config=cfg) as da:
         assert "hnsw {'M': 8}, euclidean" in da.summary()
+    pytest.importorskip("faiss")
+    ivf = {"path": str(tmp_path / "f"), "index": "faiss:IVF16,Flat"}
+    with DocumentArray(docs(100, dim=4), storage="lmdb", config=ivf) as da:
+        da.find(np.ones(4, dtype=np.float32), limit=1)
+        assert "(searches exact until 640 vectors train it)" in da.summary()
+        da.extend(Document(embedding=np.random.default_rng(i).random(4, dtype=np.float32))
+                  for i in range(600))
+        da.find(np.ones(4, dtype=np.float32), limit=1)
+        assert "exact until" not in da.summary()
 
 
 def test_context_manager_closes(make_da):
