@@ -185,8 +185,7 @@ class LmdbStore:
 
     def _meta(self) -> dict[str, Any]:
         if self._tx is not None:
-            show_pending_rows(getattr(self, "column", None), self._column_path(self._tx["epoch"]),
-                              self._tx)
+            show_pending_rows(self)
             return self._tx
         with self._read() as txn:
             m = self._read_meta(txn)
@@ -234,7 +233,7 @@ class LmdbStore:
                     if snapshot is not None and self._tx is not None:
                         self._tx.clear()  # in place: callers hold this dict
                         self._tx.update(snapshot)
-                        self._meta()  # the column shows the parent's rows again
+                        show_pending_rows(self)  # the parent's rows, not the child's
                     del self._after_commit[pending:]  # e.g. an old column file stays
                     raise
                 else:

@@ -242,8 +242,7 @@ class PostgresStore(SqliteStore):
     # --- transactions -----------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
         if self._tx is not None:
-            show_pending_rows(getattr(self, "column", None), self._column_path(self._tx["epoch"]),
-                              self._tx)
+            show_pending_rows(self)
             return self._tx
         m = self._read_meta()
         self._sync_column(m)

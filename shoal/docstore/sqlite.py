@@ -305,8 +305,7 @@ class SqliteStore:
     def _meta(self) -> dict[str, Any]:
         """The array's counters: the open transaction's, or the latest committed ones."""
         if self._tx is not None:
-            show_pending_rows(getattr(self, "column", None), self._column_path(self._tx["epoch"]),
-                              self._tx)
+            show_pending_rows(self)
             return self._tx
         dv = self.db.execute("PRAGMA data_version").fetchone()[0]
         if self._meta_cache is None or dv != self._data_version:
@@ -360,7 +359,7 @@ class SqliteStore:
                     if snapshot is not None:
                         self._tx.clear()  # in place: callers hold this dict
                         self._tx.update(snapshot)
-                        self._meta()  # the column shows the outer block's rows again
+                        show_pending_rows(self)  # the outer block's rows, not the savepoint's
                     del self._after_commit[pending:]  # e.g. an old column file stays
                     raise
                 else:
@@ -886,7 +885,8 @@ class SqliteStore:
         hit = self._filter_cache.get(key, snapshot)
         if hit is not None:
             return hit
-        where, params = self._where(filter)  # taken after the snapshot: a write between is a miss next time
+        # read after the snapshot was taken: a write in between makes the next call a miss
+        where, params = self._where(filter)
         found = self.db.execute(
             f"SELECT pos, coalesce(label, -1) FROM {self._src} WHERE {where} ORDER BY pos",
             params).fetchall()

@@ -1,10 +1,8 @@
 """Small helpers shared by the disk stores."""
 from __future__ import annotations
 
-from typing import Any
-
 import os
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from shoal.errors import DuplicateIdError, StoreClosedError
 
@@ -60,9 +58,10 @@ def check_open(store: object, method: str) -> None:
             f"DocumentArray(storage={name!r}, config=...), to use it")
 
 
-def show_pending_rows(column: Any, path: str, tx: dict[str, Any]) -> None:
-    """Let reads inside a write transaction see the vector rows it wrote past the committed
-    count (the column file holds them already; only this thread, holding the store lock,
-    reads meanwhile). ``path``: the column file of the transaction's epoch."""
-    if column is not None and column.path == path:
+def show_pending_rows(store: Any) -> None:
+    """Let reads inside ``store``'s open write transaction see the vector rows it wrote past
+    the committed count (the column file holds them already; only this thread, holding the
+    store lock, reads meanwhile). After a nested rollback: the outer block's rows again."""
+    tx, column = store._tx, getattr(store, "column", None)
+    if tx is not None and column is not None and column.path == store._column_path(tx["epoch"]):
         column.set_rows(tx["vec_rows"])
