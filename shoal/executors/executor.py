@@ -15,7 +15,8 @@ Every subclass is recorded by class name (so ``uses='MyExec'`` finds it once imp
 and its ``@requests`` marks are collected into ``cls._shoal_bindings`` at class
 creation. A subclass ``__init__`` is wrapped so that ``metas`` / ``requests`` /
 ``runtime_args`` / ``workspace`` are applied before its body runs, whether or not it
-forwards ``**kwargs`` to ``super().__init__``.
+forwards ``**kwargs`` to ``super().__init__``. ``self.logger`` is the standard logger
+``shoal.executor.<name>`` (the deployment name in a Flow, else ``metas.name``).
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ __all__ = ["Executor", "ExecutorMetas", "RuntimeArgs", "executor_class", "regist
 
 #: Keywords the loader passes to every Executor besides ``uses_with``.
 RESERVED_KWARGS = ("metas", "requests", "runtime_args", "workspace", "dynamic_batching")
+
+#: Executor loggers are children of this one (``shoal.executor.<name>``).
+LOGGER_PREFIX = "shoal.executor"
 
 _REGISTRY: dict[str, type[Executor]] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -116,6 +120,11 @@ def _as_runtime_args(metas: ExecutorMetas, args: Any) -> RuntimeArgs:
     return ra
 
 
+def executor_logger(name: str) -> logging.Logger:
+    """``self.logger``: the standard logger ``shoal.executor.<name>`` (picklable by name)."""
+    return logging.getLogger(f"{LOGGER_PREFIX}.{name}")
+
+
 def _wrap_init(cls: type, init: Callable[..., None]) -> Callable[..., None]:
     sig = inspect.signature(init)
     var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
@@ -183,6 +192,7 @@ class Executor:
         ra = dict(runtime_args or {}) if not isinstance(runtime_args, RuntimeArgs) else runtime_args
         metrics = ra.pop("metrics", None) if isinstance(ra, dict) else None
         self.runtime_args = _as_runtime_args(self.metas, ra)
+        self.logger = executor_logger(self.runtime_args.name or self.metas.name)
         self._metrics = metrics
         self._closed = False
         self._shoal_lock = threading.Lock()
