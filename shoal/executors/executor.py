@@ -26,10 +26,11 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from shoal.errors import ExecutorLoadError
 from shoal.executors.decorators import DEFAULT_ENDPOINT, ENDPOINTS_ATTR
+from shoal.executors.monitor import timer
 
 __all__ = ["Executor", "ExecutorMetas", "RuntimeArgs", "executor_class", "registered_executors",
            "RESERVED_KWARGS"]
@@ -261,6 +262,16 @@ class Executor:
 
         return load_executor(source, uses_with=uses_with, uses_metas=uses_metas,
                              uses_requests=uses_requests, **kwargs)
+
+    def monitor(self, name: str, documentation: str = "") -> ContextManager[Any]:
+        """Time a block into the Prometheus summary ``name`` when monitoring is on::
+
+            with self.monitor('preprocessing_seconds', 'Time preprocessing the requests'):
+                ...
+
+        A no-op context when monitoring is off (the default)."""
+        return timer(self.__dict__.get("_metrics"), name, documentation or name,
+                     executor=self.runtime_args.name)
 
     @property
     def endpoints(self) -> list[str]:

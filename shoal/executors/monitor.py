@@ -1,4 +1,4 @@
-"""Prometheus metrics for executors: ``@monitor`` and the per-flow :class:`Metrics`.
+"""Prometheus metrics for executors: ``@monitor``, ``self.monitor(...)`` and :class:`Metrics`.
 
 ``prometheus_client`` is imported only when monitoring is switched on. Each Flow owns
 one :class:`Metrics` (a private ``CollectorRegistry``, never the global one), so two
@@ -6,15 +6,16 @@ flows in one process — or two tests — never collide on metric names.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ContextManager, TypeVar
 
 from shoal.errors import MissingExtraError
 
-__all__ = ["Metrics", "monitor", "REQUEST_METRIC"]
+__all__ = ["Metrics", "MetricsTimer", "monitor", "timer", "REQUEST_METRIC"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,11 +67,40 @@ class Metrics:
         return start_http_server(port, registry=self.registry)
 
 
+class MetricsTimer:
+    """A context manager timing its block into the summary ``name`` of ``metrics``."""
+
+    __slots__ = ("metrics", "name", "documentation", "labels", "_t0")
+
+    def __init__(self, metrics: Metrics, name: str, documentation: str = "",
+                 **labels: str) -> None:
+        self.metrics, self.name, self.documentation = metrics, name, documentation
+        self.labels = labels
+        self._t0 = 0.0
+
+    def __enter__(self) -> MetricsTimer:
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.metrics.observe(self.name, time.perf_counter() - self._t0, self.documentation,
+                             **self.labels)
+
+
+def timer(metrics: Metrics | None, name: str, documentation: str = "",
+          **labels: str) -> ContextManager[Any]:
+    """A :class:`MetricsTimer`, or a no-op context when ``metrics`` is None (monitoring off)."""
+    if metrics is None:
+        return contextlib.nullcontext()
+    return MetricsTimer(metrics, name, documentation, **labels)
+
+
 def monitor(name: str | None = None, documentation: str | None = None) -> Callable[[F], F]:
     """Time an Executor method into a Prometheus summary when monitoring is on.
 
     ``name`` defaults to ``<method>_seconds``. With monitoring off (the default) the
-    wrapper costs one attribute lookup.
+    wrapper costs one attribute lookup. Inside a method, ``with self.monitor(name, doc):``
+    times a block the same way.
     """
 
     def deco(fn: F) -> F:
@@ -83,12 +113,8 @@ def monitor(name: str | None = None, documentation: str | None = None) -> Callab
                 metrics = getattr(self, "_metrics", None)
                 if metrics is None:
                     return await fn(self, *args, **kwargs)
-                t0 = time.perf_counter()
-                try:
+                with MetricsTimer(metrics, metric, doc, executor=self.runtime_args.name):
                     return await fn(self, *args, **kwargs)
-                finally:
-                    metrics.observe(metric, time.perf_counter() - t0, doc,
-                                    executor=self.runtime_args.name)
             return awrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
@@ -96,12 +122,8 @@ def monitor(name: str | None = None, documentation: str | None = None) -> Callab
             metrics = getattr(self, "_metrics", None)
             if metrics is None:
                 return fn(self, *args, **kwargs)
-            t0 = time.perf_counter()
-            try:
+            with MetricsTimer(metrics, metric, doc, executor=self.runtime_args.name):
                 return fn(self, *args, **kwargs)
-            finally:
-                metrics.observe(metric, time.perf_counter() - t0, doc,
-                                executor=self.runtime_args.name)
         return wrapper  # type: ignore[return-value]
 
     return deco

@@ -5,8 +5,12 @@ import logging
 import pickle
 
 
+from shoal.document.array import DocumentArray
 from shoal.document.document import Document
+from shoal.document.request import DataRequest
 from shoal.executors import Executor, requests
+from shoal.executors.handler import run_sync
+from shoal.executors.monitor import Metrics
 from shoal.flow import Flow
 
 
@@ -45,3 +49,42 @@ def test_logger_assignable():
     ex = Talks()
     ex.logger = logging.getLogger("custom")
     assert ex.logger.name == "custom"
+
+
+class TimesBlocks(Executor):
+    @requests(on="/x")
+    def x(self, docs, **kwargs):
+        with self.monitor("preprocessing_seconds", "Time preprocessing the requests"):
+            n = len(docs)
+        with self.monitor("preprocessing_seconds", "Time preprocessing the requests") as t:
+            n += 0
+        for d in docs:
+            d.tags["timer"] = type(t).__name__
+        return {"n": n}
+
+
+def test_monitor_context_records_when_on():
+    metrics = Metrics()
+    ex = TimesBlocks(runtime_args={"name": "tb", "metrics": metrics})
+    run_sync(ex, [DataRequest(DocumentArray([Document()]), endpoint="/x")])
+    assert metrics.value("preprocessing_seconds", executor="tb") == 2
+    assert metrics.value("preprocessing_seconds", "_sum", executor="tb") >= 0
+    assert "Time preprocessing the requests" in _exposition(metrics)
+
+
+def test_monitor_context_is_noop_when_off():
+    with Flow().add(uses=TimesBlocks, name="tb") as f:
+        out = f.post("/x", [Document()])
+    assert out[0].tags["timer"] == "NoneType"  # nullcontext yields None
+
+
+def test_monitor_context_records_in_monitored_flow():
+    with Flow(monitoring=True).add(uses=TimesBlocks, name="tb") as f:
+        f.post("/x", [Document()])
+        assert f.metrics.value("preprocessing_seconds", executor="tb") == 2
+
+
+def _exposition(metrics: Metrics) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(metrics.registry).decode()
