@@ -7,21 +7,70 @@ or of values a Document accepts (text, dicts), a generator, a function returning
 of these, an async generator (or async iterable), or None — which sends one request
 without Documents. ``request_size <= 0`` puts everything into one request (Jina).
 An empty iterable sends nothing.
+
+``copy_inputs=True`` (what ``Flow.post`` asks for) sends light copies of the Documents
+(see :func:`copy_docs`), so an in-process executor never changes the caller's inputs.
 """
 from __future__ import annotations
 
 import inspect
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
-from shoal.document.array import DocumentArray
+from shoal.document.array import ChunkArray, DocumentArray, MatchArray
 from shoal.document.document import Document
 from shoal.document.request import DataRequest
+from shoal.document.score import NamedScore, NamedScoreMap
 from shoal.errors import BadInputError
 
 __all__ = ["RequestFactory", "is_async_inputs", "call_with_error", "flatten_responses",
-           "CrudShortcuts", "Callback"]
+           "CrudShortcuts", "Callback", "copy_doc", "copy_docs"]
 
 Callback = Callable[..., Any]
+_new = Document.__new__
+
+
+def _copy_scores(raw: Any) -> Any:
+    if type(raw) is not NamedScoreMap or not raw:  # None, empty, or an immutable pair
+        return raw
+    out = NamedScoreMap()
+    for name, s in raw.items():
+        dict.__setitem__(out, name, NamedScore(s.value, s.op_type, s.description, s.ref_id))
+    return out
+
+
+def copy_doc(d: Document) -> Document:
+    """A light copy of ``d``: its own tags, scores, location and (recursively) chunks and
+    matches; the content and embedding values (strings, bytes, arrays) are shared."""
+    n = _new(Document)
+    n._id = d._id  # noqa: SLF001 - one attribute store per slot is what keeps this cheap
+    n.parent_id = d.parent_id
+    n.granularity = d.granularity
+    n.adjacency = d.adjacency
+    n._text = d._text  # noqa: SLF001
+    n._blob = d._blob  # noqa: SLF001
+    n._tensor = d._tensor  # noqa: SLF001
+    n._embedding = d._embedding  # noqa: SLF001
+    n.uri = d.uri
+    n.mime_type = d.mime_type
+    tags = d._tags  # noqa: SLF001
+    n._tags = None if tags is None else dict(tags)  # noqa: SLF001
+    n.modality = d.modality
+    n.offset = d.offset
+    loc = d.location
+    n.location = list(loc) if type(loc) is list else loc
+    n.weight = d.weight
+    # the rest is usually empty at post time: test inline, call only when there is work
+    chunks, matches, scores, evals = d._chunks, d._matches, d._scores, d._evaluations  # noqa: SLF001
+    n._chunks = ChunkArray(copy_docs(chunks), owner=n) if chunks else None  # noqa: SLF001
+    n._matches = MatchArray(copy_docs(matches), owner=n) if matches else None  # noqa: SLF001
+    n._scores = _copy_scores(scores) if scores else scores  # noqa: SLF001
+    n._evaluations = _copy_scores(evals) if evals else evals  # noqa: SLF001
+    return n
+
+
+def copy_docs(docs: Iterable[Document]) -> list[Document]:
+    """:func:`copy_doc` of each Document."""
+    return [copy_doc(d) for d in docs]
 
 
 def _resolve(inputs: Any) -> Any:
@@ -41,11 +90,16 @@ def _as_doc(value: Any) -> Document:
     return value if isinstance(value, Document) else Document(value)
 
 
+def _as_doc_copy(value: Any) -> Document:
+    return copy_doc(value) if isinstance(value, Document) else Document(value)
+
+
 class RequestFactory:
     """Builds the DataRequests of one ``post`` (endpoint, parameters, target shared)."""
 
     def __init__(self, on: str, parameters: dict | None, request_size: int,
-                 target_executor: str | None, timeout_ms: int = 0) -> None:
+                 target_executor: str | None, timeout_ms: int = 0, *,
+                 copy_inputs: bool = False) -> None:
         if not isinstance(request_size, int) or isinstance(request_size, bool):
             raise BadInputError(f"request_size={request_size!r} must be an int")
         if parameters is not None and not isinstance(parameters, dict):
@@ -55,12 +109,19 @@ class RequestFactory:
         self.request_size = request_size if request_size > 0 else 0
         self.target = target_executor or ""
         self.timeout_ms = timeout_ms
+        self._as_doc = _as_doc_copy if copy_inputs else _as_doc
 
     def make(self, docs: Any = None) -> DataRequest:
+        """One request over ``docs`` (taken as they are)."""
         req = DataRequest(docs, endpoint=self.on, parameters=self.parameters,
                           target_executor=self.target)
         req.header.timeout_ms = self.timeout_ms
         return req
+
+    def _whole(self, docs: DocumentArray) -> DocumentArray:
+        if self._as_doc is _as_doc:
+            return docs
+        return DocumentArray._holding(copy_docs(docs))  # noqa: SLF001
 
     def iter_sync(self, inputs: Any) -> Iterator[DataRequest]:
         """Requests for sync ``inputs`` (see the module docstring)."""
@@ -69,7 +130,7 @@ class RequestFactory:
             yield self.make()
             return
         if isinstance(inputs, Document):
-            yield self.make([inputs])
+            yield self.make([self._as_doc(inputs)])
             return
         if isinstance(inputs, (str, bytes, dict)):
             yield self.make([Document(inputs)])
@@ -81,11 +142,11 @@ class RequestFactory:
         size = self.request_size
         if isinstance(inputs, DocumentArray) and (not size or len(inputs) <= size):
             if len(inputs):
-                yield self.make(inputs)
+                yield self.make(self._whole(inputs))
             return
         batch: list[Document] = []
         for value in inputs:
-            batch.append(_as_doc(value))
+            batch.append(self._as_doc(value))
             if size and len(batch) >= size:
                 yield self.make(batch)
                 batch = []
@@ -102,7 +163,7 @@ class RequestFactory:
         size = self.request_size
         batch: list[Document] = []
         async for value in inputs:
-            batch.append(_as_doc(value))
+            batch.append(self._as_doc(value))
             if size and len(batch) >= size:
                 yield self.make(batch)
                 batch = []

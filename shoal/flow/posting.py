@@ -14,8 +14,13 @@ __all__ = ["iter_requests", "run_callbacks", "error_of", "Callback"]
 
 def iter_requests(on: str, inputs: Any, parameters: dict | None, request_size: int,
                   target_executor: str | None = None) -> Iterator[DataRequest]:
-    """Yield the requests of one ``post`` (see :class:`shoal.document.posting.RequestFactory`)."""
-    return RequestFactory(on, parameters, request_size, target_executor).iter_sync(inputs)
+    """Yield the requests of one ``post`` (see :class:`shoal.document.posting.RequestFactory`).
+
+    The Documents are light copies, so the caller's inputs stay as they were (Jina
+    serialises them; an in-process executor would otherwise change them in place).
+    """
+    return RequestFactory(on, parameters, request_size, target_executor,
+                          copy_inputs=True).iter_sync(inputs)
 
 
 def error_of(resp: DataRequest) -> ExecutorError:

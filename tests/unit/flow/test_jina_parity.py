@@ -1,0 +1,68 @@
+"""Flow behaviours matched to Jina 3 (found by a probe against its semantics)."""
+from __future__ import annotations
+
+import numpy as np
+
+from shoal import Deployment, Document, DocumentArray, Executor, Flow, requests
+from shoal.document.document import Document as _Doc
+from shoal.document.posting import copy_doc
+
+
+class Count(Executor):
+    @requests
+    def count(self, docs: DocumentArray, **kwargs):
+        for d in docs:
+            d.tags["count"] = d.tags.get("count", 0) + 1
+            d.text = "seen"
+            d.matches.append(Document(text="m"))
+            if len(d.chunks):
+                d.chunks[0].tags["touched"] = True
+        docs.append(Document(text="extra"))
+
+
+def _inputs() -> DocumentArray:
+    return DocumentArray([Document(text="a", tags={"k": 1}, embedding=np.ones(3),
+                                   chunks=[Document(text="c")]),
+                          Document(text="b")])
+
+
+# --- 1. post never changes the caller's Documents ------------------------------------
+def test_flow_post_leaves_inputs_untouched() -> None:
+    inp = _inputs()
+    with Flow().add(uses=Count) as f:
+        r1 = f.post("/", inp)
+        r2 = f.post("/", inp)
+    assert len(inp) == 2
+    assert inp[0].tags == {"k": 1} and inp[0].text == "a"
+    assert len(inp[0].matches) == 0 and inp[0].chunks[0].tags == {}
+    assert r1[0] is not inp[0]
+    assert r1[0].tags == r2[0].tags == {"k": 1, "count": 1}
+    assert r1[0].id == inp[0].id and len(r1) == 3
+    assert r1[0].chunks[0].tags == {"touched": True}
+
+
+def test_post_of_single_document_and_list_and_batches_is_copied() -> None:
+    one = Document(text="x")
+    many = [Document(text=str(i)) for i in range(5)]
+    with Deployment(uses=Count) as dep:
+        dep.post("/", one)
+        dep.post("/", many, request_size=2)
+        dep.post("/", DocumentArray(many), request_size=2)
+    assert one.tags == {} and one.text == "x"
+    assert all(d.tags == {} and not len(d.matches) for d in many)
+
+
+def test_copy_doc_copies_every_slot() -> None:
+    d = Document(text="t", tags={"a": 1}, location=[1, 2], scores={"s": 0.5},
+                 matches=[Document(text="m")], embedding=np.zeros(2))
+    c = copy_doc(d)
+    for name in _Doc.__slots__[:-1]:  # a slot added to Document must be copied too
+        getattr(c, name)
+    assert c == d
+    c.tags["b"] = 2
+    c.location.append(3)
+    c.scores["s"].value = 1.0
+    c.matches[0].text = "changed"
+    assert d.tags == {"a": 1} and d.location == [1, 2]
+    assert d.scores["s"].value == 0.5 and d.matches[0].text == "m"
+    assert c.matches[0].adjacency == 1
