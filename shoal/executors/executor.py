@@ -257,7 +257,10 @@ class Executor:
     def load_config(cls, source: str | dict, uses_with: dict | None = None,
                     uses_metas: dict | None = None, uses_requests: dict | None = None,
                     **kwargs: Any) -> Executor:
-        """Build an Executor from a YAML file / dict (``jtype:``, ``with:``, ``metas:``)."""
+        """Build an Executor from a YAML file / dict (``jtype:``, ``with:``, ``metas:``).
+
+        ``context={'X': ...}`` fills ``${{ CONTEXT.X }}``; ``${{ ENV.X }}`` reads the
+        environment."""
         from shoal.executors.loader import load_executor  # noqa: PLC0415
 
         return load_executor(source, uses_with=uses_with, uses_metas=uses_metas,

@@ -12,6 +12,9 @@
 * ``'hub://MyExec'`` — the entry point ``MyExec`` in group ``shoal.executors``:
   sharing an executor is publishing an ordinary Python package.
 
+In YAML (and dict) configs, ``${{ ENV.VAR }}`` and ``${{ CONTEXT.VAR }}`` in string values
+are replaced after parsing (:func:`substitute_vars`), so a value can never inject YAML.
+
 Anything that cannot be found or built raises :class:`~shoal.errors.ExecutorLoadError`.
 """
 from __future__ import annotations
@@ -21,19 +24,91 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from shoal.errors import ExecutorLoadError
+from shoal.errors import ExecutorLoadError, InvalidConfigError
 from shoal.executors.executor import Executor, executor_class
 
-__all__ = ["ExecutorSpec", "resolve", "load_executor", "import_py_modules", "ENTRY_POINT_GROUP"]
+__all__ = ["ExecutorSpec", "resolve", "load_executor", "import_py_modules", "ENTRY_POINT_GROUP",
+           "substitute_vars"]
 
 ENTRY_POINT_GROUP = "shoal.executors"
 _HUB_PREFIXES = ("hub://", "jinahub://", "jinaai://")
 _log = logging.getLogger("shoal.executors")
+
+
+_VAR = re.compile(r"\$\{\{\s*([^{}]*?)\s*\}\}")
+_NAME = re.compile(r"(ENV|CONTEXT)\.([A-Za-z_][A-Za-z0-9_]*)\Z", re.IGNORECASE)
+
+
+def substitute_vars(tree: Any, context: Mapping[str, Any] | None = None,
+                    source: str = "config") -> Any:
+    """``tree`` with ``${{ ENV.X }}`` / ``${{ CONTEXT.X }}`` replaced in its string values.
+
+    A value that is exactly one expression takes the variable's type: a context value
+    as given, an environment value as a YAML scalar (``'8080'`` -> 8080, ``'true'`` ->
+    True; anything else stays a string). Inside a longer string the value is
+    interpolated as text. Nothing is evaluated. An unset variable, or another
+    namespace than ENV / CONTEXT, raises :class:`~shoal.errors.InvalidConfigError`.
+    """
+    return _walk(tree, dict(context or {}), source, "")
+
+
+def _walk(node: Any, context: dict[str, Any], source: str, where: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _walk(v, context, source, f"{where}.{k}" if where else str(k))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_walk(v, context, source, f"{where}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str) and "${{" in node:
+        return _substitute(node, context, source, where)
+    return node
+
+
+def _substitute(text: str, context: dict[str, Any], source: str, where: str) -> Any:
+    whole = _VAR.fullmatch(text.strip())
+    if whole:
+        return _lookup(whole.group(1), context, source, where, typed=True)
+    return _VAR.sub(lambda m: str(_lookup(m.group(1), context, source, where)), text)
+
+
+def _lookup(expr: str, context: dict[str, Any], source: str, where: str,
+            typed: bool = False) -> Any:
+    found = _NAME.match(expr)
+    at = f"{source}: {where or 'value'}: ${{{{ {expr} }}}}"
+    if not found:
+        raise InvalidConfigError(
+            f"{at} is not supported; write ${{{{ ENV.NAME }}}} (an environment variable) "
+            "or ${{ CONTEXT.NAME }} (a key of load_config(..., context={...}))")
+    space, name = found.group(1).upper(), found.group(2)
+    if space == "CONTEXT":
+        if name not in context:
+            raise InvalidConfigError(
+                f"{at} needs the context variable {name!r}, which was not given; pass "
+                f"load_config(..., context={{{name!r}: ...}})")
+        return context[name]
+    if name not in os.environ:
+        raise InvalidConfigError(
+            f"{at} needs the environment variable {name}, which is not set; export it "
+            "or write the value in the YAML")
+    return _scalar(os.environ[name]) if typed else os.environ[name]
+
+
+def _scalar(text: str) -> Any:
+    """``text`` read as a YAML scalar (int, float, bool, null) if it is one, else itself."""
+    import yaml  # noqa: PLC0415
+
+    if not text:
+        return text
+    loader = yaml.SafeLoader("")
+    tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+    if tag == "tag:yaml.org,2002:str":
+        return text
+    return loader.construct_object(yaml.ScalarNode(tag, text))
 
 
 @dataclass
@@ -131,9 +206,14 @@ def _class_by_name(name: str) -> type[Executor]:
         "module that defines it, pass the class itself, a YAML file, or 'hub://Name'")
 
 
-def _from_mapping(data: dict[str, Any], base_dir: str | None, source: str) -> ExecutorSpec:
+def _from_mapping(data: dict[str, Any], base_dir: str | None, source: str,
+                  context: Mapping[str, Any] | None = None) -> ExecutorSpec:
     if not isinstance(data, dict):
         raise ExecutorLoadError(f"{source}: expected a mapping with 'jtype:', got {data!r}")
+    try:
+        data = substitute_vars(data, context, source)
+    except InvalidConfigError as exc:
+        raise ExecutorLoadError(str(exc)) from exc
     metas = dict(data.get("metas") or {})
     py_modules = list(_as_list(data.get("py_modules")) + _as_list(metas.get("py_modules")))
     jtype = data.get("jtype") or data.get("uses") or "Executor"
@@ -163,9 +243,11 @@ def _load_yaml(path: str) -> Any:
         raise ExecutorLoadError(f"cannot read executor YAML {path}: {exc}") from exc
 
 
-def resolve(uses: Any, *, base_dir: str | None = None,
-            py_modules: list[str] | None = None) -> ExecutorSpec:
-    """Resolve ``uses`` to an :class:`ExecutorSpec` without building anything."""
+def resolve(uses: Any, *, base_dir: str | None = None, py_modules: list[str] | None = None,
+            context: Mapping[str, Any] | None = None) -> ExecutorSpec:
+    """Resolve ``uses`` to an :class:`ExecutorSpec` without building anything.
+
+    ``context`` fills ``${{ CONTEXT.X }}`` in a YAML / dict ``uses``."""
     if py_modules:
         known = isinstance(uses, str) and executor_class(uses.lstrip("!")) is not None
         import_py_modules(py_modules, base_dir, required=not known and not isinstance(uses, type))
@@ -174,7 +256,7 @@ def resolve(uses: Any, *, base_dir: str | None = None,
     if isinstance(uses, type):
         return ExecutorSpec(cls=_check_class(uses, f"uses={uses!r}"))
     if isinstance(uses, dict):
-        return _from_mapping(uses, base_dir, "uses")
+        return _from_mapping(uses, base_dir, "uses", context)
     if isinstance(uses, str):
         if uses.startswith(_HUB_PREFIXES):
             return ExecutorSpec(cls=_from_entry_point(uses.split("://", 1)[1].split("/")[0]))
@@ -187,11 +269,11 @@ def resolve(uses: Any, *, base_dir: str | None = None,
             if not os.path.isfile(path):
                 raise ExecutorLoadError(f"uses={uses!r}: no such YAML file")
             path = os.path.abspath(path)
-            return _from_mapping(_load_yaml(path), os.path.dirname(path), path)
+            return _from_mapping(_load_yaml(path), os.path.dirname(path), path, context)
         if "\n" in uses and "jtype" in uses:  # an inline YAML document
             import yaml  # noqa: PLC0415
 
-            return _from_mapping(yaml.safe_load(uses), base_dir, "uses")
+            return _from_mapping(yaml.safe_load(uses), base_dir, "uses", context)
         return ExecutorSpec(cls=_class_by_name(uses))
     raise ExecutorLoadError(f"uses= must be a class, a name, a YAML path or a dict, not {uses!r}")
 
@@ -200,9 +282,12 @@ def load_executor(uses: Any = None, *, uses_with: dict | None = None,
                   uses_metas: dict | None = None, uses_requests: dict | None = None,
                   runtime_args: dict | None = None, workspace: str | None = None,
                   py_modules: list[str] | None = None, base_dir: str | None = None,
-                  name: str | None = None) -> Executor:
-    """Resolve ``uses`` and construct it with ``uses_with`` and the Flow's metas/args."""
-    spec = resolve(uses, base_dir=base_dir, py_modules=py_modules)
+                  name: str | None = None,
+                  context: Mapping[str, Any] | None = None) -> Executor:
+    """Resolve ``uses`` and construct it with ``uses_with`` and the Flow's metas/args.
+
+    ``context`` fills ``${{ CONTEXT.X }}`` in a YAML ``uses``."""
+    spec = resolve(uses, base_dir=base_dir, py_modules=py_modules, context=context)
     kwargs = {**spec.uses_with, **(uses_with or {})}
     metas = {**spec.metas, **(uses_metas or {})}
     requests = {**spec.requests, **(uses_requests or {})}

@@ -16,7 +16,10 @@
         needs: encoder
 
 Read with ``yaml.safe_load`` only. Relative paths (``uses: x.yml``, ``py_modules``)
-resolve against the YAML file's folder.
+resolve against the YAML file's folder. After parsing, ``${{ ENV.VAR }}`` and
+``${{ CONTEXT.VAR }}`` (``Flow.load_config(path, context={'VAR': ...})``) are replaced in
+string values, keeping the variable's type when the whole value is one expression
+(``port: ${{ ENV.PORT }}`` is an int).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import InvalidConfigError
+from shoal.executors.loader import substitute_vars
 from shoal.flow.config import GATEWAY
 
 if TYPE_CHECKING:
@@ -36,24 +40,35 @@ _ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "worksp
              "runtime", "py_modules", "monitoring")
 
 
-def _read(source: Any) -> tuple[dict[str, Any], str | None]:
-    import yaml  # noqa: PLC0415
-
+def _read(source: Any) -> tuple[Any, str | None, str]:
+    """The parsed config, the folder relative paths resolve against, and a label for errors."""
     if isinstance(source, dict):
-        return source, None
+        return source, None, "Flow config"
     if isinstance(source, str) and "\n" not in source and os.path.isfile(source):
         path = os.path.abspath(source)
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-        return data, os.path.dirname(path)
+            return _safe_load(fh.read(), path), os.path.dirname(path), path
     if isinstance(source, str) and ("\n" in source or ":" in source):
-        return yaml.safe_load(source), None
+        return _safe_load(source, "Flow YAML"), None, "Flow YAML"
     raise InvalidConfigError(f"Flow.load_config: {source!r} is not a file, YAML text or dict")
 
 
-def load_flow(cls: type[Flow], source: Any, **overrides: Any) -> Flow:
-    """Build a Flow from YAML; ``overrides`` update the ``with:`` gateway keywords."""
-    data, base_dir = _read(source)
+def _safe_load(text: str, label: str) -> Any:
+    import yaml  # noqa: PLC0415
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidConfigError(f"{label}: not valid YAML: {exc}") from exc
+
+
+def load_flow(cls: type[Flow], source: Any, context: dict[str, Any] | None = None,
+              **overrides: Any) -> Flow:
+    """Build a Flow from YAML; ``overrides`` update the ``with:`` gateway keywords.
+
+    ``context`` fills ``${{ CONTEXT.X }}``; ``${{ ENV.X }}`` reads the environment."""
+    raw, base_dir, label = _read(source)
+    data = substitute_vars(raw, context, label)
     if not isinstance(data, dict):
         raise InvalidConfigError("a Flow YAML must be a mapping with 'jtype: Flow'")
     jtype = data.get("jtype", "Flow")
