@@ -102,7 +102,14 @@ def find_handler(executor: Executor, endpoint: str) -> Callable[..., Any] | None
     return table.get(endpoint) or table.get(DEFAULT_ENDPOINT)
 
 
-def merge_requests(requests: Sequence[DataRequest]) -> tuple[DataRequest, Any, Any]:
+def merge_requests(requests: Sequence[DataRequest], keep_matrix: bool = True
+                   ) -> tuple[DataRequest, Any, Any]:
+    """Join several requests into the first: docs merged by id, ``__results__`` merged.
+
+    Returns ``(request, docs_matrix, docs_map)`` (both None for one request). With
+    ``keep_matrix`` the arrays in ``docs_matrix`` keep their Documents as they came (the
+    merged docs are copies where they differ); without it they may be changed.
+    """
     first = requests[0]
     if len(requests) == 1:
         return first, None, None
@@ -112,14 +119,8 @@ def merge_requests(requests: Sequence[DataRequest]) -> tuple[DataRequest, Any, A
         key = r.routes[-1] if r.routes else str(len(docs_map))
         docs_map[key] = r.docs
     merge_results(first.parameters, [r.parameters for r in requests[1:]])
-    first.docs = reduce_docs([_copy_array(matrix[0]), *matrix[1:]])
+    first.docs = reduce_docs(matrix, copy=keep_matrix)
     return first, matrix, docs_map
-
-
-def _copy_array(docs: Any) -> Any:
-    from shoal.document.array import DocumentArray  # noqa: PLC0415
-
-    return DocumentArray(list(docs))
 
 
 def prepare(executor: Executor, requests: Sequence[DataRequest]) -> Call:

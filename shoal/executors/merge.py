@@ -8,7 +8,7 @@ on the query).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from shoal.document.score import score_names, score_value
 
@@ -24,43 +24,67 @@ _DISTANCES = frozenset({"cosine", "euclidean", "sqeuclidean", "jaccard", "distan
                         "l2", "hamming", "manhattan"})
 
 
-def reduce_doc(into: Document, other: Document) -> None:
-    """Set the non-empty fields of ``other`` on ``into``; reduce chunks and matches."""
+def _same(doc: Document) -> Document:
+    return doc
+
+
+def reduce_doc(into: Document, other: Document, take: Callable[[Document], Document] = _same
+               ) -> None:
+    """Set the non-empty fields of ``other`` on ``into``; reduce chunks and matches.
+
+    ``take`` is applied to each Document of ``other`` that ``into`` takes in (a copy,
+    when ``other`` must stay as it was).
+    """
     fields = other.non_empty_fields
     for name in fields() if callable(fields) else fields:
         if name in _NESTED:
             mine = getattr(into, name)
             if len(mine):
-                reduce_into(mine, getattr(other, name))
-            else:
+                reduce_into(mine, getattr(other, name), take)
+            elif take is _same:
                 setattr(into, name, getattr(other, name))
+            else:
+                setattr(into, name, [take(d) for d in getattr(other, name)])
         elif name in ("tags", "scores", "evaluations"):
             getattr(into, name).update(getattr(other, name))
         elif name != "id":
             setattr(into, name, getattr(other, name))
 
 
-def reduce_into(into: DocumentArray, other: Sequence[Document]) -> None:
-    """Reduce ``other`` into ``into`` in place (by id; new ids appended)."""
+def reduce_into(into: DocumentArray, other: Sequence[Document],
+                take: Callable[[Document], Document] = _same) -> None:
+    """Reduce ``other`` into ``into`` in place (by id; new ids appended, through ``take``)."""
     index = {d.id: d for d in into}
     for doc in other:
         found = index.get(doc.id)
         if found is None:
+            doc = take(doc)
             into.append(doc)
             index[doc.id] = doc
         elif found is not doc:
-            reduce_doc(found, doc)
+            reduce_doc(found, doc, take)
 
 
-def reduce_docs(arrays: Sequence[DocumentArray]) -> DocumentArray:
-    """One DocumentArray from several, merged by id; the first array is reused."""
+def reduce_docs(arrays: Sequence[DocumentArray], copy: bool = False) -> DocumentArray:
+    """One DocumentArray from several, merged by id.
+
+    By default the first array and its Documents are reused (and changed); with
+    ``copy=True`` no Document of ``arrays`` is changed, the result holding light copies
+    (:func:`shoal.document.posting.copy_doc`) wherever it would have changed one.
+    """
+    from shoal.document.array import DocumentArray  # noqa: PLC0415
+
     if not arrays:
-        from shoal.document.array import DocumentArray  # noqa: PLC0415
-
         return DocumentArray()
+    take: Callable[[Document], Document] = _same
     first = arrays[0]
+    if copy:
+        from shoal.document.posting import copy_doc, copy_docs  # noqa: PLC0415
+
+        take = copy_doc
+        first = DocumentArray._holding(copy_docs(first))  # noqa: SLF001
     for other in arrays[1:]:
-        reduce_into(first, other)
+        reduce_into(first, other, take)
     return first
 
 

@@ -174,7 +174,7 @@ class RequestRouter:
         for node in topo.order:
             ins = [avail[src].pop() for src in topo.needs[node]]
             rs, ins = self._prepare(node, ins, target)
-            resp = rs.process_sync(ins) if rs is not None else merge_requests(ins)[0]
+            resp = rs.process_sync(ins) if rs is not None else merge_requests(ins, keep_matrix=False)[0]
             if resp.is_error:
                 return resp
             avail[node] = self._fan(self._done(node, resp), self._consumers[node])
@@ -205,7 +205,7 @@ class RequestRouter:
                         return upstream
                 ins.append(avail[src].pop())
             rs, ins = self._prepare(node, ins, target)
-            resp = await rs.process(ins) if rs is not None else merge_requests(ins)[0]
+            resp = await rs.process(ins) if rs is not None else merge_requests(ins, keep_matrix=False)[0]
             if not resp.is_error:
                 avail[node] = self._fan(self._done(node, resp), self._consumers[node])
             return resp
@@ -221,4 +221,4 @@ class RequestRouter:
     def _collect(self, leaves: Sequence[DataRequest], req: DataRequest) -> DataRequest:
         if not leaves:
             return req
-        return merge_requests(list(leaves))[0]
+        return merge_requests(list(leaves), keep_matrix=False)[0]

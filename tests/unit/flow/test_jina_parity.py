@@ -66,3 +66,32 @@ def test_copy_doc_copies_every_slot() -> None:
     assert d.tags == {"a": 1} and d.location == [1, 2]
     assert d.scores["s"].value == 0.5 and d.matches[0].text == "m"
     assert c.matches[0].adjacency == 1
+
+
+# --- 5. a join's docs_matrix is what each branch returned ------------------------------
+class Tag(Executor):
+    @requests
+    def tag(self, docs: DocumentArray, **kwargs):
+        for d in docs:
+            d.tags[self.runtime_args.name] = 1
+            d.matches = [Document(id="m", tags={self.runtime_args.name: 1})]
+
+
+class Join(Executor):
+    seen: list = []
+
+    @requests
+    def join(self, docs: DocumentArray, docs_matrix: list, **kwargs):
+        Join.seen = [[(dict(d.tags), [dict(m.tags) for m in d.matches]) for d in da]
+                     for da in docs_matrix]
+        Join.merged = (dict(docs[0].tags), [dict(m.tags) for m in docs[0].matches])
+
+
+def test_join_docs_matrix_is_not_changed_by_the_merge() -> None:
+    f = (Flow().add(uses=Tag, name="a").add(uses=Tag, name="b", needs="gateway")
+         .add(uses=Tag, name="c", needs="gateway").add(uses=Join, needs=["a", "b", "c"]))
+    with f:
+        f.post("/", Document(id="q"))
+    assert Join.seen == [[({"a": 1}, [{"a": 1}])], [({"b": 1}, [{"b": 1}])],
+                         [({"c": 1}, [{"c": 1}])]]
+    assert Join.merged == ({"a": 1, "b": 1, "c": 1}, [{"a": 1, "b": 1, "c": 1}])
