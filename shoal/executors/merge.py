@@ -4,7 +4,8 @@
 array's order is kept and unseen documents are appended; for a document present in
 several arrays the non-empty fields of later ones are set on the first, and their
 ``chunks`` / ``matches`` are reduced recursively (so matches from every shard end up
-on the query).
+on the query). ``rerank_matches`` then sorts a query's matches from several shards by
+score, without dropping any.
 """
 from __future__ import annotations
 
@@ -102,37 +103,36 @@ def _ascending(name: str, parts: Sequence[Sequence[Document]]) -> bool:
     return name in _DISTANCES
 
 
-def rerank_matches(docs: DocumentArray, limit: int | None,
-                   parts: dict[str, list[Sequence[Document]]] | None = None) -> None:
-    """Sort each document's matches by its first score and keep ``limit`` of them.
+def _rank_key(name: str, asc: bool) -> Callable[[Document], float]:
+    missing = float("inf") if asc else float("-inf")
 
-    ``parts`` (doc id -> each shard's matches) restricts the work to those documents,
-    tells the sort direction (how the shards sorted) and, without ``limit``, the cut
-    (the longest shard list). Without ``parts`` the score name decides the direction
-    (distances ascending, similarities descending).
+    def key(m: Document) -> float:
+        v = _score_of(m, name)
+        return missing if v is None else v
+
+    return key
+
+
+def rerank_matches(docs: DocumentArray, limit: int | None = None,
+                   parts: dict[str, list[Sequence[Document]]] | None = None) -> None:
+    """Sort each document's matches by their first score (stable); keep ``limit`` if given.
+
+    ``parts`` (doc id -> each shard's matches) restricts the work to those documents and
+    tells the sort direction (how the shards sorted); without it the score name decides
+    (distances ascending, similarities descending). Matches without scores keep their
+    order. Nothing is cut unless ``limit`` is given.
     """
     for doc in docs:
         matches = doc._matches  # noqa: SLF001
         if not matches or (parts is not None and doc.id not in parts):
             continue
-        cut = limit
-        if cut is None and parts is not None:
-            cut = max(len(p) for p in parts[doc.id])
         name = next((n for m in matches for n in score_names(m._scores)), None)  # noqa: SLF001
-        if name is None:
-            if cut is not None and len(matches) > cut:
-                doc.matches = list(matches)[:cut]
-            continue
-        asc = _ascending(name, (parts or {}).get(doc.id) or [matches])
-        missing = float("inf") if asc else float("-inf")
-
-        def key(m: Document, _n: str = name, _miss: float = missing) -> float:
-            v = _score_of(m, _n)
-            return _miss if v is None else v
-
-        ranked = sorted(matches, key=key, reverse=not asc)
-        if cut is not None:
-            ranked = ranked[:cut]
+        ranked = list(matches)
+        if name is not None:
+            asc = _ascending(name, (parts or {}).get(doc.id) or [matches])
+            ranked.sort(key=_rank_key(name, asc), reverse=not asc)
+        if limit is not None:
+            ranked = ranked[:limit]
         doc.matches = ranked
 
 

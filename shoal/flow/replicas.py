@@ -1,10 +1,11 @@
 """One deployment at run time: shards x replicas of workers, polling and merging.
 
 ``ANY`` polling sends a request to one shard (round robin); ``ALL`` sends a copy to
-every shard and merges the responses by document id. When several shards return
-matches for the same query, the matches are re-ranked by score and cut to
-``parameters['limit']`` (or the longest shard's list). Replicas of a shard take
-requests round robin.
+every shard and merges the responses by document id (DocArray's ``reduce_all``, as
+Jina): every shard's matches and chunks end up on the query. When several shards return
+matches for the same query, those are sorted by their first score (the global ranking;
+the direction read from how the shards sorted), none dropped — take ``matches[:k]`` for
+a global top k. Replicas of a shard take requests round robin.
 """
 from __future__ import annotations
 
@@ -125,6 +126,5 @@ def _merge_all(responses: list[DataRequest]) -> DataRequest:
     merge_results(first.parameters, [r.parameters for r in responses[1:]])
     multi = {k: v for k, v in parts.items() if len(v) > 1}
     if multi:
-        limit = first.parameters.get("limit")
-        rerank_matches(first.docs, int(limit) if limit is not None else None, multi)
+        rerank_matches(first.docs, None, multi)
     return first

@@ -95,3 +95,21 @@ def test_join_docs_matrix_is_not_changed_by_the_merge() -> None:
     assert Join.seen == [[({"a": 1}, [{"a": 1}])], [({"b": 1}, [{"b": 1}])],
                          [({"c": 1}, [{"c": 1}])]]
     assert Join.merged == ({"a": 1, "b": 1, "c": 1}, [{"a": 1, "b": 1, "c": 1}])
+
+
+# --- 2. shards + ALL keep every shard's matches and chunks ----------------------------
+class ShardParts(Executor):
+    @requests
+    def parts(self, docs: DocumentArray, **kwargs):
+        sid = self.runtime_args.shard_id
+        for d in docs:
+            d.matches = [Document(text=f"{sid}-{i}") for i in range(2 + sid)]
+            d.chunks = [Document(text=f"c{sid}")]
+
+
+def test_all_polling_concatenates_unscored_matches_and_chunks() -> None:
+    with Flow().add(uses=ShardParts, shards=3, polling="ALL") as f:
+        q = f.post("/", Document(), parameters={"limit": 1})[0]
+    assert [m.text for m in q.matches] == ["0-0", "0-1", "1-0", "1-1", "1-2",
+                                           "2-0", "2-1", "2-2", "2-3"]
+    assert [c.text for c in q.chunks] == ["c0", "c1", "c2"]
