@@ -14,8 +14,12 @@ Routes (Jina 3's)::
 
 The body is Jina's JSON (``{"data": [...], "parameters": {...}, "exec_endpoint": "/x",
 "target_executor": "..."}``) and the answer is the response in the same shape, so
-curl examples written for Jina work. With ``Content-Type: application/x-protobuf`` the
-body and the answer are ``RequestProto`` bytes instead (what shoal's Client sends).
+curl examples written for Jina work. Embeddings and tensors in the JSON answer are plain
+nested lists (``"embedding": [0.1, 0.2]``, as Jina 3 / DocArray 0.21 write them); the
+request may carry either lists or ``{"dtype", "shape", "data": base64}`` objects. A
+caller that wants the exact dtype back sends ``X-Shoal-Array-Format: base64``. With
+``Content-Type: application/x-protobuf`` the body and the answer are ``RequestProto``
+bytes instead (what shoal's Client sends: raw bytes, the fastest path).
 Errors: undecodable body 400, unknown route or endpoint 404, too large 413, timeout
 504, an executor failure 500 — each with the error in ``header.status.exception``.
 """
@@ -37,9 +41,14 @@ if TYPE_CHECKING:
     from shoal.serve.gateway.handler import GatewayHandler
 
 __all__ = ["HTTPGateway", "WebSocketGateway", "build_app", "PROTOBUF_MEDIA_TYPE",
-           "CRUD_ENDPOINTS"]
+           "CRUD_ENDPOINTS", "ARRAY_FORMAT_HEADER", "encode_response"]
 
 PROTOBUF_MEDIA_TYPE = "application/x-protobuf"
+#: Request header choosing how a JSON answer writes arrays: ``list`` (default) or ``base64``.
+ARRAY_FORMAT_HEADER = "x-shoal-array-format"
+#: Jina 3 / DocArray 0.21 clients (curl, JS) read embeddings as plain lists.
+DEFAULT_ARRAY_FORMAT = "list"
+_ARRAY_FORMATS = ("list", "base64")
 #: path -> HTTP method, as in Jina 3.
 CRUD_ENDPOINTS = {"/index": "POST", "/search": "POST", "/update": "PUT", "/delete": "DELETE"}
 _BODY_DOC = {
@@ -102,10 +111,22 @@ def decode_request(body: bytes, protobuf: bool) -> DataRequest:
     return request_from_json_dict(loads_json(body) if body.strip() else {})
 
 
-def encode_response(resp: DataRequest, protobuf: bool) -> bytes:
+def encode_response(resp: DataRequest, protobuf: bool,
+                    array_format: str = DEFAULT_ARRAY_FORMAT) -> bytes:
+    """``RequestProto`` bytes, or Jina's JSON with arrays as ``array_format``."""
     if protobuf:
         return request_to_bytes(resp)
-    return dumps_json(request_to_json_dict(resp), "the response").encode()
+    body = request_to_json_dict(resp, array_format=array_format)
+    return dumps_json(body, "the response").encode()
+
+
+def array_format_of(headers: Any) -> str:
+    """The ``X-Shoal-Array-Format`` asked for (MalformedDataError if not list / base64)."""
+    value = (headers.get(ARRAY_FORMAT_HEADER) or DEFAULT_ARRAY_FORMAT).strip().lower()
+    if value not in _ARRAY_FORMATS:
+        raise MalformedDataError(
+            f"{ARRAY_FORMAT_HEADER}: {value!r} is not one of {', '.join(_ARRAY_FORMATS)}")
+    return value
 
 
 def build_app(handler: GatewayHandler, config: GatewayConfig) -> Any:
@@ -122,25 +143,30 @@ def build_app(handler: GatewayHandler, config: GatewayConfig) -> Any:
                            allow_methods=["*"], allow_headers=["*"])
     limit = config.max_request_bytes
 
-    def respond(resp: DataRequest, protobuf: bool) -> Any:
+    def respond(resp: DataRequest, protobuf: bool,
+                array_format: str = DEFAULT_ARRAY_FORMAT) -> Any:
         status, _ = error_status(resp.header.error)
-        return Response(encode_response(resp, protobuf), status_code=status,
+        return Response(encode_response(resp, protobuf, array_format), status_code=status,
                         media_type=PROTOBUF_MEDIA_TYPE if protobuf else "application/json")
 
     def route(endpoint: str | None) -> Any:
         async def serve(request: fastapi.Request) -> Any:
             protobuf = request.headers.get("content-type", "").startswith(PROTOBUF_MEDIA_TYPE)
             try:
+                array_format = array_format_of(request.headers)
+            except MalformedDataError as exc:
+                return respond(handler.malformed(exc), protobuf)
+            try:
                 body = await read_body(request, limit)
             except RequestTooLargeError as exc:
-                return respond(handler.rejected(None, exc), protobuf)
+                return respond(handler.rejected(None, exc), protobuf, array_format)
             try:
                 req = decode_request(body, protobuf)
             except MalformedDataError as exc:
-                return respond(handler.malformed(exc), protobuf)
+                return respond(handler.malformed(exc), protobuf, array_format)
             if endpoint is not None:
                 req.header.exec_endpoint = endpoint
-            return respond(await handler.handle(req), protobuf)
+            return respond(await handler.handle(req), protobuf, array_format)
         serve.__annotations__["request"] = fastapi.Request  # resolved here, not by name
         return serve
 

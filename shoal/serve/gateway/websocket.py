@@ -1,7 +1,8 @@
 """The WebSocket route: many requests streamed over one connection at ``ws://host:port/``.
 
 A binary frame is a ``RequestProto``; a text frame is Jina's JSON body. Each answer
-uses the frame type of its request. Requests of one connection are processed
+uses the frame type of its request; JSON answers write arrays as plain lists unless the
+handshake sent ``X-Shoal-Array-Format: base64``. Requests of one connection are processed
 concurrently — at most ``prefetch`` at a time, after which the gateway stops reading
 the socket (backpressure) — and answered as they finish; the client matches answers
 by request id. A frame that cannot be decoded is answered with a MalformedDataError
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["add_websocket_route", "serve_connection"]
 
 
-async def serve_connection(ws: Any, handler: GatewayHandler, prefetch: int) -> None:
+async def serve_connection(ws: Any, handler: GatewayHandler, prefetch: int,
+                           array_format: str = "list") -> None:
     """Answer the requests of one accepted starlette WebSocket until it closes."""
     from starlette.websockets import WebSocketDisconnect  # noqa: PLC0415
 
@@ -34,7 +36,7 @@ async def serve_connection(ws: Any, handler: GatewayHandler, prefetch: int) -> N
     tasks: set[asyncio.Task] = set()
 
     async def send(resp: DataRequest, binary: bool) -> None:
-        data = encode_response(resp, binary)
+        data = encode_response(resp, binary, array_format)
         async with send_lock:
             if binary:
                 await ws.send_bytes(data)
@@ -80,9 +82,16 @@ def add_websocket_route(app: Any, handler: GatewayHandler, config: GatewayConfig
     """Serve the WebSocket protocol at ``/`` of ``app``."""
     from starlette.websockets import WebSocket  # noqa: PLC0415
 
+    from shoal.serve.gateway.http import array_format_of  # noqa: PLC0415
+
     async def endpoint(websocket: WebSocket) -> None:
+        try:
+            array_format = array_format_of(websocket.headers)
+        except MalformedDataError as exc:
+            await websocket.close(code=1008, reason=str(exc)[:120])
+            return
         await websocket.accept()
-        await serve_connection(websocket, handler, config.prefetch)
+        await serve_connection(websocket, handler, config.prefetch, array_format)
 
     endpoint.__annotations__["websocket"] = WebSocket
     app.add_api_websocket_route("/", endpoint)
