@@ -8,7 +8,8 @@ caller can run the method its own way (inline, in a thread pool, or awaited)::
     response = finish(executor, call, result)  # Jina 3 return semantics
 
 Return semantics (Jina 3): a DocumentArray replaces the docs; ``None`` keeps the
-(possibly mutated) docs; a dict goes to ``parameters['__results__'][<name>]``.
+(possibly mutated) docs; a dict goes to ``parameters['__results__'][<name>]`` (and, in a
+sharded deployment, to ``['<name>/shard-<s>/rep-<r>']`` too: see :func:`result_keys`).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from shoal.executors.executor import Executor
 
 __all__ = ["Call", "executor_parameters", "merge_requests", "prepare", "finish", "find_handler",
-           "run_sync", "run_async", "invoke_sync", "invoke_async", "ARG_NAMES"]
+           "run_sync", "run_async", "invoke_sync", "invoke_async", "result_keys", "ARG_NAMES"]
 
 #: Arguments a handler may ask for by name.
 ARG_NAMES = ("docs", "parameters", "docs_matrix", "docs_map")
@@ -151,13 +152,25 @@ def finish(executor: Executor, call: Call, result: Any) -> DataRequest:
         results = req.parameters.get("__results__")
         if not isinstance(results, dict):
             results = req.parameters["__results__"] = {}
-        results[executor.runtime_args.name or executor.metas.name] = result
+        for key in result_keys(executor):
+            results[key] = result
     else:
         raise TypeError(
             f"{type(executor).__name__}.{getattr(call.fn, '__name__', '?')} returned "
             f"{type(result).__name__}; an executor method must return a DocumentArray, "
             "a dict or None")
     return req
+
+
+def result_keys(executor: Executor) -> tuple[str, ...]:
+    """Where a returned dict goes in ``parameters['__results__']``: the executor's name,
+    and for a sharded deployment also Jina's pod name ``'<name>/shard-<s>/rep-<r>'``, so
+    the dicts of ALL-polled shards all survive the merge (the bare name keeps the last)."""
+    ra = executor.runtime_args
+    name = ra.name or executor.metas.name
+    if getattr(ra, "shards", 1) > 1:
+        return name, f"{name}/shard-{ra.shard_id}/rep-{ra.replica_id}"
+    return (name,)
 
 
 def run_sync(executor: Executor, requests: Sequence[DataRequest]) -> DataRequest:

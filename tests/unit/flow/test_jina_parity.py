@@ -113,3 +113,25 @@ def test_all_polling_concatenates_unscored_matches_and_chunks() -> None:
     assert [m.text for m in q.matches] == ["0-0", "0-1", "1-0", "1-1", "1-2",
                                            "2-0", "2-1", "2-2", "2-3"]
     assert [c.text for c in q.chunks] == ["c0", "c1", "c2"]
+
+
+# --- 3. every shard's returned dict survives in __results__ ----------------------------
+class ShardResult(Executor):
+    @requests
+    def res(self, docs: DocumentArray, **kwargs):
+        return {"shard": self.runtime_args.shard_id}
+
+
+def test_all_polling_keeps_each_shards_results() -> None:
+    with Flow().add(uses=ShardResult, name="s", shards=3, polling="ALL") as f:
+        resp = f.post("/", Document(), return_responses=True)[0]
+    assert resp.parameters["__results__"] == {
+        "s": {"shard": 2},
+        "s/shard-0/rep-0": {"shard": 0}, "s/shard-1/rep-0": {"shard": 1},
+        "s/shard-2/rep-0": {"shard": 2}}
+
+
+def test_unsharded_results_keep_the_bare_name() -> None:
+    with Flow().add(uses=ShardResult, name="s", replicas=2) as f:
+        resp = f.post("/", Document(), return_responses=True)[0]
+    assert resp.parameters["__results__"] == {"s": {"shard": 0}}
