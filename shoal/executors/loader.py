@@ -98,6 +98,9 @@ def _lookup(expr: str, context: dict[str, Any], source: str, where: str,
     return _scalar(os.environ[name]) if typed else os.environ[name]
 
 
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
+
+
 def _scalar(text: str) -> Any:
     """``text`` read as a YAML scalar (int, float, bool, null) if it is one, else itself."""
     import yaml  # noqa: PLC0415
@@ -106,7 +109,7 @@ def _scalar(text: str) -> Any:
         return text
     loader = yaml.SafeLoader("")
     tag = loader.resolve(yaml.ScalarNode, text, (True, False))
-    if tag == "tag:yaml.org,2002:str":
+    if tag not in _SCALAR_TAGS:  # str, and timestamps / '!' / '<<' stay the text given
         return text
     return loader.construct_object(yaml.ScalarNode(tag, text))
 

@@ -91,7 +91,8 @@ def test_executor_yaml_env_in_flow(tmp_path, monkeypatch):
 @pytest.mark.parametrize(("value", "expected"), [
     ("8080", 8080), ("1.5", 1.5), ("true", True), ("null", None), ("", ""),
     ("hello", "hello"), ("a: b", "a: b"), ("[1, 2]", "[1, 2]"), ("- x", "- x"),
-    ("'quoted'", "'quoted'"), ("!!python/object:os.system ls", "!!python/object:os.system ls"),
+    ("'quoted'", "'quoted'"), ("!", "!"), ("<<", "<<"), ("2024-01-02", "2024-01-02"),
+    ("&a", "&a"), ("~", None), ("0x1f", 31), ("!!python/object:os.system ls", "!!python/object:os.system ls"),
 ])
 def test_env_values_are_scalars_never_yaml(monkeypatch, value, expected):
     monkeypatch.setenv("SHOAL_T_V", value)
