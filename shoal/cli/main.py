@@ -1,4 +1,4 @@
-"""The ``shoal`` command line: ``shoal hello``, ``shoal new``, and more."""
+"""The ``shoal`` command line: ``hello``, ``new``, ``flow``, ``executor``, ``ping``."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,17 @@ from shoal.errors import ShoalError
 
 __all__ = ["main", "build_parser"]
 
+EPILOG = """\
+examples:
+  shoal hello                               search Python's docs (a demo)
+  shoal new my-app                          a project skeleton: app.py, flow.yml, executor1/
+  shoal flow --uses flow.yml                serve a Flow from YAML until Ctrl-C
+  shoal executor --uses config.yml --port 12345 --protocol http
+                                            serve one Executor behind a gateway
+  shoal ping localhost:12345                check that a gateway answers
+
+`shoal COMMAND --help` shows each command's options and examples."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -16,14 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="shoal: neural search with the Jina 3 / DocArray vocabulary.\n\n"
                     "Start with `shoal hello` (a search demo over Python's docs) or\n"
                     "`shoal new my-app` (a project skeleton with an Executor and a Flow).",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"shoal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from shoal.cli import hello, new  # noqa: PLC0415
+    from shoal.cli import hello, new, run  # noqa: PLC0415
 
     hello.add_parser(sub)
     new.add_parser(sub)
+    run.add_parsers(sub)
     return parser
 
 
