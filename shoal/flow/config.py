@@ -1,12 +1,14 @@
 """``DeploymentConfig``: the validated arguments of one ``Flow.add(...)``."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from shoal.errors import InvalidConfigError
 
-__all__ = ["DeploymentConfig", "GATEWAY", "POLLINGS", "RUNTIMES_ALIASES", "normalize_polling"]
+__all__ = ["DeploymentConfig", "GATEWAY", "POLLINGS", "RUNTIMES_ALIASES", "normalize_polling",
+           "ADD_KEYS", "JINA_NO_EFFECT", "JINA_NOT_IMPLEMENTED", "check_extra_keys"]
 
 #: The name of the virtual start node (``needs='gateway'``).
 GATEWAY = "gateway"
@@ -14,6 +16,46 @@ POLLINGS = ("ANY", "ALL")
 #: Spellings accepted for ``runtime=``.
 RUNTIMES_ALIASES = {"thread": "thread", "inprocess": "thread", "in-process": "thread",
                     "local": "thread", "process": "process", "worker": "process"}
+
+
+#: ``Flow.add`` keywords shoal implements.
+ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace", "needs",
+            "replicas", "shards", "polling", "when", "env", "timeout_ready", "runtime",
+            "py_modules", "monitoring")
+#: Jina 3 ``Flow.add`` keywords accepted (kept in ``extra`` for YAML) that change nothing
+#: here: logging, packaging, container and network details of a pod shoal runs itself.
+#: ``port_monitoring`` is read by ``runtime='process'``.
+JINA_NO_EFFECT = frozenset({
+    "port", "host", "port_monitoring", "quiet", "quiet_error", "log_config", "description",
+    "title", "install_requirements", "force_update", "timeout_ctrl", "timeout_send",
+    "retries", "upload_files", "output_array_type", "prefer_platform", "disable_auto_volume",
+    "volumes", "docker_kwargs", "entrypoint", "exit_on_exceptions", "grpc_server_options",
+    "grpc_channel_options", "compression", "extra_search_paths", "native"})
+#: Jina 3 ``Flow.add`` keywords whose behaviour shoal does not implement: an error, since
+#: ignoring them would change what the Flow computes or where it runs.
+JINA_NOT_IMPLEMENTED = frozenset({
+    "uses_before", "uses_after", "uses_before_address", "uses_after_address", "floating",
+    "no_reduce", "disable_reduce", "external", "tls", "gpus", "allow_concurrent",
+    "stateful", "peer_ports", "raft_configuration", "reload", "grpc_metadata", "tracing",
+    "traces_exporter_host", "traces_exporter_port", "metrics", "metrics_exporter_host",
+    "metrics_exporter_port", "uses_dynamic_batching", "connection_list", "restart"})
+
+
+def check_extra_keys(name: str, keys: Iterable[str]) -> None:
+    """Raise InvalidConfigError for a ``Flow.add`` keyword that is neither implemented
+    nor a Jina option without effect here (with the close spelling, if there is one)."""
+    for key in keys:
+        if key in JINA_NO_EFFECT:
+            continue
+        if key in JINA_NOT_IMPLEMENTED:
+            raise InvalidConfigError(
+                f"{name}: {key}= is a Jina option shoal does not implement; remove it "
+                "(for a custom reduce, join the shards' output with a downstream executor "
+                "that reads docs_matrix, or use polling='ANY')")
+        close = difflib.get_close_matches(key, [*ADD_KEYS, *JINA_NO_EFFECT], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidConfigError(f"{name}: unknown Flow.add keyword {key!r}{hint} "
+                                 f"(shoal takes {', '.join(ADD_KEYS)})")
 
 
 def normalize_polling(polling: Any) -> str | dict[str, str]:
@@ -51,7 +93,7 @@ class DeploymentConfig:
     py_modules: tuple[str, ...] = ()
     monitoring: bool | None = None
     base_dir: str | None = None  # where relative YAML / py_modules paths resolve
-    extra: dict[str, Any] = field(default_factory=dict)  # unknown Jina keys, kept for YAML
+    extra: dict[str, Any] = field(default_factory=dict)  # JINA_NO_EFFECT keys, kept for YAML
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -4,16 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from shoal.executors import executor as executor_module
+from shoal.flow.config import ADD_KEYS, JINA_NOT_IMPLEMENTED
 from shoal.flow.flow import Flow
 
 __all__ = ["Deployment"]
 
-#: ``Deployment(...)`` keywords that configure the executor (the rest go to the gateway).
-_EXECUTOR_KEYS = frozenset({
-    "uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace", "replicas",
-    "shards", "polling", "when", "env", "timeout_ready", "runtime", "py_modules",
-    "monitoring",
-})
+#: ``Deployment(...)`` keywords that configure the executor (the rest go to the gateway);
+#: the Jina ones shoal does not implement go there too, to be refused.
+_EXECUTOR_KEYS = (frozenset(ADD_KEYS) - {"needs"}) | JINA_NOT_IMPLEMENTED
 
 
 class Deployment(Flow):

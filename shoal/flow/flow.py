@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from shoal.errors import DeploymentNotReadyError, FlowError, InvalidConfigError, TopologyError
 from shoal.executors.loader import resolve
 from shoal.flow import inprocess as _inprocess  # noqa: F401 - registers runtime='thread'
-from shoal.flow.config import GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, normalize_polling
+from shoal.flow.config import (GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, check_extra_keys,
+                               normalize_polling)
 from shoal.flow.gateways import GatewayArgs, get_gateway
 from shoal.document.posting import CrudShortcuts, flatten_responses
 from shoal.flow.posting import iter_requests, run_callbacks
@@ -95,7 +96,8 @@ class Flow(CrudShortcuts):
 
         ``needs`` defaults to the previous deployment (``'gateway'`` for the first);
         ``timeout_ready`` is in milliseconds (Jina's unit; ``-1`` waits forever).
-        Unknown ``needs``, duplicate names and a ``uses`` that cannot be found raise here.
+        Unknown ``needs``, duplicate names, a ``uses`` that cannot be found and an unknown
+        keyword (or a Jina one shoal does not implement, such as ``uses_after``) raise here.
         """
         flow = self._copy() if copy_flow else self
         flow._append(flow._make_config(
@@ -142,6 +144,7 @@ class Flow(CrudShortcuts):
                                             "monitoring") if k in kwargs}
         known.setdefault("replicas", 1)
         known.setdefault("shards", 1)
+        check_extra_keys(name, kwargs)
         try:
             cfg = DeploymentConfig(
                 name=name, uses=uses, uses_with=dict(uses_with or {}),

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from shoal import Deployment, Document, DocumentArray, Executor, Flow, requests
 from shoal.document.document import Document as _Doc
 from shoal.document.posting import copy_doc
+from shoal.errors import InvalidConfigError
 
 
 class Count(Executor):
@@ -135,3 +137,26 @@ def test_unsharded_results_keep_the_bare_name() -> None:
     with Flow().add(uses=ShardResult, name="s", replicas=2) as f:
         resp = f.post("/", Document(), return_responses=True)[0]
     assert resp.parameters["__results__"] == {"s": {"shard": 0}}
+
+
+# --- 4. Flow.add refuses keywords it would ignore ---------------------------------------
+def test_add_typo_suggests_the_close_name() -> None:
+    with pytest.raises(InvalidConfigError, match="'replica'.*did you mean 'replicas'"):
+        Flow().add(uses=Count, replica=3)
+
+
+@pytest.mark.parametrize("key, value", [("uses_after", Count), ("uses_before", Count),
+                                        ("floating", True), ("no_reduce", True)])
+def test_add_refuses_jina_options_not_implemented(key: str, value: object) -> None:
+    with pytest.raises(InvalidConfigError, match=f"{key}= is a Jina option shoal does not"):
+        Flow().add(uses=Count, **{key: value})
+    with pytest.raises(InvalidConfigError, match=f"{key}="):
+        Deployment(uses=Count, **{key: value})
+
+
+def test_add_accepts_jina_options_without_effect_and_yaml_is_checked() -> None:
+    f = Flow().add(uses=Count, quiet=True, port_monitoring=9999)
+    assert f.deployments["executor0"].extra == {"quiet": True, "port_monitoring": 9999}
+    yml = "jtype: Flow\nexecutors:\n  - uses: Count\n    shard: 2\n"
+    with pytest.raises(InvalidConfigError, match="did you mean 'shards'"):
+        Flow.load_config(yml)
