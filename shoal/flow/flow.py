@@ -387,13 +387,18 @@ class Flow(CrudShortcuts):
             self._reset_runtime()
 
     def block(self, stop_event: threading.Event | None = None) -> None:
-        """Serve until ``stop_event`` is set (or Ctrl-C)."""
+        """Serve until ``stop_event`` is set, Ctrl-C or SIGTERM (then ``with`` closes the
+        Flow, so every executor's ``close()`` runs). Signal handlers are installed only
+        from the main thread, and the previous SIGTERM handler is put back on return."""
         event = stop_event or threading.Event()
+        restore = _on_sigterm(event.set)
         try:
             while not event.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
+        finally:
+            restore()
 
     # --- requests ----------------------------------------------------------------------
     def post(self, on: str = "/", inputs: Any = None, *, parameters: dict | None = None,
@@ -487,6 +492,20 @@ class Flow(CrudShortcuts):
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(svg)
         return svg
+
+
+def _on_sigterm(callback: Any) -> Any:
+    """Call ``callback()`` on SIGTERM (main thread only); returns the undo function."""
+    import signal  # noqa: PLC0415
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: callback())
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    return restore
 
 
 def _with_timeout(requests: Iterator[DataRequest], timeout: float) -> Iterator[DataRequest]:
