@@ -107,6 +107,18 @@ class Flow(CrudShortcuts):
             runtime=runtime, py_modules=py_modules, monitoring=monitoring, **kwargs))
         return flow
 
+    def needs(self, needs: str | Sequence[str], uses: Any = None, name: str = "joiner",
+              **kwargs: Any) -> Flow:
+        """Add a deployment joining ``needs`` (Jina's ``Flow.needs``; several names).
+
+        Without ``uses`` it only merges its inputs by document id and passes them on.
+        """
+        wanted = _as_needs(needs)
+        if len(wanted) < 2:
+            raise TopologyError(f"Flow.needs({needs!r}): a join needs two or more deployments; "
+                                "for one, use add(needs=...)")
+        return self.add(uses=uses, name=name, needs=list(wanted), **kwargs)
+
     def needs_all(self, name: str = "joiner", uses: Any = None, **kwargs: Any) -> Flow:
         """Add a deployment that joins every current leaf (Jina's ``needs_all``)."""
         leaves = build_topology(self._configs).leaves if self._configs else (GATEWAY,)

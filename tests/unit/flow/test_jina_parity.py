@@ -7,7 +7,7 @@ import pytest
 from shoal import Deployment, Document, DocumentArray, Executor, Flow, requests
 from shoal.document.document import Document as _Doc
 from shoal.document.posting import copy_doc
-from shoal.errors import InvalidConfigError
+from shoal.errors import InvalidConfigError, TopologyError
 
 
 class Count(Executor):
@@ -160,3 +160,17 @@ def test_add_accepts_jina_options_without_effect_and_yaml_is_checked() -> None:
     yml = "jtype: Flow\nexecutors:\n  - uses: Count\n    shard: 2\n"
     with pytest.raises(InvalidConfigError, match="did you mean 'shards'"):
         Flow.load_config(yml)
+
+
+# --- 7. Flow.needs adds a joiner --------------------------------------------------------
+def test_flow_needs_adds_a_joiner() -> None:
+    f = (Flow().add(uses=Tag, name="a").add(uses=Tag, name="b", needs="gateway")
+         .add(uses=Tag, name="c", needs="gateway").needs(["a", "b"]))
+    assert f.deployments["joiner"].needs == ("a", "b")
+    f = f.needs(["joiner", "c"], uses=Join, name="final")
+    with f:
+        out = f.post("/", Document(id="q"))
+    assert out[0].tags == {"a": 1, "b": 1, "c": 1}
+    assert Join.merged[0] == {"a": 1, "b": 1, "c": 1}
+    with pytest.raises(TopologyError, match="two or more"):
+        Flow().add(uses=Tag, name="a").needs("a")
