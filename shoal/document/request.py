@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
 
-__all__ = ["DataRequest", "ErrorInfo", "Header"]
+__all__ = ["DataRequest", "ErrorInfo", "Header", "Status"]
 
 
 @dataclass
@@ -29,6 +29,21 @@ class ErrorInfo:
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "message": self.message, "executor": self.executor,
                 "traceback": self.traceback}
+
+
+@dataclass(frozen=True)
+class Status:
+    """``resp.status``: ``code`` ('OK' / 'ERROR'), ``description``, ``exception``.
+
+    ``resp.status.code == resp.status.ERROR`` reads as in Jina (``SUCCESS`` is 'OK').
+    """
+
+    code: str
+    description: str
+    exception: ErrorInfo | None = None
+
+    SUCCESS = "OK"
+    ERROR = "ERROR"
 
 
 @dataclass
@@ -90,6 +105,28 @@ class DataRequest:
     @property
     def is_error(self) -> bool:
         return self.header.status == "ERROR"
+
+    @property
+    def status(self) -> Status:
+        """The outcome: ``code`` 'OK' or 'ERROR', and the executor's error if any."""
+        h = self.header
+        error = h.error
+        description = f"{error.name}: {error.message}" if error is not None else h.status
+        return Status(code=h.status, description=description, exception=error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Jina's dict of a response: ``header``, ``parameters``, ``routes``, ``data``.
+
+        The same shape as the HTTP gateway's JSON; embeddings / tensors are lists."""
+        from shoal.document.codec import request_to_json_dict  # noqa: PLC0415
+
+        return request_to_json_dict(self, array_format="list")
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text."""
+        from shoal.document.codec import dumps_json  # noqa: PLC0415
+
+        return dumps_json(self.to_dict(), "the response")
 
     def set_error(self, info: ErrorInfo) -> None:
         self.header.status = "ERROR"
