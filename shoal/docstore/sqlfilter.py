@@ -106,6 +106,13 @@ class _Source:
     def regex(self, pattern: str) -> ColumnElement:
         return _regex(self.value, pattern, "sqlite")
 
+    def size(self) -> ColumnElement:
+        """The length of a list or string value (NULL for any other)."""
+        if self.jtype is None:
+            return func.length(self.value)
+        return case((self.jtype == "array", func.json_array_length(self.value)),
+                    (self.jtype == "text", func.length(self.value)), else_=None)
+
 
 class _PgSource(_Source):
     """PostgreSQL: a JSONB value (``jtype`` = jsonb_typeof) or a plain text column."""
@@ -140,6 +147,12 @@ class _PgSource(_Source):
 
     def regex(self, pattern: str) -> ColumnElement:
         return _regex(self.typed("text"), pattern, "postgresql")
+
+    def size(self) -> ColumnElement:
+        if self.jtype is None:
+            return func.length(self.value)
+        return case((self.jtype == "array", func.jsonb_array_length(self.value)),
+                    (self.jtype == "string", func.length(self.typed("text"))), else_=None)
 
 
 def _truth(expr: ColumnElement, dialect: str) -> ColumnElement:
@@ -227,7 +240,7 @@ def _hot(col: ColumnElement, kind: str, op: str, value: Any, dialect: str
         return col.in_([hot_value(kind, v) for v in value])
     if op == "$regex":
         return _regex(col, value, dialect) if kind == "str" else None
-    if op in ("$exists",) or not fits(value):
+    if op in ("$exists", "$size") or not fits(value):
         return None
     v = literal(hot_value(kind, value))
     return {"$eq": col == v, "$ne": col == v, "$gt": col > v, "$gte": col >= v,
@@ -252,6 +265,8 @@ def _cond(table: Table, node: Cond, hot: dict[str, str], dialect: str) -> Column
         return _truth(expr, dialect)
     elif op == "$regex":
         expr = and_(src.is_kind("text"), src.regex(value))
+    elif op == "$size":
+        expr = src.size() == literal(value)
     else:
         expr = _cmp(src, op, value)
     expr = _truth(expr, dialect)

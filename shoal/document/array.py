@@ -16,7 +16,7 @@ from shoal.errors import (
 )
 from shoal.document.distance import as_matrix, canonical_metric
 
-from shoal.document import compute
+from shoal.document import compute, evaluation
 from shoal.document.document import FIELDS, Document, _is_tensor
 from shoal.document.docarray_kwargs import normalize_scores, split_docarray_kwargs
 from shoal.document.filters import compile_filter
@@ -25,7 +25,7 @@ from shoal.document.store import MemoryStore, open_store
 
 __all__ = ["DocumentArray", "ChunkArray", "MatchArray"]
 
-_BULK = {"texts": "text", "blobs": "blob", "tensors": "tensor", "ids": "id", "uris": "uri",
+_BULK = {"texts": "text", "blobs": "blob", "ids": "id", "uris": "uri",
          "contents": "content", "tags": "tags"}
 _set_attr = object.__setattr__
 
@@ -168,7 +168,7 @@ class DocumentArray:
                 return DocumentArray(traverse(self, key))
             return self._store.get_by_ids([key])[0]
         if key is Ellipsis:
-            return DocumentArray(self.flatten())
+            return self.flatten()
         if _is_attribute_key(key):
             return self._get_attributes(key[0], key[1])
         if isinstance(key, (list, tuple)) and key and all(isinstance(k, str) for k in key):
@@ -181,7 +181,7 @@ class DocumentArray:
         if isinstance(key, str):
             return traverse(self, key) if key.startswith("@") else self._store.get_by_ids([key])
         if key is Ellipsis:
-            return self.flatten()
+            return self._flat_docs()
         return self._store.get_at(self._positions(key))
 
     def _get_attributes(self, key: Any, fields: str | Sequence[str]) -> Any:
@@ -189,9 +189,9 @@ class DocumentArray:
         single = isinstance(key, (int, np.integer)) or (isinstance(key, str) and not key.startswith("@"))
         if isinstance(fields, str):
             values = [_get_field(d, fields) for d in docs]
-            return values[0] if single else values
+            return values[0] if single else _stacked(values, fields)
         columns = [[_get_field(d, f) for d in docs] for f in fields]
-        return [c[0] for c in columns] if single else columns
+        return [c[0] for c in columns] if single else [_stacked(c, f) for c, f in zip(columns, fields)]
 
     # --- set -----------------------------------------------------------------------------
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -364,6 +364,17 @@ class DocumentArray:
     def embeddings(self, value: Any) -> None:
         self._set_attributes(slice(None), "embedding", value)
 
+    @property
+    def tensors(self) -> Any:
+        """All tensors stacked along a new first axis (numpy or torch, as they are), as
+        DocArray's ``da.tensors``: None when no Document has one, a list when the first
+        has none but others do."""
+        return _unravel([d.tensor for d in self], "tensor")
+
+    @tensors.setter
+    def tensors(self, value: Any) -> None:
+        self._set_attributes(slice(None), "tensor", value)
+
     def _embedding_matrix(self, positions: np.ndarray | None) -> np.ndarray:
         """The float32 (N, D) matrix of embeddings at ``positions`` (all if None)."""
         fast = getattr(self._store, "embeddings_at", None)
@@ -400,16 +411,27 @@ class DocumentArray:
         """Documents reached by a traversal path (``'r'``, ``'c'``, ``'cm'``, ``'r,c'``...)."""
         return DocumentArray(traverse(self, traversal_paths))
 
-    def flatten(self) -> list[Document]:
-        """Every Document at every level (roots, chunks, matches, recursively)."""
+    def flatten(self) -> DocumentArray:
+        """Every Document at every level in one array, as DocArray orders it: a Document's
+        chunks, then its matches (each recursively), then the Document itself."""
+        return DocumentArray._holding(self._flat_docs())
+
+    def _flat_docs(self) -> list[Document]:
         out: list[Document] = []
-        stack = list(self)[::-1]
+        visited: set[str] = set()
+        # (doc, expanded): a Document is emitted after its children, which are expanded
+        # once per id (DocArray's visited set), so a cycle of ids cannot loop forever
+        stack = [(d, False) for d in reversed(list(self))]
         while stack:
-            d = stack.pop()
-            out.append(d)
+            d, expanded = stack.pop()
+            if expanded or d.id in visited:
+                out.append(d)
+                continue
+            visited.add(d.id)
+            stack.append((d, True))
             for children in (d._matches, d._chunks):
                 if children:
-                    stack.extend(list(children)[::-1])
+                    stack.extend((c, False) for c in reversed(list(children)))
         return out
 
     # --- batching and parallel work -----------------------------------------------------------
@@ -489,25 +511,22 @@ class DocumentArray:
         compute.embed(self, model, batch_size, show_progress, normalize)
         return self
 
-    def match(self, darray: DocumentArray, metric: str | None = None, limit: int | None = 20,
-              exclude_self: bool = False, only_id: bool = False,
+    def match(self, darray: DocumentArray, metric: str | Callable[..., Any] | None = None,
+              limit: int | float | None = 20, exclude_self: bool = False, only_id: bool = False,
               batch_size: int | None = None, filter: dict | None = None,
               metric_name: str | None = None, show_progress: bool = False,
               **params: Any) -> None:
         """For each Document here, store its ``limit`` nearest Documents of ``darray`` as
         ``.matches`` with ``scores[metric_name or metric].value`` (see shoal.document.distance
         for what each metric's score means). Queries are scored ``batch_size`` at a time.
-        ``metric`` None: the metric ``darray`` is configured with (see :meth:`find`);
-        ``params`` as for :meth:`find`."""
-        metric = darray._metric_or_default(metric)
-        name = metric_name or metric
-        params, normalization = split_docarray_kwargs(params)
+        ``metric`` None: the metric ``darray`` is configured with (see :meth:`find`); a
+        function ``(queries, embeddings) -> distances`` as in DocArray; ``params`` as for
+        :meth:`find`. Against an empty ``darray`` nothing is matched (as in DocArray)."""
+        if len(self) == 0 or len(darray) == 0:
+            return
+        limit, filter = _checked_limit(limit), filter or None
         if limit is None:
             limit = len(darray)
-        if len(self) == 0:
-            return
-        if len(darray) == 0:
-            raise EmptyArrayError("cannot match against an empty array; index Documents first")
         want = limit + 1 if exclude_self else limit
         from shoal.utils.progress import progress  # noqa: PLC0415
 
@@ -520,20 +539,40 @@ class DocumentArray:
                         "the query Documents have no embeddings; call .embed(model) first"
                     )
                 q = as_matrix(q, what="query embeddings")
-                rows = compute.search_matches(darray, q, want, metric, filter, name, only_id,
-                                              **params)
+                rows = darray._search(q, want, metric, filter, metric_name, only_id, params)
                 if exclude_self:
                     rows = compute.exclude_self_rows([d.id for d in queries], rows, limit)
                 else:
                     rows = [r[:limit] for r in rows]
-                if normalization is not None:
-                    normalize_scores(rows, name, normalization)
                 for d, ms in zip(queries, rows):
                     d.matches = ms
                 self._write_back(queries)
                 bar.update(len(queries))
 
-    def find(self, query: Any = None, limit: int = 20, metric: str | None = None,
+    def _search(self, queries: np.ndarray, want: int, metric: str | Callable[..., Any] | None,
+                filter: dict | None, metric_name: str | None, only_id: bool,
+                params: dict[str, Any]) -> list[list[Document]]:
+        """The ``want`` best matches of each query row in this array (find / match), with
+        DocArray's ``normalization`` applied when ``params`` has it."""
+        params, normalization = split_docarray_kwargs(params)
+        if callable(metric):
+            name = metric_name or getattr(metric, "__name__", "custom")
+            rows, ranges = compute.custom_matches(self, queries, want, metric, filter, name,
+                                                  only_id)
+        else:
+            metric = self._metric_or_default(metric)
+            name = metric_name or metric
+            rows = compute.search_matches(self, queries, want, metric, filter, metric_name,
+                                          only_id, **params)
+            ranges = None
+            if normalization is not None:
+                ranges = compute.score_bounds(self, queries, metric, filter)
+        if normalization is not None:
+            normalize_scores(rows, name, normalization, ranges)
+        return rows
+
+    def find(self, query: Any = None, limit: int | float | None = 20,
+             metric: str | Callable[..., Any] | None = None,
              filter: dict | None = None, exclude_self: bool = False, only_id: bool = False,
              metric_name: str | None = None, **params: Any) -> Any:
         """Search this array.
@@ -544,21 +583,25 @@ class DocumentArray:
         - ``find(vector, filter={...})`` -> the best ``limit`` Documents among those passing
           the filter (pre-filtering: never fewer than ``limit`` when that many pass).
 
-        ``limit=None`` ranks every Document (as :meth:`match` does).
+        ``limit=None`` ranks every Document (as :meth:`match` does); ``filter={}`` is no
+        filter (``find({})``: every Document, up to ``limit``).
 
         ``metric`` None is the store's configured metric (``config['metric']``: what its
         ANN index is built for; cosine in memory). Another metric is searched exactly over
-        the vector column. Index parameters (``ef``, ``nprobe``, ``refine``...) go in
+        the vector column, as is a function ``(queries, embeddings) -> (Q, N) distances``
+        (DocArray's custom metric: lowest first, scores named after the function). Index parameters (``ef``, ``nprobe``, ``refine``...) go in
         ``params``, as do DocArray's ``normalization=(a, b)``, ``use_scipy``, ``device``,
         ``num_worker`` (see :mod:`shoal.document.docarray_kwargs`).
         """
         if isinstance(query, dict) and filter is None:
             query, filter = None, query
+        limit = _checked_limit(limit)
         if query is None:
             if filter is None:
                 raise BadInputError("find needs a query (Document, vector, array) or a filter")
-            positions = self._filter_positions(filter)
+            positions = self._filter_positions(filter) if filter else list(range(len(self)))
             return DocumentArray(self._store.get_at(positions[:limit] if limit else positions))
+        filter = filter or None  # DocArray's filter={}: no filter
         single = isinstance(query, Document) or (_is_tensor(query) and np.ndim(query) == 1) \
             or (isinstance(query, (list, tuple)) and query and not isinstance(query[0], (list, tuple, np.ndarray, Document)))
         if isinstance(query, Document):
@@ -575,33 +618,32 @@ class DocumentArray:
         else:
             vectors = as_matrix(query, what="query vectors")
             ids = [None] * len(vectors)
-        if (filter is not None or not hasattr(self._store, "find_matches")) and len(self) == 0:
+        if (filter is not None or callable(metric) or not hasattr(self._store, "find_matches")) \
+                and len(self) == 0:
             raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
-        metric = self._metric_or_default(metric)
-        params, normalization = split_docarray_kwargs(params)
         if limit is None:
             limit = max(1, len(self))
         want = limit + 1 if exclude_self else limit
-        rows = compute.search_matches(self, vectors, want, metric, filter, metric_name, only_id,
-                                      **params)
+        rows = self._search(vectors, want, metric, filter, metric_name, only_id, params)
         if exclude_self:
             rows = compute.exclude_self_rows(ids, rows, limit)
         rows = [r[:limit] if len(r) > limit else r for r in rows]
-        if normalization is not None:
-            normalize_scores(rows, metric_name or metric, normalization)
         holding = DocumentArray._holding
         results = [holding(r) for r in rows]
         return results[0] if single else results
 
-    def evaluate(self, metrics: Sequence[str] | str = ("precision_at_k",),
-                 ground_truth: DocumentArray | None = None, k: int | None = None,
-                 label_tag: str = "label", num_relevant_documents_per_label: dict | None = None,
-                 metric_names: Sequence[str] | None = None, **_: Any) -> dict[str, float]:
-        """Evaluate each Document's ``.matches``; returns the mean per metric (see compute)."""
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        return compute.evaluate(self, list(metrics), ground_truth, k, label_tag,
-                                num_relevant_documents_per_label, metric_names)
+    def evaluate(self, metrics: Sequence[str | Callable[..., float]] | str = ("precision_at_k",),
+                 ground_truth: DocumentArray | None = None,
+                 hash_fn: Callable[[Document], Any] | None = None,
+                 metric_names: Sequence[str] | None = None, strict: bool = True,
+                 label_tag: str = "label",
+                 num_relevant_documents_per_label: dict | None = None,
+                 **kwargs: Any) -> dict[str, float]:
+        """Evaluate each Document's ``.matches`` against ``ground_truth`` (or labels) with
+        DocArray 0.21's metrics; returns the mean per metric (``k=``, ``max_rel=`` go to
+        the metrics: see :func:`shoal.document.evaluation.evaluate`)."""
+        return evaluation.evaluate(self, metrics, ground_truth, hash_fn, metric_names, strict, label_tag,
+                        num_relevant_documents_per_label, **kwargs)
 
     # --- serialization (see shoal.document.codec / fileio) ----------------------------------
     def to_bytes(self, protocol: str = "protobuf", compress: str | None = None) -> bytes:
@@ -783,7 +825,9 @@ class DocumentArray:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        """As in DocArray 0.21, leaving ``with da:`` syncs (changes written back, the
+        index saved) and keeps the array open: ``close()`` releases its files."""
+        self.sync()
 
     def __getstate__(self) -> dict[str, Any]:
         if not isinstance(self._store, MemoryStore):
@@ -937,6 +981,53 @@ def _rows(matrix: Any, n: int) -> list[Any]:
             f"got embeddings of shape {m.shape} for {n} Documents; give an ({n}, D) matrix"
         )
     return list(m)
+
+
+def _checked_limit(limit: Any) -> int | None:
+    """``limit`` as an int (None: every Document); a whole float such as 2.0 (from JSON
+    or YAML) is taken, as DocArray takes it."""
+    if limit is None:
+        return None
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit <= 0:
+        raise BadInputError(
+            f"limit must be a positive integer (or None for every Document), got {limit!r}")
+    return int(limit)
+
+
+def _stacked(values: list[Any], field: str) -> Any:
+    """A column of ``da[:, field]``: embeddings and tensors stacked (as DocArray does)."""
+    return _unravel(values, field) if field in ("embedding", "tensor") else values
+
+
+def _unravel(values: list[Any], field: str) -> Any:
+    """DocArray's ``unravel``: None when the first value is None and all are, the list when
+    the first is None but some are not; else the values stacked along a new first axis
+    (torch tensors with torch, lists as a list, anything else with numpy)."""
+    if not values:
+        return None
+    if values[0] is None:
+        return values if any(v is not None for v in values) else None
+    missing = [i for i, v in enumerate(values) if v is None]
+    if missing:
+        raise EmptyArrayError(
+            f"Documents {missing[:5]} have no {field}, so the {field}s cannot be stacked; "
+            f"set one on every Document or read them one by one ([d.{field} for d in da])")
+    first = values[0]
+    if isinstance(first, list):
+        return list(values)
+    try:
+        if type(first).__module__.startswith("torch"):
+            import torch  # noqa: PLC0415 - only for torch tensors
+
+            return torch.stack(values)
+        return np.stack(values)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        shapes = sorted({tuple(np.shape(v)) for v in values}, key=str)
+        raise DimensionMismatchError(
+            f"the {field}s have different shapes {shapes[:4]} and cannot be stacked; read "
+            f"them one by one ([d.{field} for d in da])") from exc
 
 
 def _stack_embeddings(embeddings: list[Any], what: str = "Documents") -> np.ndarray | None:

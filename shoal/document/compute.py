@@ -1,13 +1,13 @@
-"""The compute core: embed, match / find and evaluate, on contiguous float32 matrices."""
+"""The compute core: embed and match / find, on contiguous float32 matrices (evaluating
+matches: shoal.document.evaluation)."""
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from shoal.errors import BadInputError, EmptyArrayError
-from shoal.document.distance import as_matrix, canonical_metric, knn
+from shoal.errors import BadInputError
+from shoal.document.distance import as_matrix, canonical_metric, knn, pairwise
 from shoal.utils.progress import progress
 
 from shoal.document import accel
@@ -16,7 +16,7 @@ from shoal.document.document import Document
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
 
-__all__ = ["embed", "search", "search_matches", "matches_of", "evaluate", "EVAL_METRICS"]
+__all__ = ["embed", "search", "search_matches", "matches_of", "custom_matches", "score_bounds"]
 
 
 # --- embed ----------------------------------------------------------------------
@@ -228,104 +228,57 @@ def iter_query_blocks(n: int, batch_size: int | None) -> Iterator[tuple[int, int
         yield start, min(n, start + step)
 
 
-# --- evaluate -------------------------------------------------------------------
+# --- DocArray's metric=callable and normalization bounds -------------------------------
 
-def _precision(rel: list[int], k: int, _n: int) -> float:
-    top = rel[:k]
-    return sum(top) / k if k else 0.0
-
-
-def _recall(rel: list[int], k: int, n_rel: int) -> float:
-    return sum(rel[:k]) / n_rel if n_rel else 0.0
+#: embeddings read at a time when every one of them is scored (callable metric, bounds)
+_SCAN_ROWS = 65_536
 
 
-def _f1(rel: list[int], k: int, n_rel: int) -> float:
-    p, r = _precision(rel, k, n_rel), _recall(rel, k, n_rel)
-    return 2 * p * r / (p + r) if p + r else 0.0
+def _scan_positions(data: DocumentArray, filter: dict | None) -> np.ndarray:
+    if filter is not None:
+        return np.asarray(data._filter_positions(filter), dtype=np.int64)
+    return np.arange(len(data), dtype=np.int64)
 
 
-def _hit(rel: list[int], k: int, _n: int) -> float:
-    return 1.0 if any(rel[:k]) else 0.0
-
-
-def _rr(rel: list[int], k: int, _n: int) -> float:
-    for i, r in enumerate(rel[:k]):
-        if r:
-            return 1.0 / (i + 1)
-    return 0.0
-
-
-def _ap(rel: list[int], k: int, n_rel: int) -> float:
-    hits, total = 0, 0.0
-    for i, r in enumerate(rel[:k]):
-        if r:
-            hits += 1
-            total += hits / (i + 1)
-    return total / min(n_rel, k) if n_rel and k else 0.0
-
-
-def _ndcg(rel: list[int], k: int, n_rel: int) -> float:
-    dcg = sum(r / math.log2(i + 2) for i, r in enumerate(rel[:k]))
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(n_rel, k)))
-    return dcg / ideal if ideal else 0.0
-
-
-def _r_precision(rel: list[int], _k: int, n_rel: int) -> float:
-    return sum(rel[:n_rel]) / n_rel if n_rel else 0.0
-
-
-EVAL_METRICS: dict[str, Callable[[list[int], int, int], float]] = {
-    "precision_at_k": _precision, "recall_at_k": _recall, "f1_score_at_k": _f1,
-    "hit_at_k": _hit, "reciprocal_rank": _rr, "average_precision": _ap,
-    "ndcg_at_k": _ndcg, "r_precision": _r_precision,
-}
-
-
-def evaluate(da: DocumentArray, metrics: Sequence[str], ground_truth: DocumentArray | None,
-             k: int | None, label_tag: str, num_relevant_documents_per_label: dict | None,
-             metric_names: Sequence[str] | None) -> dict[str, float]:
-    """Score each Document's matches against ground truth; store per-Document ``evaluations``.
-
-    Relevance: with ``ground_truth`` (an array aligned with ``da``), a match is relevant
-    if its id is among the ground-truth Document's matches; without it, if its
-    ``tags[label_tag]`` equals the query's. Returns the mean of each metric.
-    """
-    unknown = [m for m in metrics if m not in EVAL_METRICS]
-    if unknown:
-        raise BadInputError(f"unknown evaluation metric(s) {unknown}; use {sorted(EVAL_METRICS)}")
-    names = list(metric_names or metrics)
-    if len(names) != len(metrics):
-        raise BadInputError("metric_names must have one name per metric")
-    if len(da) == 0:
-        raise EmptyArrayError("cannot evaluate an empty array")
-    if ground_truth is not None and len(ground_truth) != len(da):
+def custom_matches(data: DocumentArray, queries: np.ndarray, limit: int,
+                   fn: Callable[[np.ndarray, np.ndarray], Any], filter: dict | None,
+                   name: str, only_id: bool) -> tuple[list[list[Document]], np.ndarray]:
+    """DocArray's ``metric=fn``: ``fn(queries, embeddings) -> (Q, N)`` distances (lower is
+    better) over every (filtered) embedding of ``data``, exactly; per query the ``limit``
+    best matches with ``scores[name]``, and the (Q, 2) min / max distance of each query
+    (its ``normalization`` bounds)."""
+    positions = _scan_positions(data, filter)
+    q = len(queries)
+    if positions.size == 0:
+        return [[] for _ in range(q)], np.zeros((q, 2))
+    matrix = data._embedding_matrix(positions)
+    dist = np.asarray(fn(queries, matrix), dtype=np.float64)
+    if dist.shape != (q, len(matrix)):
         raise BadInputError(
-            f"ground_truth has {len(ground_truth)} Documents but the array has {len(da)}; "
-            "give one ground-truth Document per query, in the same order"
-        )
-    label_counts: dict[Any, int] = dict(num_relevant_documents_per_label or {})
-    sums = dict.fromkeys(names, 0.0)
-    gts = list(ground_truth) if ground_truth is not None else [None] * len(da)
-    docs = list(da)
-    for doc, gt in zip(docs, gts):
-        matches = list(doc._matches or ())
-        if gt is not None:
-            relevant = {m.id for m in (gt._matches or ())}
-            rel = [1 if m.id in relevant else 0 for m in matches]
-            n_rel = len(relevant)
-        else:
-            label = doc.tags.get(label_tag)
-            if label is None:
-                raise BadInputError(
-                    f"Document {doc.id!r} has no tags[{label_tag!r}]; pass ground_truth= or "
-                    "label the Documents"
-                )
-            rel = [1 if (m._tags or {}).get(label_tag) == label else 0 for m in matches]
-            n_rel = label_counts.get(label, sum(rel))
-        kk = k if k is not None else len(matches)
-        for metric, name in zip(metrics, names):
-            value = float(EVAL_METRICS[metric](rel, kk, n_rel))
-            doc.evaluations[name].value = value
-            sums[name] += value
-    da._write_back(docs)
-    return {name: total / len(docs) for name, total in sums.items()}
+            f"the metric function returned shape {dist.shape} for {q} queries and "
+            f"{len(matrix)} Documents; it must return a ({q}, {len(matrix)}) distance matrix")
+    k = min(limit, dist.shape[1])
+    top = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < dist.shape[1] else \
+        np.tile(np.arange(dist.shape[1]), (q, 1))
+    order = np.argsort(np.take_along_axis(dist, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    scores = np.take_along_axis(dist, top, axis=1)
+    rows = matches_of(scores, positions[top], lambda ps: (data._store.get_at(ps), None), name,
+                      only_id)
+    return rows, np.stack([dist.min(axis=1), dist.max(axis=1)], axis=1)
+
+
+def score_bounds(data: DocumentArray, queries: np.ndarray, metric: str,
+                 filter: dict | None) -> np.ndarray:
+    """The (Q, 2) lowest and highest score of each query over every (filtered) Document of
+    ``data`` (what DocArray's ``normalization`` scales between), read in blocks."""
+    metric = canonical_metric(metric)
+    positions = _scan_positions(data, filter)
+    lo = np.full(len(queries), np.inf)
+    hi = np.full(len(queries), -np.inf)
+    for start in range(0, positions.size, _SCAN_ROWS):
+        block = data._embedding_matrix(positions[start:start + _SCAN_ROWS])
+        s = pairwise(queries, block, metric)
+        np.minimum(lo, s.min(axis=1), out=lo)
+        np.maximum(hi, s.max(axis=1), out=hi)
+    return np.stack([lo, hi], axis=1)

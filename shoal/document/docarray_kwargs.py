@@ -8,7 +8,9 @@ know, which would otherwise catch these).
   some backends, sub-indices) taken at their defaults; another value is a BadInputError;
 - ``normalization=(a, b)``: each query's match scores min-max scaled into ``[a, b]``
   (best-to-worst order kept: ``(1, 0)`` turns distances into a similarity-like score),
-  over the matches returned - as DocArray's batched match does.
+  between the query's lowest and highest score over every (filtered) Document, as
+  DocArray's find and match do (the caller reads those bounds: see
+  ``compute.score_bounds``).
 """
 from __future__ import annotations
 
@@ -48,13 +50,13 @@ def split_docarray_kwargs(params: dict[str, Any]
 
 
 def normalize_scores(rows: Sequence[list[Document]], name: str,
-                     bounds: tuple[float, float]) -> None:
-    """Scale ``scores[name]`` of each row of matches into ``bounds`` (min -> a, max -> b)."""
-    a, b = bounds
-    for matches in rows:
+                     target: tuple[float, float], ranges: Any) -> None:
+    """Scale ``scores[name]`` of each row of matches into ``target`` = (a, b): the row's
+    ``ranges[i] = (lo, hi)`` goes to (a, b)."""
+    a, b = target
+    for matches, (lo, hi) in zip(rows, ranges):
         if not matches:
             continue
         values = [m.scores[name].value for m in matches]
-        lo, hi = min(values), max(values)
         for m, v in zip(matches, values):
             m.scores[name].value = (b - a) * (v - lo) / (hi - lo + _EPS) + a

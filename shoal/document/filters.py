@@ -10,7 +10,7 @@ A filter is a dict of ``field: {operator: value}`` conditions, combined with
 Fields are Document scalar fields (``text``, ``id``, ``mime_type``, ``modality``,
 ``uri``, ``parent_id``, ``weight``, ``granularity``, ``adjacency``, ``offset``) or
 tag paths ``tags__a__b`` -> ``doc.tags['a']['b']``. Operators: ``$eq $ne $gt $gte $lt
-$lte $in $nin $regex $exists``. A missing field fails every operator except ``$ne``,
+$lte $in $nin $regex $exists $size`` (``$size``: the length of a list or string). A missing field fails every operator except ``$ne``,
 ``$nin`` and ``$exists: False`` (MongoDB semantics).
 
 :func:`parse_filter` gives a small AST (:class:`Cond`, :class:`And`, :class:`Or`,
@@ -32,7 +32,8 @@ __all__ = ["Cond", "And", "Or", "Not", "Node", "parse_filter", "compile_filter",
 
 SCALAR_FIELDS = ("id", "text", "mime_type", "modality", "uri", "parent_id", "weight",
                  "granularity", "adjacency", "offset")
-OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
+OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists",
+             "$size")
 
 
 class _Missing:
@@ -105,6 +106,8 @@ def _parse_condition(path: tuple[str, ...], spec: Any) -> Node:
                 re.compile(value)
             except re.error as exc:
                 raise InvalidFilterError(f"bad $regex pattern {value!r}: {exc}") from exc
+        if op == "$size" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise InvalidFilterError(f"$size needs a length (an integer >= 0), got {value!r}")
         if op == "$exists" and not isinstance(value, bool):
             raise InvalidFilterError(f"$exists needs true or false, got {value!r}")
         if isinstance(value, (list, set)):
@@ -171,6 +174,11 @@ def _compare(op: str, a: Any, b: Any) -> bool:
         return False
 
 
+def _same_sequence(value: tuple) -> Callable[[Any], bool]:
+    """``$eq [1, 2]``: a list or tuple value with the same items (as JSON stores compare)."""
+    return lambda v: isinstance(v, (list, tuple)) and tuple(v) == value
+
+
 def _compile(node: Node) -> Callable[[Document], bool]:
     if isinstance(node, And):
         parts = [_compile(n) for n in node.items]
@@ -182,6 +190,9 @@ def _compile(node: Node) -> Callable[[Document], bool]:
         inner = _compile(node.item)
         return lambda d: not inner(d)
     get, op, value = _getter(node.path), node.op, node.value
+    if op in ("$eq", "$ne") and isinstance(value, tuple):  # a list kept hashable in the AST
+        same = _same_sequence(value)
+        return (lambda d: same(get(d))) if op == "$eq" else (lambda d: not same(get(d)))
     if op == "$eq":
         return lambda d: get(d) == value
     if op == "$ne":
@@ -192,6 +203,8 @@ def _compile(node: Node) -> Callable[[Document], bool]:
         return lambda d: (v := get(d)) is MISSING or v not in value
     if op == "$exists":
         return lambda d: (get(d) is not MISSING) == value
+    if op == "$size":
+        return lambda d: isinstance(v := get(d), (list, tuple, str)) and len(v) == value
     if op == "$regex":
         pattern = re.compile(value)
         return lambda d: isinstance(v := get(d), str) and pattern.search(v) is not None

@@ -19,6 +19,7 @@ def corpus():
             del tags["color"]
         if i % 7 == 0:
             tags["nullable"] = None
+        tags["lst"] = list(range(i % 3)) if i % 5 else "x" * (i % 4)
         out.append(Document(id=f"d{i}", text=f"doc number {i}" if i % 6 else None,
                             mime_type="text/plain" if i % 3 == 0 else None,
                             modality="image" if i % 4 == 1 else "text", weight=float(i % 3),
@@ -50,6 +51,9 @@ QUERIES = [
     {"tags__mixed": {"$lt": "3"}}, {"tags__mixed": {"$nin": [1, "2", 3.0]}},
     {"tags__flag": {"$in": [True]}}, {"tags__price": {"$lte": 1.5}},
     {"tags__name": {"$gt": 5}}, {"tags__i": {"$eq": "3"}},
+    {"tags__lst": {"$size": 2}}, {"tags__lst": {"$size": 0}}, {"text": {"$size": 12}},
+    {"tags__nested": {"$size": 1}}, {"tags__lst": {"$not": {"$size": 1}}},
+    {"tags__lst": {"$eq": [0, 1]}}, {"tags__lst": {"$ne": [0]}},
 ]
 
 

@@ -99,8 +99,15 @@ def test_ragged_embeddings_are_a_clear_error():
 
 def test_tensors_and_blobs(make_da):
     da = make_da([Document(tensor=np.ones((2, 2), dtype=np.int8)), Document(blob=b"x")])
-    assert da.tensors[0].dtype == np.int8 and da.tensors[1] is None
+    with pytest.raises(EmptyArrayError, match=r"Documents \[1\] have no tensor"):
+        _ = da.tensors  # as DocArray's unravel: a missing one after the first cannot stack
+    assert [d.tensor.dtype if d.tensor is not None else None for d in da] == [np.int8, None]
     assert da.blobs == [None, b"x"]
+    da = make_da([Document(tensor=np.ones(3)) for _ in range(2)])
+    assert da.tensors.shape == (2, 3) and da[:, "tensor"].shape == (2, 3)
+    da.tensors = np.zeros((2, 4))
+    assert da.tensors.shape == (2, 4)
+    assert make_da([Document(), Document()]).tensors is None
 
 
 def test_append_extend_insert_delete(make_da):

@@ -111,8 +111,9 @@ def test_bad_input_errors(make_da):
         da.find(m[0], limit=0)
     with pytest.raises(EmptyArrayError):
         DocumentArray([Document()]).match(da)
-    with pytest.raises(EmptyArrayError, match="empty array"):
-        DocumentArray(_data(2)[0]).match(DocumentArray())
+    q = DocumentArray(_data(2)[0])
+    q.match(DocumentArray())  # as DocArray: nothing to match against, no matches
+    assert [len(d.matches) for d in q] == [0, 0]
     with pytest.raises(BadInputError, match="NaN"):
         da.find(np.full(8, np.nan, dtype=np.float32))
 
@@ -211,9 +212,10 @@ def test_docarray_find_and_match_keywords_run_on_every_storage(make_da, storage)
     scaled = da.find(m[3], limit=5, normalization=(0, 1), use_scipy=True, device="cpu",
                      num_worker=2, index="text", return_root=False)
     got = [d.scores["cosine"].value for d in scaled]
-    lo, hi = min(plain), max(plain)
-    assert got == pytest.approx([(v - lo) / (hi - lo + 1e-7) for v in plain], abs=1e-6)
-    assert got[0] == pytest.approx(0.0) and got[-1] == pytest.approx(1.0, abs=1e-6)
+    every = pairwise(m[3:4], m, "cosine")[0]  # DocArray's bounds: over every Document
+    lo, hi = every.min(), every.max()
+    assert got == pytest.approx([(v - lo) / (hi - lo + 1e-7) for v in plain], abs=1e-5)
+    assert got[0] == pytest.approx(0.0, abs=1e-5) and got[-1] < 0.9
     q = DocumentArray([Document(embedding=m[3])])
     q.match(da, limit=5, normalization=(1, 0), num_worker=4)
     assert [d.scores["cosine"].value for d in q[0].matches] == pytest.approx(

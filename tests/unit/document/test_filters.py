@@ -44,11 +44,19 @@ def test_operators(da, query, ids):
     ({"tags__x": {"$in": 3}}, "needs a list"),
     ({"text": {"$regex": "("}}, "bad \\$regex"),
     ({"$and": []}, "non-empty list"),
-    ({}, "non-empty dict"),
+    ([("text", 1)], "non-empty dict"),
 ])
 def test_bad_filters_are_explained(da, query, message):
     with pytest.raises(InvalidFilterError, match=message):
         da.find(filter=query)
+
+
+def test_empty_filter_is_no_filter_as_in_docarray(da):
+    """DocArray's find({}) / find(q, filter={}) (parameters.get('filter', {})): everything."""
+    assert da.find({}).ids == da.ids
+    assert da.find(filter={}, limit=1).ids == da.ids[:1]
+    with pytest.raises(InvalidFilterError, match="non-empty dict"):
+        parse_filter({})
 
 
 def test_parse_gives_an_ast():
