@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy as _copy
+import mimetypes
 import os
 import weakref
 from typing import TYPE_CHECKING, Any, Iterator
@@ -13,7 +14,8 @@ from shoal.document.score import NamedScoreMap, score_map
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
 
-__all__ = ["Document", "FIELDS", "new_id"]
+__all__ = ["Document", "FIELDS", "new_id", "guess_mime_type", "normalize_mime_type", "set_uri",
+           "resolve_fields"]
 
 #: Every field of the schema, in wire order.
 FIELDS = (
@@ -23,7 +25,76 @@ FIELDS = (
 )
 _SCALARS = ("parent_id", "granularity", "adjacency", "uri", "mime_type", "modality",
             "offset", "location", "weight")
-_CONTENT = ("text", "blob", "tensor")
+_CONTENT = ("text", "tensor", "blob")  # content_type's order, as DocArray
+
+
+#: What ``Document(...)`` takes as a field name (``field_resolver`` may map onto these).
+_KEYWORDS = frozenset(FIELDS) | {"content"}
+#: DocArray fields shoal does not keep: ``unknown_fields_handler`` lets them pass.
+_DOCARRAY_ONLY = frozenset({"_metadata"})
+#: The order ``Document(obj, **fields)`` sets fields in: content, uri, mime_type late (as DocArray).
+_APPLY_ORDER = ("id", "parent_id", "granularity", "adjacency", "embedding", "tags", "modality",
+                "offset", "location", "weight", "scores", "evaluations", "text", "blob",
+                "tensor", "content", "uri", "mime_type", "chunks", "matches")
+_HANDLERS = ("catch", "drop", "raise")
+
+
+def guess_mime_type(uri: str) -> str | None:
+    """The MIME type ``mimetypes`` guesses from ``uri`` (a path, URL or data URI), or None."""
+    try:
+        return mimetypes.guess_type(uri)[0]
+    except (TypeError, ValueError):  # not a str / path
+        return None
+
+
+def normalize_mime_type(value: str) -> str:
+    """``'jpg'`` -> ``'image/jpeg'``: a value that is not ``type/subtype`` is read as a file
+    extension when ``mimetypes`` knows it (DocArray's best guess), else kept."""
+    if value and isinstance(value, str) and "/" not in value:
+        return mimetypes.guess_type(f"*.{value}")[0] or value
+    return value
+
+
+def set_uri(doc: Document, uri: str | None) -> None:
+    """Set ``doc.uri`` and, when one can be guessed from it, ``doc.mime_type`` (DocArray's
+    ``uri`` setter). Plain ``doc.uri = x`` sets the uri only."""
+    doc.uri = uri
+    if uri:
+        mime = guess_mime_type(uri)
+        if mime:
+            doc.mime_type = mime
+
+
+def _check_handler(handler: str) -> None:
+    if handler not in _HANDLERS:
+        from shoal.errors import BadInputError  # noqa: PLC0415
+
+        raise BadInputError(
+            f"unknown_fields_handler must be one of {', '.join(_HANDLERS)}, got {handler!r}")
+
+
+def resolve_fields(data: dict[str, Any], resolver: dict[str, str] | None = None,
+                   handler: str = "catch") -> dict[str, Any]:
+    """``data`` with keys renamed by ``resolver`` and its non-field keys kept (``'catch'``:
+    they land in tags), dropped (``'drop'``) or refused (``'raise'``)."""
+    _check_handler(handler)
+    if resolver:
+        if not isinstance(resolver, dict):
+            from shoal.errors import BadInputError  # noqa: PLC0415
+
+            raise BadInputError(
+                f"field_resolver must be a dict of name -> field, got {type(resolver).__name__}")
+        data = {resolver.get(k, k): v for k, v in data.items()}
+    if handler == "catch":
+        return data
+    extra = [k for k in data if k not in _KEYWORDS]
+    if extra and handler == "raise":
+        from shoal.errors import BadInputError  # noqa: PLC0415
+
+        raise BadInputError(
+            f"unknown Document fields {sorted(map(str, extra))}; map them with field_resolver= "
+            "or pass unknown_fields_handler='catch' (to tags) or 'drop'")
+    return {k: v for k, v in data.items() if k not in extra}
 
 
 def new_id() -> str:
@@ -49,9 +120,16 @@ class Document:
         Document(text='hello'), Document(content=b'...'), Document(uri='cat.png')
         Document(embedding=np.zeros(128), tags={'price': 3})
 
-    Keywords that are not fields (``Document(color='red')``) land in ``tags``, as in
-    DocArray. ``Document(other)`` makes a shallow copy, ``Document(other, copy=True)`` a
-    deep one; ``Document(dict)`` reads a dict produced by :meth:`to_dict`.
+    As in DocArray: text, blob and tensor are one content (setting one clears the others;
+    given together, the last of text, blob, tensor, content wins); a ``uri`` without a
+    ``mime_type`` sets the type guessed from it; keywords that are not fields
+    (``Document(color='red')``) land in ``tags`` (``unknown_fields_handler='drop'`` /
+    ``'raise'`` otherwise, ``field_resolver={'key': 'field'}`` renames them).
+
+    ``Document(other, **fields)`` copies ``other`` then sets ``fields`` on top: ``copy=True``
+    deep-copies, the default shares ``other``'s tags, chunks, matches and scores (DocArray
+    shares the whole Document; shoal copies its scalar fields). ``Document(dict)`` reads a
+    dict produced by :meth:`to_dict` (its keys win over keyword fields, as in DocArray).
     """
 
     __slots__ = ("_id", "parent_id", "granularity", "adjacency", "_text", "_blob",
@@ -59,24 +137,47 @@ class Document:
                  "location", "weight", "_chunks", "_matches", "_scores", "_evaluations",
                  "__weakref__")
 
-    def __init__(self, _obj: Any = None, *, copy: bool = False, id: str | None = None,
-                 parent_id: str | None = None, granularity: int = 0, adjacency: int = 0,
-                 text: str | None = None, blob: bytes | None = None, tensor: Any = None,
-                 embedding: Any = None, uri: str | None = None, mime_type: str | None = None,
+    def __init__(self, _obj: Any = None, *, copy: bool = False,
+                 field_resolver: dict[str, str] | None = None,
+                 unknown_fields_handler: str = "catch", id: str | None = None,
+                 parent_id: str | None = None, granularity: int | None = None,
+                 adjacency: int | None = None, text: str | None = None,
+                 blob: bytes | None = None, tensor: Any = None, embedding: Any = None,
+                 uri: str | None = None, mime_type: str | None = None,
                  tags: dict | None = None, modality: str | None = None,
                  offset: float | None = None, location: list | None = None,
                  weight: float | None = None, chunks: Any = None, matches: Any = None,
                  scores: dict | None = None, evaluations: dict | None = None,
                  content: Any = None, **unknown: Any) -> None:
+        if _obj is not None or unknown:
+            given = {k: v for k, v in (
+                ("id", id), ("parent_id", parent_id), ("granularity", granularity),
+                ("adjacency", adjacency), ("text", text), ("blob", blob), ("tensor", tensor),
+                ("embedding", embedding), ("uri", uri), ("mime_type", mime_type),
+                ("tags", tags), ("modality", modality), ("offset", offset),
+                ("location", location), ("weight", weight), ("chunks", chunks),
+                ("matches", matches), ("scores", scores), ("evaluations", evaluations),
+                ("content", content)) if v is not None}
+            self._init_slow(_obj, copy, field_resolver, unknown_fields_handler, given, unknown)
+            return
+        # the fast path: keyword fields only
+        if blob is not None or tensor is not None:  # one content field: the last of
+            text = None                              # text, blob, tensor wins (DocArray)
+            if tensor is not None:
+                blob = None
         self._id = id if id is not None else os.urandom(16).hex()
         self.parent_id = parent_id
-        self.granularity = granularity
-        self.adjacency = adjacency
+        self.granularity = granularity if granularity is not None else 0
+        self.adjacency = adjacency if adjacency is not None else 0
         self._text = text
         self._blob = blob
         self._tensor = tensor
         self._embedding = None if embedding is None else _as_array(embedding)
         self.uri = uri
+        if mime_type:
+            mime_type = normalize_mime_type(mime_type)
+        elif mime_type is None and uri:
+            mime_type = guess_mime_type(uri)
         self.mime_type = mime_type
         self._tags = tags
         self.modality = modality
@@ -97,35 +198,35 @@ class Document:
             self.evaluations = evaluations
         if content is not None:
             self.content = content
-        if unknown:
-            self.tags.update(unknown)
-        if _obj is not None:
-            self._init_from(_obj, copy)
 
-    def _init_from(self, obj: Any, deep: bool) -> None:
-        if isinstance(obj, Document):
-            src = _copy.deepcopy(obj) if deep else obj
-            for name in self.__slots__[:-1]:
-                setattr(self, name, getattr(src, name))
-            if not deep:  # shallow copy still gets its own containers
-                self._tags = dict(obj._tags) if obj._tags is not None else None
+    def _reset(self) -> None:
+        """Every slot at its empty value (the id too: callers set one)."""
+        for name in self.__slots__[:-1]:
+            setattr(self, name, None)
+        self.granularity = self.adjacency = 0
+
+    def _take_slots(self, other: Document) -> None:
+        for name in self.__slots__[:-1]:
+            setattr(self, name, getattr(other, name))
+
+    def _init_slow(self, obj: Any, copy: bool, resolver: dict[str, str] | None,
+                   handler: str, given: dict[str, Any], unknown: dict[str, Any]) -> None:
+        """``Document(obj, **fields)``: build from ``obj``, then apply ``fields`` on top."""
+        _check_handler(handler)
+        self._reset()
+        self._id = os.urandom(16).hex()
+        if obj is None:
+            pass
+        elif isinstance(obj, Document):
+            self._init_from_document(obj, copy)
         elif isinstance(obj, dict):
-            from shoal.document.codec import doc_from_dict  # noqa: PLC0415
-
-            other = doc_from_dict(obj)
-            for name in self.__slots__[:-1]:
-                setattr(self, name, getattr(other, name))
+            data = resolve_fields(obj, resolver, handler)
+            self._init_from_dict(data)
+            given = {k: v for k, v in given.items() if k not in data}  # the dict wins
         elif isinstance(obj, (str, bytes)) or _is_tensor(obj):
             self.content = obj
         elif getattr(obj, "__shoal_multimodal__", False):
-            from shoal.document.dataclass import to_document  # noqa: PLC0415
-
-            other = to_document(obj)
-            for name in self.__slots__[:-1]:
-                setattr(self, name, getattr(other, name))
-            for chunk in self._chunks or ():
-                chunk.parent_id = self._id
-            self._chunks._owner = weakref.ref(self)
+            self._init_from_dataclass(obj)
         else:
             from shoal.errors import BadInputError  # noqa: PLC0415
 
@@ -133,6 +234,57 @@ class Document:
                 f"cannot build a Document from {type(obj).__name__}; pass a Document, a dict, "
                 "a str, bytes or an ndarray, or use keyword fields"
             )
+        if unknown:
+            unknown = resolve_fields(unknown, resolver, handler)
+            for key in [k for k in unknown if k in _KEYWORDS]:  # resolved onto a field
+                given.setdefault(key, unknown.pop(key))
+        self._apply(given, unknown)
+
+    def _init_from_document(self, obj: Document, deep: bool) -> None:
+        """A deep copy, or (``copy=False``, as DocArray) one sharing tags, chunks, matches,
+        scores and evaluations with ``obj``."""
+        if deep:
+            self._take_slots(_copy.deepcopy(obj))
+            self._reown()
+            return
+        if obj._scores is not None:
+            obj.scores  # noqa: B018 -- a search's pending score becomes a shared map
+        self._take_slots(obj)
+
+    def _init_from_dict(self, data: dict[str, Any]) -> None:
+        from shoal.document.codec import doc_from_dict  # noqa: PLC0415
+
+        self._take_slots(doc_from_dict(data))
+        self._reown()
+
+    def _init_from_dataclass(self, obj: Any) -> None:
+        from shoal.document.dataclass import to_document  # noqa: PLC0415
+
+        self._take_slots(to_document(obj))
+        for chunk in self._chunks or ():
+            chunk.parent_id = self._id
+        self._reown()
+
+    def _apply(self, given: dict[str, Any], unknown: dict[str, Any]) -> None:
+        """Set ``given`` fields in DocArray's order (content fields last, so the last of
+        text / blob / tensor / content wins; ``tags`` and unknown keywords merge into tags)."""
+        for name in _APPLY_ORDER:
+            if name not in given:
+                continue
+            value = given[name]
+            if name == "tags":
+                self.tags.update(value)
+            elif name == "uri":
+                set_uri(self, value)
+            elif name == "mime_type":
+                self.mime_type = normalize_mime_type(value)
+            elif name in ("scores", "evaluations"):
+                if value:
+                    setattr(self, name, value)
+            else:
+                setattr(self, name, value)
+        if unknown:
+            self.tags.update(unknown)
 
     # --- identity -----------------------------------------------------------------
     @property
@@ -156,6 +308,8 @@ class Document:
     @text.setter
     def text(self, value: str | None) -> None:
         _track(self)
+        if value is not None:  # text, blob and tensor are one content (a oneof, as DocArray)
+            self._blob = self._tensor = None
         self._text = value
 
     @property
@@ -165,6 +319,8 @@ class Document:
     @blob.setter
     def blob(self, value: bytes | None) -> None:
         _track(self)
+        if value is not None:
+            self._text = self._tensor = None
         self._blob = value
 
     @property
@@ -174,16 +330,18 @@ class Document:
     @tensor.setter
     def tensor(self, value: Any) -> None:
         _track(self)
+        if value is not None:
+            self._text = self._blob = None
         self._tensor = value
 
     @property
     def content(self) -> Any:
-        """Whichever of text, blob, tensor is set (they are mutually exclusive content)."""
+        """Whichever of text, tensor, blob is set; setting one clears the others."""
         if self._text is not None:
             return self._text
-        if self._blob is not None:
-            return self._blob
-        return self._tensor
+        if self._tensor is not None:
+            return self._tensor
+        return self._blob
 
     @content.setter
     def content(self, value: Any) -> None:
@@ -206,7 +364,7 @@ class Document:
 
     @property
     def content_type(self) -> str | None:
-        """``'text'``, ``'blob'``, ``'tensor'`` or None."""
+        """``'text'``, ``'tensor'``, ``'blob'`` or None."""
         for name in _CONTENT:
             if getattr(self, "_" + name) is not None:
                 return name
@@ -306,11 +464,19 @@ class Document:
         return bool(self._matches)
 
     # --- loading content from a URI -----------------------------------------------
-    def load_uri_to_text(self, encoding: str = "utf-8") -> Document:
-        """Read ``uri`` (local path or data URI) into ``text``."""
+    def load_uri_to_text(self, encoding: str = "utf-8", *, charset: str | None = None,
+                         timeout: float = 10.0) -> Document:
+        """Read ``uri`` (local path or data URI) into ``text``; ``charset`` is DocArray's
+        name for ``encoding``."""
         from shoal.document.uri import read_uri  # noqa: PLC0415
 
-        self.text = read_uri(self.uri).decode(encoding)
+        data, encoding = read_uri(self.uri, timeout=timeout), charset or encoding
+        try:
+            self.text = data.decode(encoding)
+        except (LookupError, UnicodeDecodeError) as exc:
+            from shoal.errors import MalformedDataError  # noqa: PLC0415
+
+            raise MalformedDataError(f"cannot decode {self.uri!r} as {encoding}: {exc}") from exc
         return self
 
     def load_uri_to_blob(self) -> Document:
@@ -343,6 +509,143 @@ class Document:
 
         return to_data_uri(self.uri, self.mime_type)
 
+    # --- conversions (shoal.document.conversions; DocArray's names and return values) ---
+    def convert_text_to_datauri(self, charset: str = "utf-8", base64: bool = False) -> Document:
+        """``text`` as a data URI in ``uri``."""
+        return _conv().convert_text_to_datauri(self, charset, base64)
+
+    def convert_blob_to_datauri(self, charset: str = "utf-8", base64: bool = False) -> Document:
+        """``blob`` as a data URI in ``uri`` (needs ``mime_type``)."""
+        return _conv().convert_blob_to_datauri(self, charset, base64)
+
+    def convert_uri_to_datauri(self, charset: str = "utf-8", base64: bool = False) -> Document:
+        """The content behind ``uri`` as a data URI in ``uri``."""
+        return _conv().convert_uri_to_datauri(self, charset, base64)
+
+    def convert_content_to_datauri(self) -> Document:
+        """``text`` or ``blob`` as a data URI in ``uri``."""
+        return _conv().convert_content_to_datauri(self)
+
+    def get_vocabulary(self, text_attrs: tuple[str, ...] = ("text",)) -> dict[str, int]:
+        """Word -> count over ``text_attrs`` (DocArray's tokenizer)."""
+        return _conv().get_vocabulary(self, text_attrs)
+
+    def convert_text_to_tensor(self, vocab: dict[str, int], max_length: int | None = None,
+                               dtype: str = "int64") -> Document:
+        """``text`` as a tensor of word indices from ``vocab`` (0 pads, 1 is unknown)."""
+        return _conv().convert_text_to_tensor(self, vocab, max_length, dtype)
+
+    def convert_tensor_to_text(self, vocab: dict, delimiter: str = " ") -> Document:
+        """A tensor of word indices back to ``text``."""
+        return _conv().convert_tensor_to_text(self, vocab, delimiter)
+
+    def convert_blob_to_tensor(self, dtype: str | None = None, count: int = -1,
+                               offset: int = 0) -> Document:
+        """``blob`` as a raw ndarray buffer into ``tensor``."""
+        return _conv().convert_blob_to_tensor(self, dtype, count, offset)
+
+    def convert_tensor_to_blob(self) -> Document:
+        """``tensor``'s raw bytes into ``blob``."""
+        return _conv().convert_tensor_to_blob(self)
+
+    def save_uri_to_file(self, file: Any) -> Document:
+        """Write the content behind ``uri`` to a path or binary file object."""
+        return _conv().save_uri_to_file(self, file)
+
+    def save_blob_to_file(self, file: Any) -> Document:
+        """Write ``blob`` to a path or binary file object."""
+        return _conv().save_blob_to_file(self, file)
+
+    def embed_feature_hashing(self, n_dim: int = 256, sparse: bool = False,
+                              fields: tuple[str, ...] = ("text", "tags"),
+                              max_value: int = 1_000_000) -> Document:
+        """A fixed-size ``embedding`` from ``fields`` by the hashing trick (DocArray's)."""
+        return _conv().embed_feature_hashing(self, n_dim, sparse, fields, max_value)
+
+    def convert_image_tensor_to_uri(self, channel_axis: int = -1,
+                                    image_format: str = "png") -> Document:
+        """The image ``tensor`` as a base64 data ``uri`` (PNG / JPEG)."""
+        return _conv().convert_image_tensor_to_uri(self, channel_axis, image_format)
+
+    def convert_image_tensor_to_blob(self, channel_axis: int = -1,
+                                     image_format: str = "png") -> Document:
+        """The image ``tensor`` encoded into ``blob`` (PNG / JPEG)."""
+        return _conv().convert_image_tensor_to_blob(self, channel_axis, image_format)
+
+    def save_image_tensor_to_file(self, file: Any, channel_axis: int = -1,
+                                  image_format: str = "png") -> Document:
+        """Write the image ``tensor`` to a file (PNG / JPEG)."""
+        return _conv().save_image_tensor_to_file(self, file, channel_axis, image_format)
+
+    def set_image_tensor_channel_axis(self, original_channel_axis: int,
+                                      new_channel_axis: int) -> Document:
+        """Move the channel axis of the image ``tensor``."""
+        return _conv().set_image_tensor_channel_axis(self, original_channel_axis,
+                                                     new_channel_axis)
+
+    def set_image_tensor_shape(self, shape: tuple[int, int], channel_axis: int = -1) -> Document:
+        """Resize the image ``tensor`` to (H, W) by nearest neighbour."""
+        return _conv().set_image_tensor_shape(self, shape, channel_axis)
+
+    def set_image_tensor_resample(self, ratio: float, channel_axis: int = -1) -> Document:
+        """Scale the image ``tensor`` by ``ratio``."""
+        return _conv().set_image_tensor_resample(self, ratio, channel_axis)
+
+    def set_image_tensor_normalization(self, channel_axis: int = -1,
+                                       img_mean: tuple[float, ...] = (0.485, 0.456, 0.406),
+                                       img_std: tuple[float, ...] = (0.229, 0.224, 0.225),
+                                       ) -> Document:
+        """A uint8 image ``tensor`` to a standardized float32 one."""
+        return _conv().set_image_tensor_normalization(self, channel_axis, img_mean, img_std)
+
+    def set_image_tensor_inv_normalization(self, channel_axis: int = -1,
+                                           img_mean: tuple[float, ...] = (0.485, 0.456, 0.406),
+                                           img_std: tuple[float, ...] = (0.229, 0.224, 0.225),
+                                           ) -> Document:
+        """Undo :meth:`set_image_tensor_normalization` (back to uint8)."""
+        return _conv().set_image_tensor_inv_normalization(self, channel_axis, img_mean, img_std)
+
+    @property
+    def content_hash(self) -> int:
+        """A hash of every field but tensor and embedding (the id included, as DocArray);
+        stable across processes."""
+        return _conv().content_hash(self)
+
+    @property
+    def nbytes(self) -> int:
+        """The size of this Document's protobuf bytes."""
+        return len(self.to_bytes())
+
+    def display(self, from_: str | None = None) -> None:
+        """DocArray plots images in a notebook; shoal prints :meth:`summary` instead."""
+        self.summary()
+
+    # --- clearing fields ----------------------------------------------------------
+    def pop(self, *fields: str) -> None:
+        """Reset ``fields`` to their defaults (``None`` / 0 / empty). The id stays: a shoal
+        Document always has one."""
+        for name in fields:
+            self._pop(name)
+
+    def clear(self) -> None:
+        """Reset every field but the id to its default."""
+        self.pop(*(n for n in self.non_empty_fields if n != "id"))
+
+    def _pop(self, name: str) -> None:
+        if name in ("granularity", "adjacency"):
+            setattr(self, name, 0)
+        elif name == "content":
+            self.content = None
+        elif name in _PRIVATE:
+            if name != "id":
+                setattr(self, "_" + name, None)
+        elif name in _KEYWORDS:
+            setattr(self, name, None)
+        elif name not in _DOCARRAY_ONLY:
+            from shoal.errors import BadInputError  # noqa: PLC0415
+
+            raise BadInputError(f"{name!r} is not a Document field; fields are {', '.join(FIELDS)}")
+
     # --- compute ------------------------------------------------------------------
     def embed(self, model: Any, **kwargs: Any) -> Document:
         """Fill ``embedding`` with ``model``; see :meth:`DocumentArray.embed`."""
@@ -366,9 +669,14 @@ class Document:
         return doc_to_dict(self, **kwargs)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Document:
+    def from_dict(cls, data: dict[str, Any], field_resolver: dict[str, str] | None = None,
+                  unknown_fields_handler: str = "catch") -> Document:
+        """A Document from a dict (see :meth:`to_dict`); ``field_resolver`` renames keys onto
+        fields, ``unknown_fields_handler`` catches other keys into tags, drops or refuses them."""
         from shoal.document.codec import doc_from_dict  # noqa: PLC0415
 
+        if isinstance(data, dict):
+            data = resolve_fields(data, field_resolver, unknown_fields_handler)
         return doc_from_dict(data)
 
     def to_json(self) -> str:
@@ -512,6 +820,12 @@ class Document:
 _PRIVATE = {"id", "text", "blob", "tensor", "embedding", "tags", "chunks", "matches",
             "scores", "evaluations"}
 _CONTAINERS = {"tags", "chunks", "matches", "scores", "evaluations"}
+
+
+def _conv() -> Any:
+    from shoal.document import conversions  # noqa: PLC0415
+
+    return conversions
 
 
 def _field_value(doc: Document, name: str) -> Any:

@@ -19,7 +19,11 @@ __all__ = ["iter_files", "iter_ndarray"]
 def iter_files(patterns: str | Sequence[str], recursive: bool = True, size: int | None = None,
                sampling_rate: float | None = None, read_mode: str | None = None,
                to_dataturi: bool = False, exclude_regex: str | None = None) -> Iterator[Document]:
-    """Yield a Document per file matching the glob patterns (sorted, deterministic)."""
+    """Yield a Document per file matching the glob patterns (sorted, deterministic).
+
+    ``mime_type`` is guessed from the file name (``'text/plain'`` for ``*.txt``);
+    ``to_dataturi`` turns ``uri`` into a data URI (DocArray's ``convert_uri_to_datauri``).
+    """
     if read_mode not in (None, "r", "rb"):
         raise BadInputError(f"read_mode must be None, 'r' or 'rb', got {read_mode!r}")
     if isinstance(patterns, str):
@@ -39,7 +43,7 @@ def iter_files(patterns: str | Sequence[str], recursive: bool = True, size: int 
             elif read_mode == "rb":
                 doc.blob = path.read_bytes()
             if to_dataturi:
-                doc.uri = doc.load_uri_to_data_uri()
+                doc.convert_uri_to_datauri()
             yield doc
             count += 1
             if size is not None and count >= size:
