@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = textwrap.dedent("""
-    import signal, sys
+    import signal, sys, threading, time
     from shoal import Deployment, Executor, Flow, requests
 
     class E(Executor):
@@ -30,8 +29,13 @@ SCRIPT = textwrap.dedent("""
     before = signal.getsignal(signal.SIGTERM)
     kind = sys.argv[2]
     ctx = Flow().add(uses=E) if kind == "flow" else Deployment(uses=E)
-    with ctx as f:
+    def announce():  # once block() has installed its handler
+        while signal.getsignal(signal.SIGTERM) is before:
+            time.sleep(0.01)
         print("ready", flush=True)
+
+    with ctx as f:
+        threading.Thread(target=announce, daemon=True).start()
         f.block()
     print("restored" if signal.getsignal(signal.SIGTERM) is before else "not restored",
           flush=True)
@@ -48,7 +52,6 @@ def test_sigterm_in_block_closes_executors(tmp_path: Path, kind: str) -> None:
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.5)  # let block() install its handler
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     finally:
