@@ -202,10 +202,27 @@ def _remaining(f: IO[bytes]) -> int | None:
         return None
 
 
+def _load_headerless(raw: bytes, name: str, protocol: str | None,
+                     compress: str | None) -> list[Document]:
+    """Bytes without the container header: ``DocumentArray.to_bytes()`` output saved as
+    is, or a file DocArray 0.21 saved as protobuf (any layout / compression)."""
+    if not raw:
+        raise MalformedDataError(f"{name!r} is empty")
+    try:
+        return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
+    except MalformedDataError as exc:
+        raise MalformedDataError(
+            f"{name!r} is damaged or not a shoal document file (no {MAGIC.decode()} header, "
+            f"and not shoal or DocArray protobuf bytes): {exc}") from exc
+
+
 def _iter_records(f: IO[bytes], name: str, protocol: str | None,
                   consumed: bytes = b"") -> Iterator[list[Document]]:
     """Documents record by record; ``consumed`` is the start of the file already read."""
     head = consumed + _read_exact(f, _HEADER.size - len(consumed))
+    if head and not head.startswith(MAGIC[:len(head)]):  # e.g. DocArray's: read whole
+        yield _load_headerless(head + (f.read() or b""), name, protocol, None)
+        return
     if len(head) < _HEADER.size or not head.startswith(MAGIC):
         raise MalformedDataError(f"{name!r} is not a shoal document file (bad magic bytes)")
     _, version, proto_id, comp_id, _flags = _HEADER.unpack(head)
@@ -284,21 +301,14 @@ def load_docs(file: Any, protocol: str | None = None, compress: str | None = Non
               show_progress: bool = False) -> list[Document]:
     """All Documents of a file written by :func:`save_docs`.
 
-    Bytes without the container header (e.g. ``DocumentArray.to_bytes()`` output saved
-    as is) are read whole with ``protocol`` / ``compress`` as given.
+    Bytes without the container header (``DocumentArray.to_bytes()`` output saved as is,
+    or DocArray 0.21's ``save_binary(protocol='protobuf' | 'protobuf-array')`` files) are
+    read whole with ``protocol`` / ``compress`` as given.
     """
     with _open_read(file) as f:
         start = _read_exact(f, len(MAGIC))
         if start != MAGIC:
-            raw = start + (f.read() or b"")
-            if not raw:
-                raise MalformedDataError(f"{_name(file)!r} is empty")
-            try:
-                return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
-            except MalformedDataError as exc:
-                raise MalformedDataError(
-                    f"{_name(file)!r} is damaged or not a shoal document file (no "
-                    f"{MAGIC.decode()} header, and not DocumentArray bytes): {exc}") from exc
+            return _load_headerless(start + (f.read() or b""), _name(file), protocol, compress)
         out: list[Document] = []
         with progress(None, "loading", "doc", enabled=show_progress) as bar, codec.gc_paused():
             for docs in _iter_records(f, _name(file), protocol, consumed=start):

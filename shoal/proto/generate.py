@@ -1,4 +1,5 @@
-"""Regenerate shoal_pb2.py (+ .pyi stubs) and shoal_pb2_grpc.py from shoal.proto.
+"""Regenerate shoal_pb2.py (+ .pyi stubs) and shoal_pb2_grpc.py from shoal.proto, and
+docarray021_pb2.py (+ .pyi) from docarray021.proto (DocArray 0.21's schema, messages only).
 
     python shoal/proto/generate.py            # in place, from anywhere
 
@@ -13,11 +14,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GENERATED = ("shoal_pb2.py", "shoal_pb2.pyi", "shoal_pb2_grpc.py")
+GENERATED = ("shoal_pb2.py", "shoal_pb2.pyi", "shoal_pb2_grpc.py", "docarray021_pb2.py",
+             "docarray021_pb2.pyi")
 
 
 def generate(out_dir: Path = HERE) -> None:
-    """Run protoc on shoal.proto, writing the generated modules into ``out_dir``."""
+    """Run protoc on shoal.proto and docarray021.proto, writing into ``out_dir``."""
     from grpc_tools import protoc  # noqa: PLC0415
 
     include = Path(protoc.__file__).resolve().parent / "_proto"
@@ -26,6 +28,9 @@ def generate(out_dir: Path = HERE) -> None:
     code = protoc.main(args)
     if code != 0:
         raise RuntimeError(f"protoc failed with exit code {code}")
+    code = protoc.main(args[:5] + [str(HERE / "docarray021.proto")])  # no services
+    if code != 0:
+        raise RuntimeError(f"protoc failed on docarray021.proto with exit code {code}")
     grpc_file = Path(out_dir) / "shoal_pb2_grpc.py"
     text = re.sub(r"^import shoal_pb2 as", "from shoal.proto import shoal_pb2 as",
                   grpc_file.read_text(), flags=re.M)

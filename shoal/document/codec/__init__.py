@@ -13,8 +13,11 @@ base64 text. Tags and request parameters travel as JSON text, so int vs float, b
 null survive every round trip.
 
 Pickle is used only when the caller passes ``protocol='pickle'`` explicitly; nothing
-read by ``request_from_*`` is ever unpickled. Bad input raises
-:class:`~shoal.errors.MalformedDataError` saying what was wrong.
+read by ``request_from_*`` is ever unpickled. What DocArray 0.21 saved as protobuf (bytes,
+base64, ``save_binary`` files, protobuf-JSON) is recognised and read by the same
+functions; DocArray's pickles are refused with a hint to re-save them as protobuf, and
+``docarray_format.docs_to_docarray_bytes`` writes bytes DocArray 0.21 reads. Bad input
+raises :class:`~shoal.errors.MalformedDataError` saying what was wrong.
 
 This package only re-exports; each module has one job:
 
@@ -25,6 +28,8 @@ ndarray           wire dtypes and the ``{"dtype", "shape", "data"}`` dict form
 proto_encode      Document -> protobuf wire bytes, by hand (the encode hot path)
 proto_decode      protobuf wire bytes -> Documents (the decode hot path)
 binary            public protobuf / bytes / base64 forms (pickle only when asked)
+docarray_sniff    telling DocArray 0.21's bytes (layout, pickle, compression) from shoal's
+docarray_format   DocArray 0.21's protobuf bytes / files / JSON -> Documents, and back
 dicts             Documents as JSON-ready dicts and JSON text
 request_wire      DataRequest as ``RequestProto`` and as Jina's HTTP JSON
 ================  ======================================================================

@@ -1,7 +1,8 @@
 """The binary forms of Documents and arrays: protobuf messages, bytes and base64.
 
 Bytes are protobuf, optionally compressed. Pickle is used only when the caller passes
-``protocol='pickle'`` explicitly.
+``protocol='pickle'`` explicitly. Bytes DocArray 0.21 wrote as protobuf (any layout or
+compression) are recognised and read too (:mod:`docarray_format`); its pickles are refused.
 """
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import binascii
 import pickle
 from typing import Any, Iterable
 
+from shoal.document.codec import docarray_format
 from shoal.document.codec.compression import compress_bytes, decompress_bytes
+from shoal.document.codec.docarray_sniff import names_docarray, stream_payloads
 from shoal.document.codec.proto_decode import _decode_array_bytes, _decode_views, _parse
 from shoal.document.codec.proto_encode import _encode_doc, _encode_docs, _guarded
 from shoal.document.document import Document
@@ -44,8 +47,11 @@ def doc_to_bytes(doc: Document, compress: str | None = None) -> bytes:
 
 
 def doc_from_bytes(data: bytes, compress: str | None = None) -> Document:
-    """The inverse of :func:`doc_to_bytes`."""
-    view = _parse(pb2.DocumentViewProto(), decompress_bytes(data, compress), "a Document")
+    """The inverse of :func:`doc_to_bytes`; DocArray's ``to_bytes(protocol='protobuf')`` too."""
+    raw, doc = docarray_format.read_doc(data, compress)
+    if doc is not None:
+        return doc
+    view = _parse(pb2.DocumentViewProto(), raw, "a Document")
     return _decode_views([view])[0]
 
 
@@ -70,12 +76,21 @@ def docs_to_bytes(docs: Iterable[Document], protocol: str = "protobuf",
 
 def docs_from_bytes(data: bytes, protocol: str = "protobuf",
                     compress: str | None = None) -> list[Document]:
-    """The inverse of :func:`docs_to_bytes`. ``protocol='pickle'`` unpickles: trusted data only."""
+    """The inverse of :func:`docs_to_bytes`. ``protocol='pickle'`` unpickles: trusted data only.
+
+    DocArray 0.21's protobuf bytes (``'protobuf'`` / ``'protobuf-array'``) are read whatever
+    ``protocol`` says; a DocArray pickle is refused even with ``protocol='pickle'``.
+    """
     proto = _protocol(protocol)
-    raw = decompress_bytes(data, compress)
     if proto == "pickle":
+        if stream_payloads(data) is not None:  # DocArray's streamed layout: not unpickled
+            return docarray_format.read_array(data, compress)[1] or []
+        raw = decompress_bytes(data, compress)
+        if names_docarray(raw):
+            docarray_format.refuse_pickle(raw)
         return _unpickle_docs(raw)
-    return _decode_array_bytes(raw)
+    raw, docs = docarray_format.read_array(data, compress)
+    return docs if docs is not None else _decode_array_bytes(raw)
 
 
 def _unpickle_docs(raw: bytes) -> list[Document]:

@@ -1,6 +1,7 @@
 """Documents as JSON-ready dicts and JSON text (DocArray / Jina-style JSON accepted).
 
 ndarrays as ``{"dtype", "shape", "data"}`` (or nested lists), ``blob`` as base64 text.
+DocArray 0.21's protobuf-JSON (``to_json(protocol='protobuf')``) is recognised and read too.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import binascii
 from typing import Any, Iterable
 
+from shoal.document.codec import docarray_format
 from shoal.document.codec.jsontext import _plain, dumps_json, loads_json
 from shoal.document.codec.ndarray import _to_numpy, ndarray_from_dict, ndarray_to_dict
 from shoal.document.codec.proto_decode import _set_children
@@ -90,6 +92,8 @@ def doc_from_dict(d: Any) -> Document:
     """
     if not isinstance(d, dict):
         raise MalformedDataError(f"a Document must be a JSON object, got {type(d).__name__}")
+    if docarray_format.is_docarray_dict(d):
+        d = docarray_format.docarray_dict_to_shoal(d)
     kw: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     children: dict[str, list[Document]] = {}
@@ -156,7 +160,10 @@ def docs_to_dicts(docs: Iterable[Document], **kwargs: Any) -> list[dict[str, Any
 
 
 def docs_from_dicts(items: Any) -> list[Document]:
-    """Documents from a list of dicts (Jina-style ``{"text": ...}`` accepted)."""
+    """Documents from a list of dicts (Jina-style ``{"text": ...}`` accepted; so is the
+    ``{"docs": [...]}`` of a protobuf-JSON ``DocumentArrayProto``)."""
+    if isinstance(items, dict) and len(items) == 1 and isinstance(items.get("docs"), list):
+        items = items["docs"]
     if not isinstance(items, list):
         raise MalformedDataError(
             f"documents must be a JSON list, got {type(items).__name__}")
