@@ -3,34 +3,59 @@
 LMDB forbids opening the same environment twice in one process, so stores of the same
 directory share an :class:`Env` (reference counted, re-opened after ``fork``). The
 ``shoal-writer.lock`` file lock in front of LMDB's own writer mutex turns a long wait for
-another process' write transaction into StoreLockedError after a timeout.
+another process' write transaction into StoreLockedError after a timeout. Every process
+holding the directory open keeps a shared lock on ``shoal-open.lock``; ``vacuum``, which
+replaces the LMDB file, needs it exclusively (:meth:`Env.alone`), so it never runs
+under another process' open environment.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import lmdb
 
-from shoal.errors import CorruptStoreError, StoreLockedError, StoreNotWritableError
+from shoal.errors import CorruptStoreError, StoreError, StoreLockedError, StoreNotWritableError
 
 from shoal.docstore.config import LmdbConfig
 
 __all__ = ["Env", "acquire_env", "release_env"]
 
 
+def _flock(fd: int, mode: int, timeout: float) -> bool:
+    """``flock(fd, mode)``, retried for up to ``timeout`` seconds; False when it timed out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+
 class Env:
     def __init__(self, path: str, cfg: LmdbConfig) -> None:
+        self.openfd = os.open(os.path.join(path, "shoal-open.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        if not _flock(self.openfd, fcntl.LOCK_SH, cfg.timeout):  # a vacuum is replacing the file
+            os.close(self.openfd)
+            raise StoreLockedError(
+                f"the LMDB store {path} is being vacuumed by another process for more than "
+                f"timeout={cfg.timeout}s; retry later")
         try:
             self.env = lmdb.open(path, map_size=cfg.map_size, max_dbs=256,
                                  max_readers=cfg.max_readers, subdir=True, lock=True)
         except lmdb.InvalidError as exc:
+            os.close(self.openfd)
             raise CorruptStoreError(
                 f"{path} is not a readable LMDB store ({exc}); restore it from a backup") from exc
         except lmdb.Error as exc:
+            os.close(self.openfd)
             raise StoreNotWritableError(f"cannot open the LMDB store at {path}: {exc}") from exc
         self.path = path
         self.pid = os.getpid()
@@ -76,6 +101,19 @@ class Env:
                     time.sleep(0.005)
         self.depth += 1
 
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        """Hold ``shoal-open.lock`` exclusively: no other process has this directory open
+        (nor opens it) meanwhile. StoreError at once when another process has it open."""
+        if not _flock(self.openfd, fcntl.LOCK_EX, 0):
+            raise StoreError(
+                f"another process has the LMDB store {self.path} open; vacuum() replaces its "
+                "file, so close the store in every other process first")
+        try:
+            yield
+        finally:
+            fcntl.flock(self.openfd, fcntl.LOCK_SH)
+
     def release(self) -> None:
         self.depth -= 1
         if self.depth == 0:
@@ -107,3 +145,4 @@ def release_env(e: Env) -> None:
             del _ENVS[e.path]
             e.env.close()
             os.close(e.lockfd)
+            os.close(e.openfd)

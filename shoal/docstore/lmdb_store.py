@@ -257,6 +257,7 @@ class LmdbStore:
                             "transaction open in this thread (an atomic() block); write to this "
                             "array after that block ends") from exc
                 self._txn = txn
+                start = None
                 try:
                     if meta:
                         self._tx = self._read_meta(txn)
@@ -270,7 +271,7 @@ class LmdbStore:
                     txn.commit()
                 except BaseException:
                     txn.abort()
-                    if meta:
+                    if start is not None:
                         self._sync_column(start)  # not the rows the transaction wrote
                     raise
                 else:
@@ -991,11 +992,20 @@ class LmdbStore:
     def vacuum(self) -> None:
         """Compact the vector column and the LMDB file (deleted text and vectors are gone).
 
-        Run it while no other process has the store open: the LMDB file is replaced.
+        The LMDB file is replaced, so no other array of this directory may be open, here
+        or in another process (StoreError before anything is changed).
         """
         if self._txn is not None:
             raise BadInputError("vacuum() rewrites the files and cannot run inside atomic()")
         self.sync()
+        if self.e.refs > 1:
+            raise StoreError(
+                f"vacuum of {self.path} needs the only open handle of this LMDB directory in this "
+                "process; close the other arrays in it first")
+        with self.e.alone():
+            self._vacuum()
+
+    def _vacuum(self) -> None:
 
         def fn(txn: Any) -> None:
             m = self._tx
@@ -1026,10 +1036,6 @@ class LmdbStore:
     def _compact_env(self) -> None:
         """Rewrite data.mdb without its free pages (env.copy(compact=True)), then reopen."""
         e = self.e
-        if e.refs > 1:
-            raise StoreError(
-                f"vacuum of {self.path} needs the only open handle of this LMDB directory in this "
-                "process; close the other arrays in it first")
         tmp = os.path.join(self.path, ".compact")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from shoal.document.array import DocumentArray
-from shoal.errors import StoreLockedError
+from shoal.document.document import Document
+from shoal.errors import StoreError, StoreLockedError
 
 pytestmark = pytest.mark.timeout(120)
 BATCH = 300
@@ -184,3 +185,31 @@ def test_two_concurrent_writers_both_commit_safely(storage, tmp_path):
         assert [da.index(i) for i in ids[::997]] == list(range(0, len(ids), 997))
         emb = da.embeddings
         assert np.array_equal(emb[:, 0], [int(i.split("-")[0][1:]) for i in ids])
+
+
+def test_lmdb_vacuum_is_refused_while_another_process_has_the_store_open(tmp_path):
+    """vacuum() replaces data.mdb: under another process' open environment it would lose
+    the store (was: every Document gone at the next open). It is refused, with nothing
+    changed, and runs once the other process has closed."""
+    cfg = _config("lmdb", tmp_path)
+    da = DocumentArray(storage="lmdb", config=cfg)
+    da.extend(Document(id=f"d{i}", text=f"doc {i}") for i in range(10))
+    del da["d0"]
+    other = _spawn("""
+        da = DocumentArray(storage="lmdb", config=json.loads(sys.argv[1]))
+        print(len(da), flush=True)
+        time.sleep(60)  # holds the store open until killed
+    """, json.dumps(cfg))
+    try:
+        assert other.stdout.readline().strip() == "9"
+        with pytest.raises(StoreError, match="another process has the LMDB store"):
+            da.vacuum()
+        assert len(da) == 9 and da[0].id == "d1"
+    finally:
+        other.kill()
+        other.wait()
+    da.vacuum()
+    da.close()
+    again = DocumentArray(storage="lmdb", config=cfg)
+    assert len(again) == 9 and again[:, "id"] == [f"d{i}" for i in range(1, 10)]
+    again.close()
