@@ -13,7 +13,10 @@ store builds a :mod:`shoal.indexes` index over the vector column and keeps it cu
   replays work. A different column epoch (vacuum / clear / new dimension), a damaged or
   mismatched index, or one that applied writes the store does not hold (a store restored
   from a backup beside a newer index) is rebuilt from the column, streamed in
-  ``block_size`` rows.
+  ``block_size`` rows. So is an index whose vectors are not the store's: ``state.json``
+  keeps a checksum of a few rows of the column it indexed (:func:`_probe`), read again
+  on open - a store deleted and created anew at the same path, a restored backup written
+  to since, or two stores given one ``index_path`` do not reuse each other's index.
 
 The index is saved on ``sync()`` / ``close()`` (write-to-temp, fsync, rename), and by a
 catch-up once the vectors added since the last save reach :data:`CHECKPOINT_ROWS` and
@@ -30,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zlib
 from typing import Any, Protocol
 
 import numpy as np
@@ -135,6 +139,12 @@ class IndexSync:
                 or index.metric != self.metric or int(index.applied_seq) != state.get("seq")
                 or state.get("kind") != self.kind or state.get("params") != self.params
                 or _ahead(state, s)):
+            self.rebuild()
+            return
+        if "probe" in state and state["probe"] != _probe(self.store.column, state["vec_rows"]):
+            _log.warning("the %s index in %s was built over other vectors than this store's "
+                         "(a store replaced or restored beside it); rebuilding it", self.kind,
+                         self.dir)
             self.rebuild()
             return
         self.index, self.state = index, state
@@ -269,11 +279,12 @@ class IndexSync:
             return
         try:
             os.makedirs(self.dir, exist_ok=True)
+            state = {**self.state, "probe": _probe(self.store.column, self.state["vec_rows"])}
             with locked_dir(self.dir):  # another process's save waits for both files
                 self.index.save(self.dir)
                 tmp = self._state_path() + ".tmp"
                 with open(tmp, "w") as f:
-                    json.dump(self.state, f)
+                    json.dump(state, f)
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self._state_path())
@@ -289,6 +300,22 @@ class IndexSync:
         self.dirty = False
         self.save_failed = False
         self.saved_rows = int(self.state["vec_rows"])
+
+
+#: column rows whose checksums identify the vectors an index was built over (see _probe)
+_PROBE_ROWS = 8
+
+
+def _probe(column: Any, vec_rows: int) -> list[list[int]]:
+    """``[[label, crc32 of its vector], ...]`` for a few labels spread over the first
+    ``vec_rows`` rows of ``column`` (the last one included): column rows never change once
+    written (a rewrite is a new epoch), so another store's vectors - or a restored backup
+    that wrote others since - show here. A few preads, whatever the column's size."""
+    if vec_rows <= 0:
+        return []
+    labels = np.unique(np.linspace(0, vec_rows - 1, num=min(_PROBE_ROWS, vec_rows)).astype(np.int64))
+    rows = np.ascontiguousarray(column.take(labels))
+    return [[int(lab), zlib.crc32(row.tobytes())] for lab, row in zip(labels, rows)]
 
 
 def _ahead(state: dict[str, Any], s: dict[str, Any]) -> bool:

@@ -337,3 +337,61 @@ def test_repeated_filter_reuses_its_rows_until_any_write(tmp_path, monkeypatch, 
         assert [d.id for d in plain.find(filter=flt)][-1] == "tx"
     assert len(plain.find(filter=flt)) == 4
     plain.close()
+
+
+# -- an index over another store's vectors (found by a robustness probe) ------------------
+
+def _two_sets(n=100, dim=8):
+    rng = np.random.default_rng(7)
+    return (rng.standard_normal((n, dim)).astype(np.float32),
+            rng.standard_normal((n, dim)).astype(np.float32))
+
+
+def _remove_store_files(storage, cfg):
+    """What a user deleting the store to start over removes (the index dir stays)."""
+    if storage == "lmdb":
+        for name in ("data.mdb", "lock.mdb"):
+            os.remove(os.path.join(cfg["path"], name))
+    else:
+        for path in glob.glob(cfg["connection"] + "*"):
+            if os.path.isfile(path) and not path.endswith(".vec"):
+                os.remove(path)
+
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+@pytest.mark.parametrize("index", ["hnsw", "faiss"])
+def test_a_store_created_anew_does_not_reuse_the_old_index(tmp_path, storage, index):
+    """The store deleted and created again at the same path, with other vectors, reaches
+    the same counters as the index left beside it: the index is rebuilt (was: the old
+    graph answered - an exact match missing, scores of other vectors)."""
+    x, y = _two_sets()
+    cfg = _config(storage, tmp_path, index=index)
+    with DocumentArray([Document(id=f"x{i}", embedding=x[i]) for i in range(len(x))],
+                       storage=storage, config=cfg) as da:
+        da.find(x[0], limit=3)
+        da.close()
+    _remove_store_files(storage, cfg)
+    with DocumentArray([Document(id=f"y{i}", embedding=y[i]) for i in range(len(y))],
+                       storage=storage, config=cfg) as da:
+        da.close()
+    da = DocumentArray(storage=storage, config=cfg)
+    for i in (7, 42, 99):
+        top = da.find(y[i], limit=1)[0]
+        assert top.id == f"y{i}" and top.scores["cosine"].value == pytest.approx(0.0, abs=1e-5)
+    da.close()
+
+
+def test_two_stores_sharing_an_index_path_answer_from_their_own_vectors(tmp_path):
+    x, y = _two_sets()
+    shared = str(tmp_path / "idx")
+    stores = []
+    for name, data in (("a", x), ("b", y)):
+        cfg = {"connection": str(tmp_path / f"{name}.db"), "index": "hnsw", "index_path": shared}
+        da = DocumentArray([Document(id=f"{name}{i}", embedding=data[i]) for i in range(len(data))],
+                           storage="sqlite", config=cfg)
+        da.close()
+        stores.append((name, data, cfg))
+    for name, data, cfg in stores:
+        da = DocumentArray(storage="sqlite", config=cfg)
+        assert [da.find(data[i], limit=1)[0].id for i in (3, 50)] == [f"{name}3", f"{name}50"]
+        da.close()
