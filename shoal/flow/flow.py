@@ -496,14 +496,12 @@ class Flow(CrudShortcuts):
 
     def plot(self, output: str | None = None, vertical_layout: bool = False,
              **kwargs: Any) -> str:
-        """Draw the topology as SVG (written to ``output`` if given); returns the SVG."""
-        from shoal.flow.plot import render_svg  # noqa: PLC0415
+        """Draw the topology; returns the SVG, written to ``output`` when given: as SVG for
+        ``.svg`` (or no suffix), as an image for ``.png`` / ``.jpg`` / ``.pdf``
+        (matplotlib)."""
+        from shoal.flow.plot import write_plot  # noqa: PLC0415
 
-        svg = render_svg(self.topology, vertical=vertical_layout)
-        if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(svg)
-        return svg
+        return write_plot(self.topology, output, vertical=vertical_layout)
 
 
 def _on_sigterm(callback: Any) -> Any:

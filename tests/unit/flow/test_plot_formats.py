@@ -55,3 +55,9 @@ def test_png_without_matplotlib_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(MissingExtraError, match=r"pip install matplotlib.*\.svg"):
         write_plot(_flow().topology, str(tmp_path / "flow.png"))
+
+
+def test_flow_plot_writes_the_format_its_suffix_names(tmp_path):
+    """Flow.plot('flow.png') (was: SVG text in a .png file)."""
+    svg = _flow().plot(str(tmp_path / "flow.png"))
+    assert (tmp_path / "flow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and svg.startswith("<svg")
