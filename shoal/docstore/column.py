@@ -258,12 +258,20 @@ def search_column(col: VectorColumn, queries: np.ndarray, k: int, metric: str, *
     cosine = canonical_metric(metric) == "cosine"
     if cosine:
         queries = normalize_rows(queries)  # once for every block
+    candidates = 0
     for block_labels, block in _blocks(col, labels, dead, block_size):
         if cosine:  # a fresh copy (pread / take): scaled where it lies
             normalize_rows(block, in_place=True)
         s, i = knn_blocks(queries, [(0, block)], k, metric, prepared=cosine)
         lab = np.where(i >= 0, block_labels[np.maximum(i, 0)], -1)
         best_s, best_l = merge_topk(best_s, best_l, s, lab, k, metric)
+        candidates += block_labels.size
+    if queries.shape[0] and int((best_l >= 0).sum(axis=1).min()) < min(k, candidates):
+        # every stored vector was checked finite on write: a row that scores NaN was
+        # damaged on disk since (rows scored NaN are never ranked)
+        raise CorruptStoreError(
+            f"the vector column {col.path} holds rows that are not numbers (NaN): the file "
+            "was damaged; restore the store from a backup (or re-embed its Documents)")
     return best_s, best_l
 
 

@@ -38,8 +38,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from shoal.errors import (CorruptStoreError, IndexNotTrainedError, InvalidConfigError, ShoalError,
-                          StoreNotWritableError)
+from shoal.errors import (BadInputError, CorruptStoreError, IndexNotTrainedError,
+                          InvalidConfigError, ShoalError, StoreNotWritableError)
 from shoal.indexes.persist import locked_dir
 from shoal.utils.progress import progress
 
@@ -162,7 +162,12 @@ class IndexSync:
         index = index if index is not None else self.index
         for start in range(0, labels.size, self.block_size):
             part = labels[start:start + self.block_size]
-            index.add(part, col.take(part))
+            try:
+                index.add(part, col.take(part))
+            except BadInputError as exc:  # every row was checked on write: damaged since
+                raise CorruptStoreError(
+                    f"the vector column {col.path} holds vectors the index refuses ({exc}): "
+                    "the file was damaged; restore the store from a backup") from exc
             if bar is not None:
                 bar.update(part.size)
 

@@ -22,7 +22,7 @@ from shoal.document.codec import doc_from_bytes, doc_to_bytes, dumps_json, loads
 from shoal.document.codec.jsontext import json_encode
 from shoal.document import accel
 from shoal.document.document import Document
-from shoal.errors import CorruptStoreError, DimensionMismatchError, MalformedDataError
+from shoal.errors import BadInputError, CorruptStoreError, DimensionMismatchError, MalformedDataError
 
 __all__ = ["Row", "column_vector", "encode", "encode_many", "decode", "decode_rows", "plain_document",
            "stored_tags", "set_embeddings", "tags_from_json", "stack_vectors", "attrs_dict",
@@ -74,15 +74,21 @@ class Row(NamedTuple):
 
 def column_vector(emb: Any) -> tuple[np.ndarray | None, bool]:
     """(the float32 vector an embedding puts in the vector column or None, whether the
-    embedding itself is also kept in the blob: any other dtype or shape)."""
+    embedding itself is also kept in the blob: any other dtype or shape). An embedding
+    that is not real numbers (strings, objects, complex, sparse) is a BadInputError."""
     if emb is None:
         return None, False
     if type(emb) is np.ndarray and emb.dtype == _F32 and emb.ndim == 1:
         return emb, False
     try:
-        return np.asarray(emb, dtype=np.float32).reshape(-1), True
-    except (TypeError, ValueError):
-        return None, True  # e.g. sparse: kept in the blob only, not searchable by column
+        arr = np.asarray(emb)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"an embedding must be an array of numbers, got {type(emb).__name__}: {exc}") from exc
+    if arr.dtype.kind not in "biuf":  # strings, objects, complex: not a vector to search
+        raise BadInputError(
+            f"an embedding must be an array of real numbers, got dtype {arr.dtype} "
+            f"({type(emb).__name__}); convert it (e.g. np.asarray(x, dtype=np.float32))")
+    return arr.astype(np.float32).reshape(-1), True
 
 
 def encode(d: Document) -> Row:

@@ -525,8 +525,7 @@ class DocumentArray:
         if len(self) == 0 or len(darray) == 0:
             return
         limit, filter = _checked_limit(limit), filter or None
-        if limit is None:
-            limit = len(darray)
+        limit = len(darray) if limit is None else min(limit, len(darray))  # no (Q, 10**12) pad
         want = limit + 1 if exclude_self else limit
         from shoal.utils.progress import progress  # noqa: PLC0415
 
@@ -621,8 +620,8 @@ class DocumentArray:
         if (filter is not None or callable(metric) or not hasattr(self._store, "find_matches")) \
                 and len(self) == 0:
             raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
-        if limit is None:
-            limit = max(1, len(self))
+        n = len(self)
+        limit = max(1, n) if limit is None else min(limit, max(1, n))  # no (Q, 10**12) pad
         want = limit + 1 if exclude_self else limit
         rows = self._search(vectors, want, metric, filter, metric_name, only_id, params)
         if exclude_self:

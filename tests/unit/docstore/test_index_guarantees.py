@@ -395,3 +395,51 @@ def test_two_stores_sharing_an_index_path_answer_from_their_own_vectors(tmp_path
         da = DocumentArray(storage="sqlite", config=cfg)
         assert [da.find(data[i], limit=1)[0].id for i in (3, 50)] == [f"{name}3", f"{name}50"]
         da.close()
+
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+def test_an_embedding_that_is_not_numbers_is_refused_and_the_store_kept(tmp_path, storage):
+    """Was: stored (column row missing), then every find said 'have no embedding'."""
+    x, _ = _two_sets(10)
+    da = DocumentArray([Document(id=f"d{i}", embedding=x[i]) for i in range(10)], storage=storage,
+                       config=_config(storage, tmp_path, index="hnsw"))
+    for bad in (np.array(["a"] * 8), np.ones(8, dtype=complex), np.array([object()] * 8)):
+        with pytest.raises(BadInputError, match="array of real numbers"):
+            da.extend([Document(id="ok", embedding=x[0]), Document(id="bad", embedding=bad)])
+    assert len(da) == 10 and da.find(x[4], limit=1)[0].id == "d4"
+    da.close()
+
+
+@pytest.mark.parametrize("storage", ["memory", "lmdb", "sqlite"])
+def test_a_huge_limit_returns_every_document(tmp_path, storage):
+    """Was: a raw MemoryError (a (1, 10**12) result padded) - one request could take a
+    served store's memory."""
+    x, _ = _two_sets(20)
+    docs = [Document(id=f"d{i}", embedding=x[i]) for i in range(20)]
+    da = DocumentArray(docs) if storage == "memory" else DocumentArray(
+        docs, storage=storage, config=_config(storage, tmp_path, index="hnsw"))
+    assert len(da.find(x[0], limit=10**12)) == 20
+    assert len(da.find(docs[0], limit=2**63, exclude_self=True)) == 19
+    q = DocumentArray([Document(embedding=x[0])])
+    q.match(da, limit=10**12)
+    assert len(q[0].matches) == 20
+
+
+@pytest.mark.parametrize("index", ["exact", "hnsw"])
+def test_a_column_damaged_on_disk_is_a_corrupt_store_error(tmp_path, index):
+    """A vector column overwritten with NaN in place (same size): exact search found
+    nothing and said nothing; an index rebuild blamed the user's vectors."""
+    from shoal.errors import CorruptStoreError
+
+    x, _ = _two_sets(50)
+    cfg = _config("lmdb", tmp_path, index=index)
+    da = DocumentArray([Document(id=f"d{i}", embedding=x[i]) for i in range(50)],
+                       storage="lmdb", config=cfg)
+    da.close()
+    (vec,) = glob.glob(os.path.join(cfg["path"], "*.vec"))
+    size = os.path.getsize(vec)
+    with open(vec, "r+b") as f:
+        f.write(np.full(size // 4, np.nan, dtype=np.float32).tobytes())
+    with pytest.raises(CorruptStoreError, match="damaged"):
+        da = DocumentArray(storage="lmdb", config=cfg)
+        da.find(x[0], limit=3)
