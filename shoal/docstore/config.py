@@ -16,6 +16,10 @@ _DUPLICATE = ("error", "overwrite")
 _HOT = ("float", "int", "str", "bool")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class _Common:
     list_like: bool = True
@@ -30,16 +34,18 @@ class _Common:
     metric: str | None = None
 
     def _validate(self) -> None:
+        if not isinstance(self.list_like, bool):
+            raise InvalidConfigError(f"list_like must be True or False, got {self.list_like!r}")
         if self.on_duplicate not in _DUPLICATE:
             raise InvalidConfigError(
                 f"on_duplicate must be 'error' or 'overwrite' for a disk store, got {self.on_duplicate!r}")
-        if self.n_dim is not None and (not isinstance(self.n_dim, int) or self.n_dim <= 0):
+        if self.n_dim is not None and (not _is_int(self.n_dim) or self.n_dim <= 0):
             raise InvalidConfigError(f"n_dim must be a positive integer, got {self.n_dim!r}")
-        if not isinstance(self.block_size, int) or self.block_size <= 0:
+        if not _is_int(self.block_size) or self.block_size <= 0:
             raise InvalidConfigError(f"block_size must be a positive integer, got {self.block_size!r}")
-        if not isinstance(self.timeout, (int, float)) or self.timeout < 0:
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout < 0:
             raise InvalidConfigError(f"timeout must be a number of seconds >= 0, got {self.timeout!r}")
-        if not isinstance(self.track_fetched, int) or self.track_fetched < 0:
+        if not _is_int(self.track_fetched) or self.track_fetched < 0:
             raise InvalidConfigError(
                 f"track_fetched must be an integer >= 0 (0 = do not write back), got {self.track_fetched!r}")
         if self.index is not None and not isinstance(self.index, str):
@@ -111,8 +117,10 @@ class LmdbConfig(_Common):
         super()._validate()
         if not isinstance(self.name, str) or not self.name or ":" in self.name:
             raise InvalidConfigError(f"name must be a non-empty string without ':', got {self.name!r}")
-        if not isinstance(self.map_size, int) or self.map_size < (1 << 20):
+        if not _is_int(self.map_size) or self.map_size < (1 << 20):
             raise InvalidConfigError(f"map_size must be an integer >= 1 MiB, got {self.map_size!r}")
+        if not _is_int(self.max_readers) or self.max_readers <= 0:
+            raise InvalidConfigError(f"max_readers must be a positive integer, got {self.max_readers!r}")
 
 
 def parse_config(cls: type, config: Mapping[str, Any] | None, backend: str) -> Any:
@@ -133,4 +141,23 @@ def parse_config(cls: type, config: Mapping[str, Any] | None, backend: str) -> A
     cfg = cls(**config)
     cfg._validate()
     check_requested(cfg)  # before the store creates anything
+    if cfg.index_params is not None and cfg.index is None and _is_new(cfg, backend):
+        raise InvalidConfigError(
+            f"config index_params {dict(cfg.index_params)!r} given without an index for a new "
+            "store: add 'index': 'hnsw' (or 'faiss') to the config")
     return cfg
+
+
+def _is_new(cfg: Any, backend: str) -> bool:
+    """Whether the store's files do not exist yet (so it records no index to apply
+    ``index_params`` to); False where that cannot be told here (a server database)."""
+    if isinstance(cfg, LmdbConfig):
+        return not os.path.exists(os.path.join(cfg.path, "data.mdb"))
+    if backend != "sqlite":
+        return False
+    path = str(cfg.connection)
+    if "://" in path:
+        if not path.startswith("sqlite:///"):
+            return False
+        path = path[len("sqlite:///"):]
+    return not os.path.exists(path)

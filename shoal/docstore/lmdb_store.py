@@ -50,7 +50,7 @@ from shoal.docstore.mapped_pages import ReleaseBudget
 from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
                                          keys_of, pack, record_id, unpack)
-from shoal.docstore.util import (check_open, duplicate_error, first_repeat, remove_file,
+from shoal.docstore.util import (check_config_dim, check_open, duplicate_error, first_repeat, remove_file,
                                  show_pending_rows)
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
@@ -138,6 +138,7 @@ class LmdbStore:
         self._index = None
         try:
             m = self._meta()
+            check_config_dim(self.config, m["dim"], self.path)
             self.column = VectorColumn(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
             self._open_index(m.get("index"))
         except BaseException:
@@ -821,7 +822,7 @@ class LmdbStore:
         filtered = self._filtered(filter) if filter is not None else None
         return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
                             block_size=block_size or self.config.block_size,
-                            index=None if self.in_write_transaction else self._index,
+                            index=self._index, exact=self.in_write_transaction,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 

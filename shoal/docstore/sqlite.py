@@ -57,7 +57,7 @@ from shoal.docstore.index_choice import IndexChoice, describe, open_sync, reques
 from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
 from shoal.docstore.tracking import (FetchTracker, Stored, hint_unsaved_embeddings, match_documents,
                                      materialize, materialize_one, spread)
-from shoal.docstore.util import (check_open, duplicate_error, first_repeat, remove_file, runs,
+from shoal.docstore.util import (check_config_dim, check_open, duplicate_error, first_repeat, remove_file, runs,
                                  show_pending_rows)
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
@@ -137,6 +137,7 @@ class SqliteStore:
         self._index = None
         try:
             m = self._meta()
+            check_config_dim(self.config, m["dim"], self.path)
             self.column = self._new_column(self._column_path(m["epoch"]), m["dim"], m["vec_rows"])
             self._open_index()
         except BaseException:
@@ -932,7 +933,7 @@ class SqliteStore:
         filtered = self._filtered(filter) if filter is not None else None
         return find_vectors(queries, limit, metric, meta=self._meta(), column=self.column,
                             block_size=block_size or self.config.block_size,
-                            index=None if self.in_write_transaction else self._index,
+                            index=self._index, exact=self.in_write_transaction,
                             filtered=filtered, dead=lambda: self.dead_labels(None),
                             positions_of=self._positions_of_labels, params=params)
 

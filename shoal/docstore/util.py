@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator, Sequence
 
-from shoal.errors import DuplicateIdError, StoreClosedError
+from shoal.errors import DuplicateIdError, InvalidConfigError, StoreClosedError
 
 __all__ = ["runs", "remove_file", "duplicate_error", "first_repeat", "check_open"]
 
@@ -65,3 +65,12 @@ def show_pending_rows(store: Any) -> None:
     tx, column = store._tx, getattr(store, "column", None)
     if tx is not None and column is not None and column.path == store._column_path(tx["epoch"]):
         column.set_rows(tx["vec_rows"])
+
+
+def check_config_dim(config: Any, stored_dim: int | None, where: str) -> None:
+    """An ``n_dim`` in the config of an existing store must be the dimension it holds."""
+    n_dim = getattr(config, "n_dim", None)
+    if n_dim is not None and stored_dim and n_dim != stored_dim:
+        raise InvalidConfigError(
+            f"config n_dim={n_dim} but the store at {where} holds {stored_dim}-d embeddings; "
+            f"open it with n_dim={stored_dim} (or none), or use another path for the new model")

@@ -6,6 +6,7 @@ labels back to positions.
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable, Sequence
 
@@ -16,7 +17,7 @@ from shoal.document.codec import gc_paused
 from shoal.document.compute import matches_of
 from shoal.document.distance import as_matrix, canonical_metric
 from shoal.document.document import Document
-from shoal.indexes import search_keywords
+from shoal.indexes import available_indexes, search_keywords
 from shoal.utils.pipeline import overlapped, shared
 
 from shoal.docstore.column import VectorColumn, search_column
@@ -34,16 +35,17 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
                  filtered: Sequence[tuple[int, int | None]] | np.ndarray | None,
                  dead: Callable[[], np.ndarray | None],
                  positions_of: Callable[[np.ndarray], np.ndarray],
-                 params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+                 params: dict[str, Any], exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(scores, positions) of the ``limit`` best Documents per query, -1 padded.
 
     ``filtered`` is None for an unfiltered search, else the (position, label) of every
     Document passing the filter (pre-filtering: the result holds up to ``limit`` of them):
     pairs with label None, or an (n, 2) int64 array with label -1, for no embedding.
     ``index`` (an :class:`~shoal.docstore.indexing.IndexSync` or None) answers when its
-    metric is the one asked and ``params`` does not say ``exact=True``.
+    metric is the one asked and neither ``params`` (``exact=True``) nor ``exact`` (a
+    search inside a write transaction) asks for exact search.
     """
-    metric, index, params = search_plan(metric, index, params)
+    metric, index, params = search_plan(metric, index, params, exact=exact)
     use_index = index is not None
     queries = as_matrix(queries, what="query vectors")
     q = queries.shape[0]
@@ -71,23 +73,40 @@ def find_vectors(queries: np.ndarray, limit: int, metric: str, *, meta: dict[str
     return scores, positions_of(labels)
 
 
-def search_plan(metric: str, index: Any, params: dict[str, Any]
+def search_plan(metric: str, index: Any, params: dict[str, Any], *, exact: bool = False
                 ) -> tuple[str, Any, dict[str, Any]]:
     """(canonical metric, the index to ask or None, its search params): the index answers
-    when its metric is the one asked and ``params`` does not say ``exact=True``; exact
-    search over the column takes no params (those given are for the index, and dropped).
-    A parameter the index's ``search`` does not take is a BadInputError."""
+    when its metric is the one asked and neither ``params`` (``exact=True``) nor the caller
+    (``exact``: a search inside a write transaction) asks for exact search; exact search
+    over the column takes no params (those given are for the index, and dropped). A
+    parameter the store's index (any index, for a store without one) does not take is a
+    BadInputError, however the search runs."""
     metric = canonical_metric(metric)
     params = dict(params)
-    exact = bool(params.pop("exact", False))
+    exact = bool(params.pop("exact", False)) or exact
+    known = search_keywords(index.kind) if index is not None else _any_index_keywords()
+    unknown = set(params) - known
+    if unknown:
+        what = f"this store's {index.kind!r} index" if index is not None else \
+            "any index (this store has none: its searches are exact)"
+        raise BadInputError(
+            f"unknown search parameter(s) {sorted(unknown)} for {what}; it takes "
+            f"{sorted(known)} (and exact=True for exact search)")
     if index is None or exact or index.metric != metric:
         return metric, None, {}
-    unknown = set(params) - search_keywords(index.kind)
-    if unknown:
-        raise BadInputError(
-            f"unknown search parameter(s) {sorted(unknown)} for this store's {index.kind!r} "
-            f"index; it takes {sorted(search_keywords(index.kind))} (and exact=True for exact search)")
     return metric, index, params
+
+
+@functools.lru_cache(maxsize=1)
+def _any_index_keywords() -> frozenset[str]:
+    """The search parameters of every registered index backend."""
+    out: set[str] = set()
+    for name in available_indexes():
+        try:
+            out |= search_keywords(name)
+        except Exception:  # noqa: BLE001 - a backend whose library is missing takes none
+            continue
+    return frozenset(out)
 
 
 def searcher(limit: int, metric: str, *, meta: dict[str, Any], column: VectorColumn,
@@ -169,7 +188,7 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
             return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name,
                               only_id)
     metric, index, params = search_plan(  # in a write transaction: exact (see in_write_transaction)
-        metric, None if store.in_write_transaction else store._index, params)
+        metric, store._index, params, exact=store.in_write_transaction)
     if not (type(queries) is np.ndarray and queries.dtype == np.float32 and queries.ndim == 2):
         queries = as_matrix(queries, what="query vectors")  # (DocumentArray.find checked its own)
     for _ in range(_TRIES):

@@ -443,3 +443,41 @@ def test_a_column_damaged_on_disk_is_a_corrupt_store_error(tmp_path, index):
     with pytest.raises(CorruptStoreError, match="damaged"):
         da = DocumentArray(storage="lmdb", config=cfg)
         da.find(x[0], limit=3)
+
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+def test_search_keywords_are_checked_however_the_search_runs(tmp_path, storage):
+    """A store without an index (exact) takes any index's keywords, and refuses others;
+    an hnsw store refuses faiss' keywords even inside a write transaction (exact there).
+    Was: silently dropped whenever the search ran exact."""
+    x, _ = _two_sets(30)
+    docs = [Document(id=f"d{i}", embedding=x[i]) for i in range(30)]
+    plain = DocumentArray(docs, storage=storage, config=_config(storage, tmp_path / "p"))
+    assert plain.find(x[1], limit=1, ef=32, nprobe=4)[0].id == "d1"
+    with pytest.raises(BadInputError, match=r"unknown search parameter\(s\) \['bogus'\]"):
+        plain.find(x[1], limit=1, bogus=1)
+    indexed = DocumentArray(docs, storage=storage,
+                            config=_config(storage, tmp_path / "i", index="hnsw"))
+    with indexed._store.atomic():
+        with pytest.raises(BadInputError, match="'hnsw' index"):
+            indexed.find(x[1], limit=1, nprobe=4)
+        assert indexed.find(x[1], limit=1, ef=16)[0].id == "d1"
+    plain.close()
+    indexed.close()
+
+
+@pytest.mark.parametrize("storage", ["lmdb", "sqlite"])
+def test_config_values_are_checked_before_anything_is_created(tmp_path, storage):
+    from shoal.errors import InvalidConfigError
+
+    for bad, match in (({"n_dim": True}, "n_dim"), ({"list_like": "yes"}, "list_like"),
+                       ({"block_size": True}, "block_size"),
+                       ({"index_params": {"M": 8}}, "without an index for a new store")):
+        with pytest.raises(InvalidConfigError, match=match):
+            DocumentArray(storage=storage, config=_config(storage, tmp_path / "new", **bad))
+        assert not (tmp_path / "new").exists() or not os.listdir(tmp_path / "new")
+    cfg = _config(storage, tmp_path / "s")
+    DocumentArray([Document(embedding=np.ones(8))], storage=storage, config=cfg).close()
+    with pytest.raises(InvalidConfigError, match="n_dim=16 but the store .* holds 8-d"):
+        DocumentArray(storage=storage, config={**cfg, "n_dim": 16})
+    DocumentArray(storage=storage, config={**cfg, "n_dim": 8}).close()
