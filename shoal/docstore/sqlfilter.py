@@ -201,8 +201,8 @@ def _eq(src: _Source, value: Any) -> ColumnElement:
     kind = _kind(value)
     if kind is None:
         return false()
-    if kind == "null":
-        return src.is_kind("null")
+    if kind == "null":  # a missing field counts as null (see shoal.document.filters)
+        return or_(src.is_kind("null"), not_(src.exists()))
     if kind == "json":
         return src.checked("json", src.json_eq(value))
     return src.checked(kind, src.typed(kind) == src.lit(value))
@@ -224,7 +224,7 @@ def _in(src: _Source, values: tuple) -> ColumnElement:
         if vals:
             parts.append(src.checked(kind, src.typed(kind).in_([src.lit(v) for v in vals])))
     if any(v is None for v in values):
-        parts.append(src.is_kind("null"))
+        parts.append(or_(src.is_kind("null"), not_(src.exists())))
     parts.extend(_eq(src, v) for v in values if _kind(v) == "json")
     return or_(*parts) if parts else false()
 

@@ -10,8 +10,10 @@ A filter is a dict of ``field: {operator: value}`` conditions, combined with
 Fields are Document scalar fields (``text``, ``id``, ``mime_type``, ``modality``,
 ``uri``, ``parent_id``, ``weight``, ``granularity``, ``adjacency``, ``offset``) or
 tag paths ``tags__a__b`` -> ``doc.tags['a']['b']``. Operators: ``$eq $ne $gt $gte $lt
-$lte $in $nin $regex $exists $size`` (``$size``: the length of a list or string). A missing field fails every operator except ``$ne``,
-``$nin`` and ``$exists: False`` (MongoDB semantics).
+$lte $in $nin $regex $exists $size`` (``$size``: the length of a list or string). A
+missing field fails every operator except ``$ne``, ``$nin`` and ``$exists: False``, and
+counts as null for ``$eq: None`` / ``$in: [None, ...]`` (MongoDB's and DocArray's
+semantics: ``{'tags__x': None}`` selects the Documents without an ``x`` too).
 
 :func:`parse_filter` gives a small AST (:class:`Cond`, :class:`And`, :class:`Or`,
 :class:`Not`) that backends translate (e.g. to SQL); :func:`compile_filter` turns it
@@ -174,6 +176,10 @@ def _compare(op: str, a: Any, b: Any) -> bool:
         return False
 
 
+def _nullish(v: Any) -> bool:
+    return v is MISSING or v is None
+
+
 def _same_sequence(value: tuple) -> Callable[[Any], bool]:
     """``$eq [1, 2]``: a list or tuple value with the same items (as JSON stores compare)."""
     return lambda v: isinstance(v, (list, tuple)) and tuple(v) == value
@@ -193,10 +199,17 @@ def _compile(node: Node) -> Callable[[Document], bool]:
     if op in ("$eq", "$ne") and isinstance(value, tuple):  # a list kept hashable in the AST
         same = _same_sequence(value)
         return (lambda d: same(get(d))) if op == "$eq" else (lambda d: not same(get(d)))
+    if value is None and op in ("$eq", "$ne"):  # a missing field counts as null
+        return (lambda d: _nullish(get(d))) if op == "$eq" else (lambda d: not _nullish(get(d)))
     if op == "$eq":
         return lambda d: get(d) == value
     if op == "$ne":
         return lambda d: get(d) != value
+    if op in ("$in", "$nin") and None in value:
+        def inside(d: Document) -> bool:
+            return _nullish(v := get(d)) or v in value
+
+        return inside if op == "$in" else (lambda d: not inside(d))
     if op == "$in":
         return lambda d: (v := get(d)) is not MISSING and v in value
     if op == "$nin":

@@ -54,6 +54,9 @@ QUERIES = [
     {"tags__lst": {"$size": 2}}, {"tags__lst": {"$size": 0}}, {"text": {"$size": 12}},
     {"tags__nested": {"$size": 1}}, {"tags__lst": {"$not": {"$size": 1}}},
     {"tags__lst": {"$eq": [0, 1]}}, {"tags__lst": {"$ne": [0]}},
+    {"tags__color": None}, {"tags__color": {"$ne": None}}, {"tags__nullable": {"$ne": None}},
+    {"tags__color": {"$in": [None, "red"]}}, {"tags__color": {"$nin": [None, "red"]}},
+    {"text": {"$eq": None}}, {"mime_type": {"$in": [None]}}, {"tags__nested__zz": None},
 ]
 
 

@@ -172,3 +172,12 @@ def test_size_operator_and_list_equality(make_da):
     assert da.find({"tags__l": {"$ne": [1, 2]}})[:, "id"] == ["b", "c"]
     with pytest.raises(InvalidFilterError, match=r"\$size needs a length"):
         da.find({"tags__l": {"$size": -1}})
+
+
+def test_null_matches_a_missing_field_as_in_docarray(make_da):
+    da = make_da([Document(id="a", tags={"x": 1}), Document(id="b", tags={"x": None}),
+                  Document(id="c", tags={"y": 2})])
+    assert da.find({"tags__x": None})[:, "id"] == ["b", "c"]
+    assert da.find({"tags__x": {"$ne": None}})[:, "id"] == ["a"]
+    assert da.find({"tags__x": {"$in": [None, 1]}})[:, "id"] == ["a", "b", "c"]
+    assert da.find({"tags__x": {"$nin": [None]}})[:, "id"] == ["a"]
