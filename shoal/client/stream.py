@@ -13,7 +13,10 @@ each response exactly once:
   the server to report its own timeout) after it was sent raises
   :class:`~shoal.errors.RequestTimeoutError`.
 
-A single request (and ``stream=False``) goes through ``transport.unary`` instead.
+A single request (and ``stream=False``) goes through ``transport.unary`` instead. To
+tell, the second request is awaited for at most ``_PEEK_S`` after the first: input that
+is slow to produce it (a live generator) is streamed, and its first request goes out at
+once rather than when the second exists.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ __all__ = ["exchange", "DEFAULT_PREFETCH", "backoff"]
 
 DEFAULT_PREFETCH = 1000
 _GRACE_S = 1.0
+_PEEK_S = 0.005  # how long exchange waits for a second request before it streams
 
 
 def backoff(attempt: int, initial: float = 0.1, maximum: float = 2.0) -> float:
@@ -101,14 +105,20 @@ async def exchange(transport: Transport, requests: AsyncIterator[DataRequest], *
     if first is None:
         return
     head, rest = first
-    if rest is None or not stream:
+    if rest is None or not stream:  # (a pending second request: streamed, unless stream=False)
         async for resp in _unary_all(transport, head, rest, requests, retries, timeout):
             yield resp
         return
 
     async def chained() -> AsyncIterator[DataRequest]:
         yield head
-        yield rest
+        if isinstance(rest, asyncio.Future):  # not produced yet: awaited while head is out
+            try:
+                yield await rest
+            except StopAsyncIteration:
+                return
+        else:
+            yield rest
         async for req in requests:
             yield req
 
@@ -146,16 +156,21 @@ async def exchange(transport: Transport, requests: AsyncIterator[DataRequest], *
 
 
 async def _first_two(requests: AsyncIterator[DataRequest]) -> tuple[Any, Any] | None:
-    """``(first, second-or-None)`` of ``requests``, or None if it is empty."""
+    """``(first, second)`` of ``requests``, or None if it is empty. The second is None when
+    there is none, or a pending future of it when it took longer than ``_PEEK_S`` (the
+    input is then streamed)."""
     try:
         head = await requests.__anext__()
     except StopAsyncIteration:
         return None
+    nxt = asyncio.ensure_future(requests.__anext__())
+    done, _ = await asyncio.wait({nxt}, timeout=_PEEK_S)
+    if not done:
+        return head, nxt
     try:
-        rest = await requests.__anext__()
+        return head, nxt.result()
     except StopAsyncIteration:
-        rest = None
-    return head, rest
+        return head, None
 
 
 async def _unary_all(transport: Transport, head: DataRequest, rest: DataRequest | None,
@@ -164,10 +179,17 @@ async def _unary_all(transport: Transport, head: DataRequest, rest: DataRequest 
     """One unary call per request, in order (``stream=False`` or a single request)."""
     async def all_requests() -> AsyncIterator[DataRequest]:
         yield head
-        if rest is not None:
+        if rest is None:
+            return
+        if isinstance(rest, asyncio.Future):
+            try:
+                yield await rest
+            except StopAsyncIteration:
+                return
+        else:
             yield rest
-            async for req in requests:
-                yield req
+        async for req in requests:
+            yield req
 
     call_timeout = timeout + _GRACE_S if timeout else None
     async for req in all_requests():

@@ -6,7 +6,9 @@ Turning ``post(inputs=...)`` into requests of ``request_size`` Documents:
 or of values a Document accepts (text, dicts), a generator, a function returning any
 of these, an async generator (or async iterable), or None — which sends one request
 without Documents. ``request_size <= 0`` puts everything into one request (Jina).
-An empty iterable sends nothing.
+An empty list or DocumentArray sends one request without Documents, as Jina's
+``batch_iterator`` does (so ``post('/index', inputs=[])`` still calls the executors); an
+empty generator sends nothing.
 
 ``copy_inputs=True`` (what ``Flow.post`` asks for) sends light copies of the Documents
 (see :func:`copy_docs`), so an in-process executor never changes the caller's inputs.
@@ -141,8 +143,10 @@ class RequestFactory:
                 f"function returning one, not {type(inputs).__name__}")
         size = self.request_size
         if isinstance(inputs, DocumentArray) and (not size or len(inputs) <= size):
-            if len(inputs):
-                yield self.make(self._whole(inputs))
+            yield self.make(self._whole(inputs) if len(inputs) else None)
+            return
+        if hasattr(inputs, "__len__") and not len(inputs):  # Jina: one empty request
+            yield self.make()
             return
         batch: list[Document] = []
         for value in inputs:

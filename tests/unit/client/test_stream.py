@@ -133,3 +133,25 @@ def test_input_errors_are_raised():
 
     with pytest.raises(ValueError, match="bad generator"):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_slow_input_gets_its_first_answer_before_it_yields_the_second(stream):
+    """A live generator: the first request goes out (and is answered) at once, not when
+    the input has produced a second one (was: the client read two ahead, holding the
+    first back for as long as the input took)."""
+    first, second = reqs(2)
+    seen: list[tuple[str, bool]] = []
+    released = asyncio.Event()
+
+    async def live():
+        yield first
+        await released.wait()  # the second request exists only after the first answer
+        yield second
+
+    async def go():
+        async for resp in exchange(MemoryTransport(delay=0.001), live(), stream=stream):
+            seen.append((resp.request_id, released.is_set()))
+            released.set()
+    asyncio.run(asyncio.wait_for(go(), 10))
+    assert seen == [(first.request_id, False), (second.request_id, True)]

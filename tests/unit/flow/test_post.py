@@ -39,11 +39,14 @@ def test_inputs_kinds(inputs, n):
     assert all(d.tags["seen"] == 1 for d in docs)
 
 
-def test_none_sends_one_empty_request_and_empty_list_sends_nothing():
+def test_none_or_an_empty_list_sends_one_empty_request_an_empty_generator_nothing():
+    """Jina's request_generator: None -> one request with parameters only; its
+    batch_iterator yields an empty list (a sized input) once, an empty generator never."""
     with Flow().add(uses=Tag, name="t") as f:
-        resps = f.post("/", None, return_responses=True)
-        assert len(resps) == 1 and resps[0].parameters["__results__"] == {"t": {"size": 0}}
-        assert f.post("/", [], return_responses=True) == []
+        for empty in (None, [], DocumentArray()):
+            resps = f.post("/", empty, return_responses=True)
+            assert len(resps) == 1 and resps[0].parameters["__results__"] == {"t": {"size": 0}}
+        assert f.post("/", (d for d in []), return_responses=True) == []
 
 
 def test_request_size_batches_and_order():
