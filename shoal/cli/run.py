@@ -157,7 +157,7 @@ def _address(flow: Any) -> str:
 def _serve(flow: Any, what: str) -> int:
     with _stop_on_signals() as stop, flow:
         print(f"serving {what} at {_address(flow)} (Ctrl-C or SIGTERM to stop)", flush=True)
-        flow.block(stop_event=stop)
+        flow.block(stop_event=stop, announce=False)
     print("stopped", flush=True)
     return 0
 

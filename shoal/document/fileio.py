@@ -87,6 +87,10 @@ def _open_write(target: Any, text: bool = False) -> Iterator[IO[Any]]:
             with _as_text(target, True) as f:
                 yield f
         else:
+            if isinstance(target, io.TextIOBase):
+                raise BadInputError(
+                    "this writes bytes, but the file was opened in text mode; open it with "
+                    "'wb' (or pass a path)")
             yield target
         return
     path = os.fspath(target)

@@ -80,6 +80,7 @@ class Flow(CrudShortcuts):
         self._gateways: list[Any] = []
         self._gateway_lock = threading.Lock()
         self._metrics_server: Any = None
+        self._served: list[str] = []  # the addresses of the gateways opened
         self.metrics: Metrics | None = None
         self._started = False
 
@@ -234,6 +235,15 @@ class Flow(CrudShortcuts):
         return self._port
 
     @property
+    def addresses(self) -> list[str]:
+        """``protocol://host:port`` of each gateway the started Flow serves (before it
+        opens one: where the first would be)."""
+        if self._served:
+            return list(self._served)
+        first = self.protocol[0] if isinstance(self.protocol, (list, tuple)) else self.protocol
+        return [f"{str(first).lower()}://{self.host}:{self._port_value()}"]
+
+    @property
     def gateway_args(self) -> dict[str, Any]:
         """A copy of the gateway keywords given to ``Flow(...)``."""
         return dict(self._gateway_args)
@@ -342,6 +352,7 @@ class Flow(CrudShortcuts):
         ports = list(given) if isinstance(given, (list, tuple)) else [self._port_value()]
         while len(ports) < len(protocols):
             ports.append(free_port())
+        self._served = [f"{str(p).lower()}://{self.host}:{port}" for p, port in zip(protocols, ports)]
         options = {k: v for k, v in self._gateway_args.items()
                    if k not in ("protocol", "port", "host")}
         options["expose_endpoints"] = dict(self._exposed_endpoints)
@@ -398,10 +409,18 @@ class Flow(CrudShortcuts):
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._reset_runtime()
 
-    def block(self, stop_event: threading.Event | None = None) -> None:
+    def block(self, stop_event: threading.Event | None = None, *, announce: bool = True) -> None:
         """Serve until ``stop_event`` is set, Ctrl-C or SIGTERM (then ``with`` closes the
         Flow, so every executor's ``close()`` runs). Signal handlers are installed only
-        from the main thread, and the previous SIGTERM handler is put back on return."""
+        from the main thread, and the previous SIGTERM handler is put back on return.
+
+        A started Flow without ``protocol=`` / ``port=`` opens its gRPC gateway here (as
+        Jina's does), and ``announce`` prints one line saying where it serves."""
+        if self._started:
+            self.port  # noqa: B018 - opens the gateway when none was asked for
+            if announce:
+                print(f"serving {type(self).__name__} {self.name} at {', '.join(self.addresses)} "
+                      "(Ctrl-C or SIGTERM to stop)", flush=True)
         event = stop_event or threading.Event()
         restore = _on_sigterm(event.set)
         try:

@@ -50,7 +50,9 @@ def _read(source: Any) -> tuple[Any, str | None, str]:
             return _safe_load(fh.read(), path), os.path.dirname(path), path
     if isinstance(source, str) and ("\n" in source or ":" in source):
         return _safe_load(source, "Flow YAML"), None, "Flow YAML"
-    raise InvalidConfigError(f"Flow.load_config: {source!r} is not a file, YAML text or dict")
+    raise InvalidConfigError(
+        f"Flow.load_config: {source!r} is not a file (looked in {os.getcwd()}), YAML text or "
+        "a dict")
 
 
 def _safe_load(text: str, label: str) -> Any:

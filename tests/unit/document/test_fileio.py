@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from shoal.document import codec, fileio
+from shoal.document.array import DocumentArray
 from shoal.document.document import Document
 from shoal.errors import BadInputError, MalformedDataError, StoreVersionError
 
@@ -291,3 +292,12 @@ def test_load_from_bytes_in_memory():
     assert [len(b) for b in fileio.iter_load(buf.getvalue(), batch_size=2)] == [2, 1]
     with pytest.raises(MalformedDataError, match="<bytes>"):
         fileio.load_docs(buf.getvalue()[:-3])
+
+
+def test_save_into_a_text_mode_file_says_open_it_binary(tmp_path):
+    from shoal.errors import BadInputError
+
+    path = tmp_path / "out.txt"
+    with open(path, "w") as fp, pytest.raises(BadInputError, match="open it with 'wb'"):
+        DocumentArray([Document(text="x")]).save(fp)
+    assert path.read_bytes() == b""

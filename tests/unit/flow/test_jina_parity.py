@@ -174,3 +174,23 @@ def test_flow_needs_adds_a_joiner() -> None:
     assert Join.merged[0] == {"a": 1, "b": 1, "c": 1}
     with pytest.raises(TopologyError, match="two or more"):
         Flow().add(uses=Tag, name="a").needs("a")
+
+
+def test_block_opens_the_gateway_and_says_where(capsys):
+    """Jina's ``with Flow() as f: f.block()`` serves gRPC on a free port and prints it
+    (was: no socket at all, and a protocol's random port was never shown)."""
+    import threading
+
+    from shoal import Client
+
+    stop = threading.Event()
+    stop.set()
+    with Flow() as f:
+        f.block(stop_event=stop)
+        line = capsys.readouterr().out
+        assert line == f"serving Flow flow at grpc://0.0.0.0:{f.port} (Ctrl-C or SIGTERM to stop)\n"
+        assert Client(port=f.port).post("/", Document(text="x")).texts == ["x"]
+    with Flow(protocol=["http", "grpc"]) as g:
+        g.block(stop_event=stop, announce=False)
+        assert capsys.readouterr().out == ""
+        assert len(g.addresses) == 2 and g.addresses[0].startswith("http://")
