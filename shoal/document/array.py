@@ -407,9 +407,31 @@ class DocumentArray:
         self._store.set_at([self._store.position_of(d.id) for d in docs], list(docs))
 
     # --- traversal ----------------------------------------------------------------------------
-    def traverse_flat(self, traversal_paths: str) -> DocumentArray:
-        """Documents reached by a traversal path (``'r'``, ``'c'``, ``'cm'``, ``'r,c'``...)."""
+    def traverse_flat(self, traversal_paths: str,
+                      filter_fn: Callable[[Document], bool] | None = None) -> DocumentArray:
+        """Documents reached by a traversal path (``'r'``, ``'c'``, ``'cm'``, ``'r,c'``,
+        ``'r.[title]'``...), kept where ``filter_fn(doc)`` is True when given."""
+        if filter_fn is not None or ".[" in traversal_paths:
+            from shoal.document import array_ops  # noqa: PLC0415
+
+            return array_ops.traverse_flat(self, traversal_paths, filter_fn)
         return DocumentArray(traverse(self, traversal_paths))
+
+    def traverse(self, traversal_paths: str,
+                 filter_fn: Callable[[Document], bool] | None = None) -> Iterator[DocumentArray]:
+        """DocArray's ``traverse``: one array per leaf sequence the paths reach (``'c'``:
+        each root's chunks, one array per root), filtered by ``filter_fn``."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.traverse(self, traversal_paths, filter_fn)
+
+    def traverse_flat_per_path(self, traversal_paths: str,
+                               filter_fn: Callable[[Document], bool] | None = None
+                               ) -> Iterator[DocumentArray]:
+        """One flat array per comma-separated path (``'r,c'``: the roots, then all chunks)."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.traverse_flat_per_path(self, traversal_paths, filter_fn)
 
     def flatten(self) -> DocumentArray:
         """Every Document at every level in one array, as DocArray orders it: a Document's
@@ -475,6 +497,50 @@ class DocumentArray:
         from shoal.document.parallel import pool_map  # noqa: PLC0415
 
         return pool_map(func, list(self.batch(batch_size)), backend, num_worker, show_progress)
+
+    def batch_ids(self, batch_size: int, shuffle: bool = False) -> Iterator[list[str]]:
+        """Yield lists of ``batch_size`` ids (the last may be shorter), read without
+        loading the Documents."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.batch_ids(self, batch_size, shuffle)
+
+    def apply_batch(self, func: Callable[[DocumentArray], Any], batch_size: int,
+                    backend: str = "thread", num_worker: int | None = None,
+                    shuffle: bool = False, show_progress: bool = False,
+                    pool: Any = None) -> DocumentArray:
+        """Apply ``func`` to batches of ``batch_size`` in a pool; the DocumentArray it
+        returns (or the batch, when it returns None) is written back by id. Returns self."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.apply_batch(self, func, batch_size, backend, num_worker, shuffle,
+                                     show_progress, pool)
+
+    def reduce(self, other: DocumentArray) -> DocumentArray:
+        """Merge ``other`` in place: new ids appended; for an id in both, this array's
+        Document keeps its set fields and takes the others' (matches and chunks reduced
+        the same way, by id). Returns self."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.reduce(self, other)
+
+    def reduce_all(self, others: Sequence[DocumentArray]) -> DocumentArray:
+        """:meth:`reduce` with each of ``others`` in turn (the left-most wins). Returns self."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.reduce_all(self, others)
+
+    @classmethod
+    def dataloader(cls, path: Any, func: Callable[[DocumentArray], Any], batch_size: int,
+                   protocol: str = "protobuf", compress: str | None = None,
+                   backend: str = "thread", num_worker: int | None = None, pool: Any = None,
+                   show_progress: bool = False) -> Iterator[Any]:
+        """Stream a saved file in arrays of ``batch_size`` and yield ``func(batch)`` for
+        each, in order, computed in a thread / process pool (bounded memory)."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.dataloader(cls, path, func, batch_size, protocol, compress, backend,
+                                    num_worker, pool, show_progress)
 
     def shuffle(self, seed: int | None = None) -> DocumentArray:
         """A new array with the same Documents in random order."""
@@ -644,6 +710,56 @@ class DocumentArray:
         return evaluation.evaluate(self, metrics, ground_truth, hash_fn, metric_names, strict, label_tag,
                         num_relevant_documents_per_label, **kwargs)
 
+    def embed_and_evaluate(self, metrics: Sequence[str | Callable[..., float]] | str,
+                           index_data: DocumentArray | None = None,
+                           ground_truth: DocumentArray | None = None,
+                           metric_names: Sequence[str] | None = None, strict: bool = True,
+                           label_tag: str = "label", embed_models: Any = None,
+                           embed_funcs: Any = None, device: str = "cpu",
+                           batch_size: int | tuple[int, int] = 256, collate_fns: Any = None,
+                           distance: str | Callable[..., Any] = "cosine",
+                           limit: int | float | None = 20,
+                           normalization: tuple[float, float] | None = None,
+                           exclude_self: bool = False, use_scipy: bool = False,
+                           num_worker: int = 1, match_batch_size: int = 100_000,
+                           query_sample_size: int | None = 1_000,
+                           **kwargs: Any) -> dict[str, float]:
+        """Embed (``embed_models`` or ``embed_funcs``, one or a (query, index) pair),
+        match against ``index_data`` (default: self) in blocks and :meth:`evaluate`;
+        see :func:`shoal.document.array_ops.embed_and_evaluate`."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.embed_and_evaluate(
+            self, metrics, index_data, ground_truth, metric_names, strict, label_tag,
+            embed_models, embed_funcs, device, batch_size, collate_fns, distance, limit,
+            normalization, exclude_self, use_scipy, num_worker, match_batch_size,
+            query_sample_size, **kwargs)
+
+    def get_vocabulary(self, min_freq: int = 1,
+                       text_attrs: tuple[str, ...] = ("text",)) -> dict[str, int]:
+        """Word -> index (from 2; 0 is padding, 1 unknown) of words seen ``min_freq``
+        times or more in ``text_attrs``, in first-seen order."""
+        from shoal.document import array_ops  # noqa: PLC0415
+
+        return array_ops.get_vocabulary(self, min_freq, text_attrs)
+
+    def plot_embeddings(self, title: str = "MyDocumentArray", path: Any = None,
+                        image_sprites: bool = False, min_image_size: int = 16,
+                        channel_axis: int = -1, start_server: bool = True,
+                        host: str = "127.0.0.1", port: int | None = None,
+                        image_source: str = "tensor",
+                        exclude_fields_metas: Sequence[str] | None = None,
+                        colored_attr: str | None = None) -> str:
+        """Write a PNG scatter of the embeddings' 2-D PCA (matplotlib, the ``bench``
+        extra) and return its path: ``path`` a .png file or a folder (``{title}.png``;
+        a temp folder when None); ``colored_attr`` a tag colouring the points.
+        DocArray's ``start_server``, ``host``, ``port`` and ``exclude_fields_metas`` are
+        taken and have no effect: no server is started."""
+        from shoal.document.plot import plot_embeddings  # noqa: PLC0415
+
+        return plot_embeddings(self, title, path, image_sprites, min_image_size, channel_axis,
+                               image_source, colored_attr, exclude_fields_metas)
+
     # --- serialization (see shoal.document.codec / fileio) ----------------------------------
     def to_bytes(self, protocol: str = "protobuf", compress: str | None = None) -> bytes:
         """Bytes of the whole array: protobuf by default; ``protocol='pickle'`` only on request."""
@@ -757,13 +873,76 @@ class DocumentArray:
     def load_json(cls, path: Any) -> DocumentArray:
         return cls.load(path, file_format="json")
 
-    def save_csv(self, path: Any) -> None:
-        self.save(path, file_format="csv")
+    def save_csv(self, path: Any, flatten_tags: bool = True,
+                 exclude_fields: Sequence[str] | None = None, dialect: str | Any = "excel",
+                 with_header: bool = True, encoding: str = "utf-8") -> None:
+        """Write a CSV: a column per field in use, tags as ``tag__<key>`` columns
+        (``flatten_tags``) or one JSON ``tags`` column."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        array_io.save_csv(self, path, flatten_tags, exclude_fields, dialect, with_header,
+                          encoding)
 
     @classmethod
-    def from_csv(cls, path: Any, **kwargs: Any) -> DocumentArray:
-        """Documents from a CSV with a header row; columns map to fields, others to tags."""
-        return cls.load(path, file_format="csv", **kwargs)
+    def from_csv(cls, path: Any, field_resolver: dict[str, str] | None = None,
+                 size: int | None = None, sampling_rate: float | None = None,
+                 dialect: str | Any = "excel", encoding: str = "utf-8", *,
+                 storage: str = "memory", config: dict[str, Any] | None = None) -> DocumentArray:
+        """Documents from a CSV with a header row; columns map to fields (renamed by
+        ``field_resolver``), others to tags. ``dialect='auto'`` sniffs the file."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        return cls(array_io.iter_csv(path, field_resolver, size, sampling_rate, dialect, encoding),
+                   storage=storage, config=config)
+
+    @classmethod
+    def load_csv(cls, path: Any, field_resolver: dict[str, str] | None = None,
+                 encoding: str = "utf-8") -> DocumentArray:
+        """DocArray's ``load_csv``: :meth:`from_csv` with its defaults."""
+        return cls.from_csv(path, field_resolver=field_resolver, encoding=encoding)
+
+    def save_embeddings_csv(self, file: Any, encoding: str = "utf-8", **kwargs: Any) -> None:
+        """Write the embedding matrix, a row per Document, with ``numpy.savetxt(**kwargs)``."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        array_io.save_embeddings_csv(self, file, encoding, **kwargs)
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str] | None = None, filepath: Any = None,
+                   read_mode: str = "r", line_format: str = "json",
+                   field_resolver: dict[str, str] | None = None, size: int | None = None,
+                   sampling_rate: float | None = None, *, storage: str = "memory",
+                   config: dict[str, Any] | None = None) -> DocumentArray:
+        """Documents from ``filepath`` (JSON lines, CSV by extension, else a text
+        Document per line) or from ``lines`` in ``line_format`` ('json', 'csv', else text)."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        return cls(array_io.iter_lines(lines, filepath, read_mode, line_format, field_resolver,
+                                       size, sampling_rate), storage=storage, config=config)
+
+    @classmethod
+    def from_ndjson(cls, fp: Any, field_resolver: dict[str, str] | None = None,
+                    size: int | None = None, sampling_rate: float | None = None, *,
+                    storage: str = "memory", config: dict[str, Any] | None = None) -> DocumentArray:
+        """A Document per JSON object line of ``fp`` (lines, a file object or a path)."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        return cls(array_io.iter_ndjson(fp, field_resolver, size, sampling_rate),
+                   storage=storage, config=config)
+
+    def to_dataframe(self, **kwargs: Any) -> Any:
+        """A pandas DataFrame of :meth:`to_list` (needs pandas, not a shoal dependency)."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        return array_io.to_dataframe(self, **kwargs)
+
+    @classmethod
+    def from_dataframe(cls, df: Any, *, storage: str = "memory",
+                       config: dict[str, Any] | None = None) -> DocumentArray:
+        """A Document per row of a pandas DataFrame (NaN cells dropped; needs pandas)."""
+        from shoal.document import array_io  # noqa: PLC0415
+
+        return cls(array_io.from_dataframe_docs(df), storage=storage, config=config)
 
     @classmethod
     def from_files(cls, patterns: str | Sequence[str], recursive: bool = True,
