@@ -24,10 +24,11 @@ def test_shapes():
     assert sizes(DocumentArray.empty(2)) == [2]
     assert sizes(lambda: (Document() for _ in range(3))) == [2, 1]
     assert sizes(Document() for _ in range(4)) == [2, 2]
-    assert sizes([]) == []
+    assert sizes([]) == [0]  # Jina: a sized empty input is one empty request
     assert sizes(["a", {"text": "b"}]) == [2]
     assert sizes(DocumentArray.empty(7), request_size=0) == [7]
-    assert sizes(range(0)) == []
+    assert sizes(range(0)) == [0]
+    assert sizes(d for d in []) == []  # an empty generator: none
 
 
 def test_request_fields():
