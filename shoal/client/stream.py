@@ -26,6 +26,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
+from shoal.client.errors import response_error
 from shoal.errors import ConnectionFailedError, RequestTimeoutError
 
 if TYPE_CHECKING:
@@ -133,6 +134,10 @@ async def exchange(transport: Transport, requests: AsyncIterator[DataRequest], *
                     transport.stream(_pull(source, window, resend, input_errors)),
                     window, timeout):
                 if not window.answer(resp):
+                    if resp.is_error and not resp.header.request_id:
+                        # the gateway could not read one of the requests: its error, not
+                        # a stream ended with requests unanswered
+                        raise response_error(resp)
                     continue
                 if not results_in_order:
                     yield resp

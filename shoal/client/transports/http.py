@@ -66,7 +66,10 @@ class HTTPTransport:
         except (httpx.TransportError, OSError) as exc:
             raise ConnectionFailedError(
                 f"cannot reach the HTTP gateway at {self.config.address}: {exc}") from exc
-        return self._decode(r)
+        resp = self._decode(r)
+        if not resp.header.request_id:  # the gateway could not read it: it answers this one
+            resp.header.request_id = req.header.request_id
+        return resp
 
     def _decode(self, r: Any) -> DataRequest:
         ctype = r.headers.get("content-type", "")

@@ -12,7 +12,9 @@ from shoal.client.errors import missing
 from shoal.document.codec import (
     loads_json, request_from_bytes, request_from_json_dict, request_to_bytes,
 )
-from shoal.errors import ConnectionFailedError, MalformedDataError, RequestTooLargeError
+from shoal.errors import (
+    ConnectionFailedError, MalformedDataError, RequestTimeoutError, RequestTooLargeError,
+)
 
 if TYPE_CHECKING:
     from shoal.client.config import ClientConfig
@@ -42,7 +44,7 @@ class WebSocketTransport:
         self._waiting: dict[str, asyncio.Queue] = {}
         self._lock: asyncio.Lock | None = None
 
-    async def _open(self) -> Any:
+    async def _open(self, timeout: float | None = None) -> Any:
         if self._ws is not None:
             return self._ws
         if self._lock is None:
@@ -57,7 +59,8 @@ class WebSocketTransport:
                     ssl_ctx = ssl_context(self.config)
                 try:
                     ws = await connect(self.config.url("ws", "/"), max_size=None,
-                                       compression=None, ssl=ssl_ctx, open_timeout=10,
+                                       compression=None, ssl=ssl_ctx,
+                                       open_timeout=min(10.0, timeout) if timeout else 10.0,
                                        ping_interval=None)
                 except (OSError, error, asyncio.TimeoutError) as exc:
                     raise ConnectionFailedError(
@@ -111,12 +114,23 @@ class WebSocketTransport:
         async def one() -> AsyncIterator[DataRequest]:
             yield req
 
-        async for resp in self.stream(one()):
-            return resp
-        raise ConnectionFailedError("the WebSocket gateway sent no answer")
+        async def answer() -> DataRequest:
+            async for resp in self.stream(one(), timeout):
+                return resp
+            raise ConnectionFailedError("the WebSocket gateway sent no answer")
 
-    async def stream(self, requests: AsyncIterator[DataRequest]) -> AsyncIterator[DataRequest]:
-        ws = await self._open()
+        if not timeout:
+            return await answer()
+        try:
+            return await asyncio.wait_for(answer(), timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(
+                f"no answer from the WebSocket gateway at {self.config.address} within "
+                f"{timeout:g} s") from None
+
+    async def stream(self, requests: AsyncIterator[DataRequest],
+                     open_timeout: float | None = None) -> AsyncIterator[DataRequest]:
+        ws = await self._open(open_timeout)
         queue: asyncio.Queue = asyncio.Queue()
         mine: set[str] = set()
         pending = 0

@@ -47,7 +47,10 @@ def doc_to_dict(doc: Document, *, array_format: str | None = None,
             continue
         v = getattr(doc, name)
         if name in ("tensor", "embedding"):
-            out[name] = _to_numpy(v).tolist() if as_list else ndarray_to_dict(v)
+            arr = _to_numpy(v) if as_list else None
+            # plain lists only for real numbers (JSON has no complex or date values)
+            out[name] = arr.tolist() if arr is not None and arr.dtype.kind in "biuf" \
+                else ndarray_to_dict(v)
         elif name == "blob":
             out[name] = base64.b64encode(v).decode("ascii")
         elif name == "tags":

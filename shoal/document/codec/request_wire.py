@@ -74,6 +74,8 @@ def _build_request(pb: Any, docs_bytes: bytes | None) -> DataRequest:
     req.header.timeout_ms = h.timeout_ms
     if h.status.code == pb2.StatusProto.ERROR:
         req.header.status = "ERROR"
+        if not h.request_id:  # the answer to a request the gateway could not read
+            req.header.request_id = ""
         if h.status.HasField("exception"):
             e = h.status.exception
             req.header.error = ErrorInfo(name=e.name, message=e.message,
@@ -161,14 +163,16 @@ def request_from_json_dict(body: Any) -> DataRequest:
                       request_id=request_id or None)
     timeout = pick("timeout_ms", "timeoutMs", default=0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-            or not math.isfinite(timeout) or timeout < 0:
-        raise MalformedDataError("'timeout_ms' must be a non-negative number")
+            or not math.isfinite(timeout) or not 0 <= timeout < 2 ** 63:
+        raise MalformedDataError("'timeout_ms' must be a number of milliseconds >= 0")
     req.header.timeout_ms = int(timeout)
     status = header.get("status")
     if isinstance(status, dict):
         code = status.get("code", "OK")
         if code in ("ERROR", 1, pb2.StatusProto.ERROR):
             req.header.status = "ERROR"
+            if not request_id:  # the answer to a request the gateway could not read
+                req.header.request_id = ""
             exc = status.get("exception")
             if isinstance(exc, dict):
                 req.header.error = ErrorInfo(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from shoal.document.codec import request_from_bytes, request_to_bytes
 from shoal.errors import FlowError, MalformedDataError
-from shoal.serve.gateway.handler import error_status, is_gateway_error
+from shoal.serve.gateway.handler import encoded, error_status, is_gateway_error
 from shoal.serve.gateway.health import HealthService
 from shoal.utils.aio import map_as_completed
 
@@ -108,10 +108,10 @@ class GrpcGateway:
         if remaining is not None:
             ms = max(1, int(remaining * 1000))
             req.header.timeout_ms = min(req.header.timeout_ms or ms, ms)
-        resp = await self.handler.handle(req)
+        raw, resp = encoded(await self.handler.handle(req), request_to_bytes)
         if is_gateway_error(resp.header.error):
             await self._abort(context, resp)
-        return request_to_bytes(resp)
+        return raw
 
     @staticmethod
     async def _abort(context: Any, resp: DataRequest) -> None:
@@ -127,7 +127,7 @@ class GrpcGateway:
             req = request_from_bytes(raw)
         except MalformedDataError as exc:
             return request_to_bytes(self.handler.malformed(exc))
-        return request_to_bytes(await self.handler.handle(req))
+        return encoded(await self.handler.handle(req), request_to_bytes)[0]
 
     async def _call(self, requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
         # a failure to encode a response, or the client going away mid-stream, ends the call

@@ -10,9 +10,10 @@ and a gRPC status code name. Nothing here imports grpc, FastAPI or starlette.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import traceback
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from shoal.document.request import DataRequest, ErrorInfo
 from shoal.errors import (
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from shoal.serve.gateway.config import GatewayConfig
     from shoal.serve.gateway.monitoring import GatewayMetrics
 
-__all__ = ["Router", "GatewayHandler", "error_response", "error_status", "is_gateway_error"]
+__all__ = ["Router", "GatewayHandler", "error_response", "error_status", "is_gateway_error",
+           "encoded"]
 
 
 class Router(Protocol):
@@ -54,6 +56,22 @@ def error_response(req: DataRequest | None, exc: BaseException, executor: str = 
     return resp
 
 
+def encoded(resp: DataRequest, encode: Callable[[DataRequest], bytes]) -> tuple[bytes, DataRequest]:
+    """``(encode(resp), resp)``; when ``resp`` cannot be encoded (an executor set a value
+    that does not serialize, e.g. an object in tags), the encoding of an ExecutorError
+    answer to the same request instead - the connection stays usable."""
+    try:
+        return encode(resp), resp
+    except Exception as exc:  # noqa: BLE001 - any encoder failure is answered, not raised
+        blank = DataRequest(endpoint=resp.header.exec_endpoint,
+                            request_id=resp.header.request_id or None)
+        err = error_response(blank, ExecutorError(
+            f"the response to {resp.header.exec_endpoint!r} cannot be serialized ({exc}); an "
+            "executor set a value that is not a number, string, list, dict or array"),
+            with_traceback=False)
+        return encode(err), err
+
+
 def is_gateway_error(info: ErrorInfo | None) -> bool:
     """True for errors of the gateway itself (bad input, limits, routing), not executors."""
     return info is not None and not info.executor and error_class(info.name) is not ShoalError
@@ -72,6 +90,11 @@ def error_status(info: ErrorInfo | None) -> tuple[int, str]:
     if cls is ShoalError and info.name != "ShoalError":
         cls = ExecutorError
     return cls.http_status, cls.grpc_status
+
+
+def _status_name(resp: DataRequest) -> str:
+    err = resp.header.error
+    return "OK" if err is None else (err.name or "ERROR")
 
 
 class GatewayHandler:
@@ -99,6 +122,11 @@ class GatewayHandler:
         if metrics is not None:
             metrics.started(self.protocol)
         endpoint = req.header.exec_endpoint
+        if req.header.status != "OK" or req.header.error is not None:
+            req.header.status, req.header.error = "OK", None  # a client cannot send an error
+        if not req.header.request_id:
+            req.header.request_id = os.urandom(16).hex()
+        status = "CANCELLED"
         try:
             timeout = self.timeout_s(req)
             if timeout is None:
@@ -113,16 +141,16 @@ class GatewayHandler:
                         "gateway's timeout") from None
             if resp is None:  # a router that mutates in place
                 resp = req
+            status = _status_name(resp)
         except ShoalError as exc:
             resp = error_response(req, exc, with_traceback=False)
-        except asyncio.CancelledError:
-            raise
+            status = _status_name(resp)
         except Exception as exc:  # noqa: BLE001 - a router bug must not kill the gateway
             resp = error_response(req, exc, executor="gateway")
-        if metrics is not None:
-            err = resp.header.error
-            status = "OK" if err is None else (err.name or "ERROR")
-            metrics.finished(self.protocol, endpoint, status, time.perf_counter() - t0)
+            status = _status_name(resp)
+        finally:  # also for a call the client cancelled: the in-flight gauge goes down
+            if metrics is not None:
+                metrics.finished(self.protocol, endpoint, status, time.perf_counter() - t0)
         return resp
 
     def malformed(self, exc: MalformedDataError | Exception) -> DataRequest:

@@ -33,7 +33,7 @@ from shoal.document.codec import (
 )
 from shoal.errors import MalformedDataError, MissingExtraError, RequestTooLargeError
 from shoal.serve.gateway.asgi import UvicornRunner
-from shoal.serve.gateway.handler import error_status
+from shoal.serve.gateway.handler import encoded, error_status
 
 if TYPE_CHECKING:
     from shoal.document.request import DataRequest
@@ -139,14 +139,17 @@ def build_app(handler: GatewayHandler, config: GatewayConfig) -> Any:
     if config.cors:
         from fastapi.middleware.cors import CORSMiddleware  # noqa: PLC0415
 
-        app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True,
+        # any origin, without credentials: a browser never sends cookies to it from another
+        # site (allow_credentials with '*' would reflect every origin as trusted)
+        app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                            allow_methods=["*"], allow_headers=["*"])
     limit = config.max_request_bytes
 
     def respond(resp: DataRequest, protobuf: bool,
                 array_format: str = DEFAULT_ARRAY_FORMAT) -> Any:
+        body, resp = encoded(resp, lambda r: encode_response(r, protobuf, array_format))
         status, _ = error_status(resp.header.error)
-        return Response(encode_response(resp, protobuf, array_format), status_code=status,
+        return Response(body, status_code=status,
                         media_type=PROTOBUF_MEDIA_TYPE if protobuf else "application/json")
 
     def route(endpoint: str | None) -> Any:

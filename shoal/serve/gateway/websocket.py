@@ -29,6 +29,7 @@ async def serve_connection(ws: Any, handler: GatewayHandler, prefetch: int,
     """Answer the requests of one accepted starlette WebSocket until it closes."""
     from starlette.websockets import WebSocketDisconnect  # noqa: PLC0415
 
+    from shoal.serve.gateway.handler import encoded  # noqa: PLC0415
     from shoal.serve.gateway.http import decode_request, encode_response  # noqa: PLC0415
 
     slots = asyncio.Semaphore(prefetch) if prefetch else None
@@ -36,7 +37,7 @@ async def serve_connection(ws: Any, handler: GatewayHandler, prefetch: int,
     tasks: set[asyncio.Task] = set()
 
     async def send(resp: DataRequest, binary: bool) -> None:
-        data = encode_response(resp, binary, array_format)
+        data, _ = encoded(resp, lambda r: encode_response(r, binary, array_format))
         async with send_lock:
             if binary:
                 await ws.send_bytes(data)
