@@ -6,8 +6,10 @@ Services:
   stream are processed concurrently (at most ``prefetch`` at a time; the server stops
   reading the stream until one finishes, which is backpressure through HTTP/2 flow
   control) and answered as they finish. Every per-request failure comes back in-band
-  as an error response carrying the request id, so one bad request never ends the
-  stream.
+  as an error response carrying the request id (an empty id for bytes that could not be
+  decoded), so one bad request never ends the stream - except a message larger than
+  the server's receive limit, which grpc itself refuses by ending the call with
+  RESOURCE_EXHAUSTED.
 * ``shoal.Gateway/Post`` — one request, one response. Executor failures come back as
   an error response; failures of the gateway itself (undecodable bytes, unknown
   endpoint, timeout, too large) end the call with INVALID_ARGUMENT, NOT_FOUND,

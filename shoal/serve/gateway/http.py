@@ -20,8 +20,11 @@ request may carry either lists or ``{"dtype", "shape", "data": base64}`` objects
 caller that wants the exact dtype back sends ``X-Shoal-Array-Format: base64``. With
 ``Content-Type: application/x-protobuf`` the body and the answer are ``RequestProto``
 bytes instead (what shoal's Client sends: raw bytes, the fastest path).
-Errors: undecodable body 400, unknown route or endpoint 404, too large 413, timeout
-504, an executor failure 500 — each with the error in ``header.status.exception``.
+Errors: undecodable body 400, too large 413, timeout 504, an executor failure (or an
+answer that cannot be serialized) 500 — each with the error in
+``header.status.exception``. An ``exec_endpoint`` no executor binds passes the Documents
+through unchanged (200, as in Jina); an unknown route is FastAPI's 404
+``{"detail": "Not Found"}``.
 """
 from __future__ import annotations
 
@@ -204,11 +207,13 @@ def build_app(handler: GatewayHandler, config: GatewayConfig) -> Any:
                               summary=f"Call the {path!r} endpoint of the Flow",
                               openapi_extra={"requestBody": _BODY_DOC})
     for ep in config.expose_endpoints:
-        app.add_api_route(ep.path, route(ep.exec_endpoint), methods=list(ep.methods),
-                          response_model=None, name=f"endpoint{ep.path.replace('/', '_')}",
-                          summary=ep.summary or f"Call the {ep.exec_endpoint!r} endpoint",
-                          description=ep.description, tags=list(ep.tags) or ["Endpoints"],
-                          openapi_extra={"requestBody": _BODY_DOC})
+        for method in ep.methods:  # one route per method: each its own OpenAPI operationId
+            app.add_api_route(ep.path, route(ep.exec_endpoint), methods=[method],
+                              response_model=None,
+                              name=f"endpoint{ep.path.replace('/', '_')}_{method.lower()}",
+                              summary=ep.summary or f"Call the {ep.exec_endpoint!r} endpoint",
+                              description=ep.description, tags=list(ep.tags) or ["Endpoints"],
+                              openapi_extra={"requestBody": _BODY_DOC})
     return app
 
 

@@ -153,3 +153,13 @@ def test_cancelled_grpc_calls_leave_the_inflight_gauge():
             assert time.monotonic() < deadline, lines
             time.sleep(0.2)
         channel.close()
+
+
+def test_an_endpoint_exposed_for_two_methods_has_two_operations():
+    """Was: one route for both methods, so /openapi.json repeated its operationId."""
+    f = Flow(protocol="http").add(uses=Unserializable)
+    f.expose_endpoint("/foo", methods=["GET", "POST"])
+    with f:
+        spec = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{f.port}/openapi.json").read())
+    ops = [op["operationId"] for op in spec["paths"]["/foo"].values()]
+    assert sorted(spec["paths"]["/foo"]) == ["get", "post"] and len(set(ops)) == 2
