@@ -686,8 +686,10 @@ class DocumentArray:
         if (filter is not None or callable(metric) or not hasattr(self._store, "find_matches")) \
                 and len(self) == 0:
             raise EmptyArrayError("cannot search an empty array; add Documents first")  # else the store says so
-        n = len(self)
-        limit = max(1, n) if limit is None else min(limit, max(1, n))  # no (Q, 10**12) pad
+        if limit is None:
+            limit = max(1, len(self))
+        elif limit > _CLAMP_FROM:  # no (Q, 10**12) padded result (len costs a store read)
+            limit = min(limit, max(1, len(self)))
         want = limit + 1 if exclude_self else limit
         rows = self._search(vectors, want, metric, filter, metric_name, only_id, params)
         if exclude_self:
@@ -1159,6 +1161,10 @@ def _rows(matrix: Any, n: int) -> list[Any]:
             f"got embeddings of shape {m.shape} for {n} Documents; give an ({n}, D) matrix"
         )
     return list(m)
+
+
+#: a find limit above this is clamped to the array's size
+_CLAMP_FROM = 1024
 
 
 def _checked_limit(limit: Any) -> int | None:
