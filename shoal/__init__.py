@@ -10,6 +10,7 @@ from shoal.executors import Executor, monitor, requests
 from shoal.client import Client
 from shoal.flow import Deployment, Flow
 import shoal.serve  # noqa: F401,E402 - registers gateways and runtime='process' (no grpc import)
+import shoal.client.remote  # noqa: F401,E402 - connects external=True deployments via the Client
 
 __version__ = "0.1.0"
 

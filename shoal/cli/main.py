@@ -1,4 +1,5 @@
-"""The ``shoal`` command line: ``hello``, ``new``, ``flow``, ``executor``, ``ping``."""
+"""The ``shoal`` command line: ``hello``, ``new``, ``flow``, ``executor``, ``ping``,
+``export``."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ examples:
   shoal executor --uses config.yml --port 12345 --protocol http
                                             serve one Executor behind a gateway
   shoal ping localhost:12345                check that a gateway answers
+  shoal export kubernetes flow.yml k8s/     Kubernetes manifests (docker-compose: one file)
 
 `shoal COMMAND --help` shows each command's options and examples."""
 
@@ -32,11 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"shoal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from shoal.cli import hello, new, run  # noqa: PLC0415
+    from shoal.cli import export, hello, new, run  # noqa: PLC0415
 
     hello.add_parser(sub)
     new.add_parser(sub)
     run.add_parsers(sub)
+    export.add_parser(sub)
     return parser
 
 

@@ -8,7 +8,8 @@ from typing import Any, Iterable
 from shoal.errors import InvalidConfigError
 
 __all__ = ["DeploymentConfig", "GATEWAY", "POLLINGS", "RUNTIMES_ALIASES", "normalize_polling",
-           "ADD_KEYS", "JINA_NO_EFFECT", "JINA_NOT_IMPLEMENTED", "check_extra_keys"]
+           "ADD_KEYS", "JINA_NO_EFFECT", "JINA_NOT_IMPLEMENTED", "check_extra_keys",
+           "RemoteAddress", "remote_address", "EXTERNAL_KEYS", "REMOTE_PROTOCOLS"]
 
 #: The name of the virtual start node (``needs='gateway'``).
 GATEWAY = "gateway"
@@ -24,7 +25,8 @@ ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "workspa
             "py_modules", "monitoring")
 #: Jina 3 ``Flow.add`` keywords accepted (kept in ``extra`` for YAML) that change nothing
 #: here: logging, packaging, container and network details of a pod shoal runs itself.
-#: ``port_monitoring`` is read by ``runtime='process'``.
+#: ``port_monitoring`` is read by ``runtime='process'``; ``host`` / ``port`` locate an
+#: ``external=True`` deployment (see :data:`EXTERNAL_KEYS`) and do nothing otherwise.
 JINA_NO_EFFECT = frozenset({
     "port", "host", "port_monitoring", "quiet", "quiet_error", "log_config", "description",
     "title", "install_requirements", "force_update", "timeout_ctrl", "timeout_send",
@@ -35,10 +37,59 @@ JINA_NO_EFFECT = frozenset({
 #: ignoring them would change what the Flow computes or where it runs.
 JINA_NOT_IMPLEMENTED = frozenset({
     "uses_before", "uses_after", "uses_before_address", "uses_after_address", "floating",
-    "no_reduce", "disable_reduce", "external", "tls", "gpus", "allow_concurrent",
+    "no_reduce", "disable_reduce", "tls", "gpus", "allow_concurrent",
     "stateful", "peer_ports", "raft_configuration", "reload", "grpc_metadata", "tracing",
     "traces_exporter_host", "traces_exporter_port", "metrics", "metrics_exporter_host",
     "metrics_exporter_port", "uses_dynamic_batching", "connection_list", "restart"})
+
+
+#: ``Flow.add(external=True, ...)`` keywords: where the deployment is served.
+EXTERNAL_KEYS = ("external", "host", "port", "protocol", "tls")
+REMOTE_PROTOCOLS = ("grpc", "http", "websocket")
+#: Options of an executor run here: meaningless for an external deployment.
+_LOCAL_ONLY = ("uses_with", "uses_metas", "uses_requests", "workspace", "env", "py_modules",
+               "monitoring")
+
+
+@dataclass(frozen=True)
+class RemoteAddress:
+    """Where an external deployment is served: a shoal gateway at ``host:port``."""
+
+    host: str
+    port: int
+    protocol: str = "grpc"
+    tls: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"{self.protocol}{'s' if self.tls else ''}://{self.host}:{self.port}"
+
+
+def remote_address(name: str, options: dict[str, Any]) -> RemoteAddress:
+    """Pop ``host`` / ``port`` / ``protocol`` / ``tls`` from ``options`` (Jina's defaults:
+    this host, gRPC) and validate them."""
+    host = options.pop("host", None) or "127.0.0.1"
+    port = options.pop("port", None)
+    protocol = str(options.pop("protocol", None) or "grpc").lower()
+    tls = options.pop("tls", False)
+    if isinstance(port, (list, tuple)) and len(port) == 1:
+        port = port[0]
+    try:
+        port = int(port) if port is not None and not isinstance(port, bool) else None
+    except (TypeError, ValueError):
+        port = None
+    if port is None or not 0 < port < 65536:
+        raise InvalidConfigError(
+            f"{name}: external=True needs the port its gateway serves on, e.g. "
+            "add(external=True, host='10.0.0.5', port=12345)")
+    if not isinstance(host, str) or "://" in host or "/" in host:
+        raise InvalidConfigError(f"{name}: host={host!r} must be a host name or address; give "
+                                 "the scheme as protocol= ('grpc', 'http', 'websocket')")
+    if protocol not in REMOTE_PROTOCOLS:
+        raise InvalidConfigError(
+            f"{name}: protocol={protocol!r}; an external deployment speaks one of "
+            f"{list(REMOTE_PROTOCOLS)}")
+    return RemoteAddress(host=host, port=port, protocol=protocol, tls=bool(tls))
 
 
 def check_extra_keys(name: str, keys: Iterable[str]) -> None:
@@ -94,6 +145,7 @@ class DeploymentConfig:
     monitoring: bool | None = None
     base_dir: str | None = None  # where relative YAML / py_modules paths resolve
     extra: dict[str, Any] = field(default_factory=dict)  # JINA_NO_EFFECT keys, kept for YAML
+    remote: RemoteAddress | None = None  # set for external=True (runtime 'external')
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -104,11 +156,34 @@ class DeploymentConfig:
             value = getattr(self, attr)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidConfigError(f"{self.name}: {attr}={value!r} must be an int >= 1")
-        if self.runtime not in RUNTIMES_ALIASES.values():
+        if self.remote is not None:
+            self._check_external()
+        elif self.runtime not in RUNTIMES_ALIASES.values():
             raise InvalidConfigError(
                 f"{self.name}: runtime={self.runtime!r}; use 'thread' (in-process) or 'process'")
         if self.when is not None and not isinstance(self.when, dict):
             raise InvalidConfigError(f"{self.name}: when= must be a filter dict, not {self.when!r}")
+
+    def _check_external(self) -> None:
+        where = f"{self.name} (external, served at {self.remote.url})"
+        if self.runtime != "external":
+            raise InvalidConfigError(f"{where}: runtime={self.runtime!r} has no effect on a "
+                                     "deployment served elsewhere; remove it")
+        for attr in ("replicas", "shards"):
+            if getattr(self, attr) != 1:
+                raise InvalidConfigError(
+                    f"{where}: {attr}={getattr(self, attr)} has no effect here; scale the "
+                    "deployment where it is served (e.g. `shoal executor --replicas N`)")
+        given = [k for k in _LOCAL_ONLY if getattr(self, k)]
+        if given:
+            raise InvalidConfigError(
+                f"{where}: {', '.join(given)} configure an executor run here; set them "
+                "where the external executor is served")
+
+    @property
+    def external(self) -> bool:
+        """True for a deployment served elsewhere (``external=True``)."""
+        return self.remote is not None
 
     def polling_for(self, endpoint: str) -> str:
         """'ANY' or 'ALL' for ``endpoint`` (a dict may use ``'*'`` as the default)."""

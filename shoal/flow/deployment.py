@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoal.errors import InvalidConfigError
 from shoal.executors import executor as executor_module
 from shoal.flow.config import ADD_KEYS, JINA_NOT_IMPLEMENTED
 from shoal.flow.flow import Flow
@@ -22,6 +23,10 @@ class Deployment(Flow):
     """
 
     def __init__(self, uses: Any = None, **kwargs: Any) -> None:
+        if kwargs.get("external"):
+            raise InvalidConfigError(
+                "Deployment(external=True): a Deployment runs its executor here; add a remote "
+                "one to a Flow instead: Flow().add(external=True, host=..., port=...)")
         executor = {k: kwargs.pop(k) for k in list(kwargs) if k in _EXECUTOR_KEYS}
         if "monitoring" in executor:
             kwargs["monitoring"] = executor["monitoring"]

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from shoal.errors import DeploymentNotReadyError, FlowError, InvalidConfigError, TopologyError
 from shoal.executors.loader import resolve
+from shoal.flow import external as _external  # noqa: F401 - registers runtime='external'
 from shoal.flow import inprocess as _inprocess  # noqa: F401 - registers runtime='thread'
 from shoal.flow.config import (GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, check_extra_keys,
-                               normalize_polling)
+                               normalize_polling, remote_address)
 from shoal.flow.gateways import GatewayArgs, get_gateway
 from shoal.document.posting import CrudShortcuts, flatten_responses
 from shoal.flow.posting import iter_requests, run_callbacks
@@ -144,10 +145,16 @@ class Flow(CrudShortcuts):
             name = f"executor{len(self._configs)}"
         if needs is None:
             needs = (self._configs[-1].name,) if self._configs else (GATEWAY,)
+        remote = remote_address(name, kwargs) if kwargs.pop("external", False) else None
+        if remote is None and ("protocol" in kwargs or "tls" in kwargs):
+            raise InvalidConfigError(f"{name}: protocol= and tls= apply to a deployment served "
+                                     "elsewhere; add external=True, host= and port=")
         rt = RUNTIMES_ALIASES.get(str(runtime).lower())
         if rt is None:
             raise InvalidConfigError(
                 f"{name}: runtime={runtime!r}; use 'thread' (in-process) or 'process'")
+        if remote is not None:
+            rt = "external" if rt == "thread" else rt  # another runtime: refused by the config
         if timeout_ready is None or timeout_ready == -1:
             ready_s = None
         else:
@@ -165,9 +172,11 @@ class Flow(CrudShortcuts):
                 needs=_as_needs(needs) or (GATEWAY,), polling=normalize_polling(polling),
                 env={str(k): str(v) for k, v in (env or {}).items()}, timeout_ready=ready_s,
                 runtime=rt, py_modules=mods, base_dir=base_dir or self._base_dir,
-                extra=kwargs, **known)
+                extra=kwargs, remote=remote, **known)
         except TypeError as exc:
             raise InvalidConfigError(f"{name}: {exc}") from exc
+        if remote is not None:  # served elsewhere: `uses` (if any) is not imported here
+            return cfg
         # fail now, not at start: uses must resolve (imports py_modules / reads YAML)
         meta_mods = cfg.uses_metas.get("py_modules") or []
         resolve(cfg.uses, base_dir=cfg.base_dir,
@@ -512,6 +521,43 @@ class Flow(CrudShortcuts):
         from shoal.flow.yaml_io import dump_flow  # noqa: PLC0415
 
         return dump_flow(self, path)
+
+    def to_kubernetes_yaml(self, output_base_path: str, k8s_namespace: str | None = None,
+                           include_gateway: bool = True, *, image: str = "shoal:latest",
+                           ) -> list[str]:
+        """Write Kubernetes manifests for this Flow, as Jina lays them out: for each
+        executor ``output_base_path/<name>/<name>.yml`` (a Service and a Deployment of
+        ``replicas`` pods running ``shoal executor``), ``gateway/gateway.yml`` (a ConfigMap
+        with the gateway's ``flow.yml``, which lists the executors as ``external`` at
+        ``<name>.<namespace>.svc:8080``, a Service and a Deployment running ``shoal
+        flow``) and a ``Dockerfile``. Returns the paths written.
+
+        Every pod runs ``image``; build it from your project folder with that Dockerfile
+        and push it where the cluster pulls from (not done here). ``k8s_namespace``
+        defaults to the Flow's ``name=`` or ``'default'``. Executors must be importable in
+        the image: a class from ``__main__``, ``shards > 1``, ``uses_metas`` /
+        ``uses_requests`` are refused with an :class:`~shoal.errors.InvalidConfigError`.
+        Apply with ``kubectl apply -R -f output_base_path``.
+        """
+        from shoal.flow.kubernetes import write_kubernetes  # noqa: PLC0415
+
+        return write_kubernetes(self, output_base_path, k8s_namespace, image, include_gateway)
+
+    to_k8s_yaml = to_kubernetes_yaml
+
+    def to_docker_compose_yaml(self, output_path: str | None = None,
+                               network_name: str | None = None, include_gateway: bool = True,
+                               *, image: str = "shoal:latest") -> list[str]:
+        """Write a Docker Compose file for this Flow (default ``docker-compose.yml``): one
+        service per executor (``shoal executor``, ``deploy.replicas``, a healthcheck) and a
+        ``gateway`` service (``shoal flow`` on ``<stem>.gateway-flow.yml``, written next to
+        it) publishing the gateway port(s), plus a ``Dockerfile`` for ``image`` (build it
+        yourself). The same restrictions as :meth:`to_kubernetes_yaml` apply. Returns the
+        paths written; run with ``docker compose -f output_path up``.
+        """
+        from shoal.flow.compose import write_docker_compose  # noqa: PLC0415
+
+        return write_docker_compose(self, output_path, network_name, image, include_gateway)
 
     def plot(self, output: str | None = None, vertical_layout: bool = False,
              **kwargs: Any) -> str:

@@ -14,6 +14,10 @@
       - name: indexer
         uses: indexer.yml
         needs: encoder
+      - name: ranker               # served elsewhere (a shoal gateway at host:port)
+        external: true
+        host: ranker.default.svc
+        port: 8080
 
 Read with ``yaml.safe_load`` only. Relative paths (``uses: x.yml``, ``py_modules``)
 resolve against the YAML file's folder. After parsing, ``${{ ENV.VAR }}`` and
@@ -31,9 +35,10 @@ from shoal.executors.loader import substitute_vars
 from shoal.flow.config import GATEWAY
 
 if TYPE_CHECKING:
+    from shoal.flow.config import RemoteAddress
     from shoal.flow.flow import Flow
 
-__all__ = ["load_flow", "dump_flow", "flow_to_dict"]
+__all__ = ["load_flow", "dump_flow", "flow_to_dict", "remote_entry"]
 
 _ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace",
              "needs", "replicas", "shards", "polling", "when", "env", "timeout_ready",
@@ -103,6 +108,16 @@ def _uses_repr(uses: Any) -> Any:
     return uses
 
 
+def remote_entry(remote: RemoteAddress) -> dict[str, Any]:
+    """``external: true, host, port`` (and ``protocol`` / ``tls`` when not the default)."""
+    entry: dict[str, Any] = {"external": True, "host": remote.host, "port": remote.port}
+    if remote.protocol != "grpc":
+        entry["protocol"] = remote.protocol
+    if remote.tls:
+        entry["tls"] = True
+    return entry
+
+
 def flow_to_dict(flow: Flow) -> dict[str, Any]:
     """The Flow as the mapping that ``load_flow`` reads back."""
     executors = []
@@ -123,7 +138,9 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
                 entry[key] = getattr(cfg, key)
         if cfg.polling != "ANY":
             entry["polling"] = cfg.polling
-        if cfg.runtime != "thread":
+        if cfg.remote is not None:
+            entry.update(remote_entry(cfg.remote))
+        elif cfg.runtime != "thread":
             entry["runtime"] = cfg.runtime
         if cfg.timeout_ready is not None:
             entry["timeout_ready"] = int(cfg.timeout_ready * 1000)
