@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent("""
 
     with ctx as f:
         threading.Thread(target=announce, daemon=True).start()
-        f.block()
+        f.block(announce=False)
     print("restored" if signal.getsignal(signal.SIGTERM) is before else "not restored",
           flush=True)
 """)
