@@ -1,7 +1,8 @@
 """LMDB environments: one per directory and process, shared by the arrays in it.
 
 LMDB forbids opening the same environment twice in one process, so stores of the same
-directory share an :class:`Env` (reference counted, re-opened after ``fork``). The
+directory share an :class:`Env` (reference counted; a forked child opens its own, after
+closing the one it inherited). The
 ``shoal-writer.lock`` file lock in front of LMDB's own writer mutex turns a long wait for
 another process' write transaction into StoreLockedError after a timeout. Every process
 holding the directory open keeps a shared lock on ``shoal-open.lock``; ``vacuum``, which
@@ -132,10 +133,31 @@ _ENVS_LOCK = threading.Lock()
 def acquire_env(path: str, cfg: LmdbConfig) -> Env:
     with _ENVS_LOCK:
         e = _ENVS.get(path)
-        if e is None or e.pid != os.getpid():
+        if e is not None and e.pid != os.getpid():  # inherited through fork
+            _forget_inherited(e)
+            e = None
+        if e is None:
             e = _ENVS[path] = Env(path, cfg)
         e.refs += 1
         return e
+
+
+def _forget_inherited(e: Env) -> None:
+    """Drop, in a forked child, the environment the parent had open (LMDB: a child must
+    not use it, and py-lmdb refuses to open its files again while it is open). Closing it
+    here touches only this process: LMDB clears the reader slots of the closing pid, and
+    the parent's fcntl / flock locks stay the parent's (the shared lock descriptions are
+    not unlocked, only this process' descriptors closed). Arrays the child inherited
+    then raise on use instead of sharing the parent's handle."""
+    try:
+        e.env.close()
+    except Exception:  # noqa: BLE001 - already closed, or a handle LMDB will not close
+        pass
+    for fd in (e.lockfd, e.openfd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def release_env(e: Env) -> None:

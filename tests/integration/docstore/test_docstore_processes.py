@@ -213,3 +213,33 @@ def test_lmdb_vacuum_is_refused_while_another_process_has_the_store_open(tmp_pat
     again = DocumentArray(storage="lmdb", config=cfg)
     assert len(again) == 9 and again[:, "id"] == [f"d{i}" for i in range(1, 10)]
     again.close()
+
+
+def _forked_writer(cfg: dict, i: int) -> None:
+    da = DocumentArray(storage="lmdb", config=cfg)
+    da.extend(Document(id=f"c{i}-{j}") for j in range(10))
+    da.close()
+
+
+def test_forked_children_open_an_lmdb_store_the_parent_keeps_open(tmp_path):
+    """multiprocessing's 'fork' with the parent's array open (as `with da:` leaves it):
+    was 'already open in this process' in every child, and their writes lost."""
+    import multiprocessing
+
+    cfg = _config("lmdb", tmp_path)
+    da = DocumentArray(storage="lmdb", config=cfg)
+    with da:
+        da.append(Document(id="a"))
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_forked_writer, args=(cfg, i)) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert len(da) == 31
+    da.append(Document(id="z"))  # the parent's handle is untouched by the children
+    da.close()
+    again = DocumentArray(storage="lmdb", config=cfg)
+    assert len(again) == 32
+    again.close()
