@@ -55,10 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Load the Flow YAML and write the files; prints each path written."""
+    from shoal.cli.run import importable_from_cwd  # noqa: PLC0415
     from shoal.flow import Flow  # noqa: PLC0415
 
     if not os.path.isfile(args.flow):
         raise BadInputError(f"{args.flow}: no such file; give a Flow YAML path")
+    importable_from_cwd()
     flow = Flow.load_config(args.flow)
     if args.kind == "kubernetes":
         paths = flow.to_kubernetes_yaml(args.output, k8s_namespace=args.k8s_namespace,

@@ -147,16 +147,18 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, handler)
 
 
-def _address(flow: Any) -> str:
-    protocol = flow.protocol
-    if isinstance(protocol, (list, tuple)):
-        protocol = protocol[0]
-    return f"{protocol}://{flow.host}:{flow.port}"
+def importable_from_cwd() -> None:
+    """``module.Class`` in a YAML or ``--uses`` imports from the current folder, as with
+    ``python -m``."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _serve(flow: Any, what: str) -> int:
     with _stop_on_signals() as stop, flow:
-        print(f"serving {what} at {_address(flow)} (Ctrl-C or SIGTERM to stop)", flush=True)
+        flow.port  # noqa: B018 - opens the gateway when none was asked for
+        print(f"serving {what} at {', '.join(flow.addresses)} (Ctrl-C or SIGTERM to stop)",
+              flush=True)
         flow.block(stop_event=stop, announce=False)
     print("stopped", flush=True)
     return 0
@@ -168,6 +170,7 @@ def run_flow(args: argparse.Namespace) -> int:
 
     if not os.path.isfile(args.uses):
         raise BadInputError(f"--uses {args.uses}: no such file; give a Flow YAML path")
+    importable_from_cwd()
     flow = Flow.load_config(args.uses, **_gateway_kwargs(args))
     return _serve(flow, f"Flow {args.uses}")
 
@@ -176,8 +179,7 @@ def run_executor(args: argparse.Namespace) -> int:
     """``shoal executor --uses exec.yml|module.Class``."""
     from shoal.flow import Deployment  # noqa: PLC0415
 
-    if os.getcwd() not in sys.path:  # `module.Class` from the current folder, as python -m
-        sys.path.insert(0, os.getcwd())
+    importable_from_cwd()
     uses = os.path.abspath(args.uses) if os.path.isfile(args.uses) else args.uses
     kwargs: dict[str, Any] = {"protocol": "grpc", **_gateway_kwargs(args)}
     for key in ("uses_with", "py_modules", "name"):

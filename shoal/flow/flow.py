@@ -361,7 +361,6 @@ class Flow(CrudShortcuts):
         ports = list(given) if isinstance(given, (list, tuple)) else [self._port_value()]
         while len(ports) < len(protocols):
             ports.append(free_port())
-        self._served = [f"{str(p).lower()}://{self.host}:{port}" for p, port in zip(protocols, ports)]
         options = {k: v for k, v in self._gateway_args.items()
                    if k not in ("protocol", "port", "host")}
         options["expose_endpoints"] = dict(self._exposed_endpoints)
@@ -378,6 +377,8 @@ class Flow(CrudShortcuts):
                                options=options)
             handle = asyncio.run_coroutine_threadsafe(starter(self, args), self.loop).result()
             self._gateways.append(handle)
+            bound = getattr(handle, "port", None) or port  # port=0: the one the OS picked
+            self._served.append(f"{str(proto).lower()}://{self.host}:{bound}")
 
     def close(self) -> None:
         """Stop gateways, close every executor (``close()`` once each), stop the loop."""

@@ -133,3 +133,26 @@ def test_executor_from_module_class_over_websocket(project, procs):
     with Client(host="127.0.0.1", port=port, protocol="websocket") as c:
         assert c.post("/", Document(text="c")).texts == ["c#"]
     assert stop(proc, signal.SIGTERM)[0] == 0
+
+
+def test_console_script_flow_imports_module_class_from_cwd_and_prints_the_bound_port(
+        project, procs):
+    """`shoal flow` (the console script, which does not put the folder on sys.path as
+    `python -m` does) with `uses: module.Class`, on port 0: was 'cannot import module',
+    and the printed address said :0."""
+    script = Path(sys.executable).with_name("shoal")
+    if not script.exists():
+        pytest.skip("no shoal console script beside this interpreter")
+    (project / "mc.yml").write_text(
+        "jtype: Flow\nwith:\n  protocol: grpc\n  port: 0\nexecutors:\n"
+        "  - name: s\n    uses: suffix_exec.Suffix\n")
+    proc = subprocess.Popen([str(script), "flow", "--uses", "mc.yml"], cwd=project, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(proc)
+    line = wait_for_line(proc, "serving Flow")
+    port = int(line.split("grpc://0.0.0.0:")[1].split()[0])
+    assert port > 0
+    with Client(host="127.0.0.1", port=port) as c:
+        assert c.post("/", Document(text="a")).texts == ["a!"]
+    code, _ = stop(proc, signal.SIGTERM)
+    assert code == 0
