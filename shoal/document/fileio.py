@@ -210,8 +210,8 @@ def _load_headerless(raw: bytes, name: str, protocol: str | None,
                      compress: str | None) -> list[Document]:
     """Bytes without the container header: ``DocumentArray.to_bytes()`` output saved as
     is, or a file DocArray 0.21 saved as protobuf (any layout / compression)."""
-    if not raw:
-        raise MalformedDataError(f"{name!r} is empty")
+    if not raw:  # DocArray writes an empty array as no bytes at all
+        return []
     try:
         return codec.docs_from_bytes(raw, protocol or "protobuf", compress)
     except MalformedDataError as exc:
@@ -220,10 +220,48 @@ def _load_headerless(raw: bytes, name: str, protocol: str | None,
             f"and not shoal or DocArray protobuf bytes): {exc}") from exc
 
 
+_DA_STREAM_BATCH = 1024  # DocArray stream records decoded together
+
+
+def _iter_docarray_stream(f: IO[bytes], head: bytes, name: str) -> Iterator[list[Document]]:
+    """DocArray 0.21's ``save_binary(protocol='protobuf')`` file, ``_DA_STREAM_BATCH``
+    Documents at a time: ``0x01``, the count (8 bytes, big-endian), then per Document a
+    4-byte big-endian length and its (possibly compressed) ``DocumentProto``."""
+    from shoal.document.codec.docarray_format import stream_documents  # noqa: PLC0415
+
+    count = int.from_bytes(head[1:9], "big")
+    pending = bytearray(head[9:])
+    batch: list[bytes] = []
+    for i in range(count):
+        while len(pending) < 4:
+            more = f.read(_CHUNK)
+            if not more:
+                raise MalformedDataError(f"{name!r} ends after {i} of its {count} Documents")
+            pending += more
+        n = int.from_bytes(pending[:4], "big")
+        while len(pending) < 4 + n:
+            more = f.read(max(_CHUNK, 4 + n - len(pending)))
+            if not more:
+                raise MalformedDataError(f"{name!r} ends inside Document {i} of {count}")
+            pending += more
+        batch.append(bytes(pending[4:4 + n]))
+        del pending[:4 + n]
+        if len(batch) >= _DA_STREAM_BATCH:
+            yield stream_documents(batch)
+            batch = []
+    if pending or f.read(1):
+        raise MalformedDataError(f"{name!r} has bytes after its {count} Documents")
+    if batch:
+        yield stream_documents(batch)
+
+
 def _iter_records(f: IO[bytes], name: str, protocol: str | None,
                   consumed: bytes = b"") -> Iterator[list[Document]]:
     """Documents record by record; ``consumed`` is the start of the file already read."""
     head = consumed + _read_exact(f, _HEADER.size - len(consumed))
+    if head[:1] == b"\x01" and len(head) >= 9:  # DocArray's streamed 'protobuf' layout
+        yield from _iter_docarray_stream(f, head, name)
+        return
     if head and not head.startswith(MAGIC[:len(head)]):  # e.g. DocArray's: read whole
         yield _load_headerless(head + (f.read() or b""), name, protocol, None)
         return

@@ -7,16 +7,27 @@ __all__ = ["NamedScore", "NamedScoreMap", "score_map", "score_value", "score_nam
 
 
 class NamedScore:
-    """One score: a value plus what produced it (``op_type``), a description and ``ref_id``."""
+    """One score: a value plus what produced it (``op_type``, DocArray's ``op_name``), a
+    description and ``ref_id``."""
 
     __slots__ = ("value", "op_type", "description", "ref_id")
 
     def __init__(self, value: float | None = None, op_type: str | None = None,
-                 description: str | None = None, ref_id: str | None = None) -> None:
+                 description: str | None = None, ref_id: str | None = None, *,
+                 op_name: str | None = None) -> None:
         self.value = value
-        self.op_type = op_type
+        self.op_type = op_type if op_type is not None else op_name
         self.description = description
         self.ref_id = ref_id
+
+    @property
+    def op_name(self) -> str | None:
+        """DocArray 0.21's name of :attr:`op_type`."""
+        return self.op_type
+
+    @op_name.setter
+    def op_name(self, value: str | None) -> None:
+        self.op_type = value
 
     def to_dict(self) -> dict[str, Any]:
         """The non-empty fields as a plain dict."""
@@ -24,7 +35,7 @@ class NamedScore:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NamedScore:
-        return cls(**{k: data.get(k) for k in cls.__slots__})
+        return cls(**{k: data.get(k) for k in cls.__slots__}, op_name=data.get("op_name"))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NamedScore):

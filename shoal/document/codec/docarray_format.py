@@ -243,6 +243,12 @@ def _decompress(data: bytes, compress: str | None, fits: Any) -> bytes:
         raise
 
 
+def stream_documents(payloads: list[bytes]) -> list[Document]:
+    """The Documents of payloads of DocArray's streamed layout (each compressed or not,
+    as its magic bytes say; a pickle is refused)."""
+    return _stream_docs(payloads, None)
+
+
 def _stream_docs(payloads: list[bytes], compress: str | None) -> list[Document]:
     parts = []
     for p in payloads:

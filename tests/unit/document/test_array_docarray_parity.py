@@ -181,3 +181,12 @@ def test_null_matches_a_missing_field_as_in_docarray(make_da):
     assert da.find({"tags__x": {"$ne": None}})[:, "id"] == ["a"]
     assert da.find({"tags__x": {"$in": [None, 1]}})[:, "id"] == ["a", "b", "c"]
     assert da.find({"tags__x": {"$nin": [None]}})[:, "id"] == ["a"]
+
+
+def test_named_score_takes_docarrays_op_name():
+    from shoal.document.score import NamedScore
+
+    s = NamedScore(value=0.5, op_name="cosine")
+    assert s.op_name == s.op_type == "cosine"
+    s.op_name = "l2"
+    assert s.op_type == "l2" and NamedScore.from_dict({"op_name": "x"}).op_name == "x"

@@ -114,9 +114,8 @@ def test_garbage_and_newer_version(tmp_path):
         fileio.load_docs(path)
     with pytest.raises(MalformedDataError, match="not a shoal document file"):
         list(fileio.iter_load(path))
-    path.write_bytes(b"")
-    with pytest.raises(MalformedDataError, match="empty"):
-        fileio.load_docs(path)
+    path.write_bytes(b"")  # how DocArray saves an empty array ('protobuf-array')
+    assert fileio.load_docs(path) == []
     path.write_bytes(fileio.MAGIC + bytes([99, 0, 0, 0]))
     with pytest.raises(StoreVersionError, match="upgrade"):
         fileio.load_docs(path)
