@@ -13,8 +13,10 @@ registers it with :func:`register_connector` (``import shoal`` does it). An erro
 remote executor raised comes back as the same error (``ExecutorError`` naming this
 deployment, with the remote traceback); an unreachable remote is a
 ``ConnectionFailedError`` response. A join into an external deployment sends the merged
-docs (the remote executor sees no ``docs_matrix``). ``__results__`` come back under the
-remote executor's name (``shoal executor --name`` sets it).
+docs (the remote executor sees no ``docs_matrix``). A remote that adds one entry to
+``parameters['__results__']`` (one executor) has it under this deployment's name, as a
+local executor would - so two remotes served under the same default name do not
+overwrite each other in a join; a remote Flow adding several keeps their names.
 """
 from __future__ import annotations
 
@@ -109,9 +111,21 @@ class ExternalWorker:
             return self._failed(req, ConnectionFailedError(str(exc) or type(exc).__name__))
         resp.header.target_executor = target
         resp.routes = routes
+        self._own_result(req, resp)
         if resp.is_error and resp.header.error is not None:
             self._name_error(resp.header.error)
         return resp
+
+    def _own_result(self, req: DataRequest, resp: DataRequest) -> None:
+        """One result entry the remote added goes under this deployment's name."""
+        before = (req.parameters or {}).get("__results__") or {}
+        after = (resp.parameters or {}).get("__results__")
+        if not isinstance(after, dict):
+            return
+        added = [k for k in after if k not in before]
+        name = self.spec.config.name
+        if len(added) == 1 and added[0] != name:
+            after[name] = after.pop(added[0])
 
     def _failed(self, req: DataRequest, exc: ShoalError) -> DataRequest:
         req.set_error(ErrorInfo(

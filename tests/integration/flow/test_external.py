@@ -91,8 +91,9 @@ def test_a_chain_runs_the_remote_then_the_local_executor(remote_port):
     assert resp.docs.texts == ["aRL", "bRL"]  # the remote, then the local one
     assert all(d.tags["pid"] != os.getpid() for d in resp.docs)  # ran in the other process
     assert resp.parameters["x"] == 7
-    assert resp.parameters["__results__"]["remote"] == {"seen": 2, "x": 7}
-    assert resp.parameters["__results__"]["loc"] == {"upstream": ["remote"]}
+    # the remote's one result entry is this Flow's deployment's, as a local one's would be
+    assert resp.parameters["__results__"]["ext"] == {"seen": 2, "x": 7}
+    assert resp.parameters["__results__"]["loc"] == {"upstream": ["ext"]}
     assert resp.routes == ["ext", "loc"]
 
 
@@ -113,6 +114,16 @@ def test_an_external_deployment_in_a_join(remote_port):
         docs = flow.post("/", Document(id="d1", text="q"))
     assert len(docs) == 1 and docs[0].id == "d1" and docs[0].tags["pid"] != os.getpid()
     assert docs[0].text in ("qL", "qR")  # merged by id: one branch's text wins
+
+
+def test_two_externals_served_under_one_name_keep_both_results_in_a_join(remote_port):
+    """Was: both came back as the remote's own name, and the join kept one of them."""
+    flow = (Flow().add(external=True, port=remote_port, name="a")
+            .add(external=True, port=remote_port, name="b", needs="gateway")
+            .needs(["a", "b"], name="join"))
+    with flow:
+        resp = flow.post("/", Document(text="q"), return_responses=True)[0]
+    assert {"a", "b"} <= set(resp.parameters["__results__"])
 
 
 def test_a_flow_from_yaml_reaches_the_remote(remote_port):
