@@ -9,20 +9,23 @@ from shoal.errors import InvalidConfigError
 
 __all__ = ["DeploymentConfig", "GATEWAY", "POLLINGS", "RUNTIMES_ALIASES", "normalize_polling",
            "ADD_KEYS", "JINA_NO_EFFECT", "JINA_NOT_IMPLEMENTED", "check_extra_keys",
-           "RemoteAddress", "remote_address", "EXTERNAL_KEYS", "REMOTE_PROTOCOLS"]
+           "RemoteAddress", "remote_address", "EXTERNAL_KEYS", "REMOTE_PROTOCOLS",
+           "RUNTIME_OPTIONS", "check_ray_actor_options"]
 
 #: The name of the virtual start node (``needs='gateway'``).
 GATEWAY = "gateway"
 POLLINGS = ("ANY", "ALL")
 #: Spellings accepted for ``runtime=``.
 RUNTIMES_ALIASES = {"thread": "thread", "inprocess": "thread", "in-process": "thread",
-                    "local": "thread", "process": "process", "worker": "process"}
+                    "local": "thread", "process": "process", "worker": "process", "ray": "ray"}
+#: ``Flow.add`` options of one runtime (kept in ``extra``, so YAML round-trips them).
+RUNTIME_OPTIONS = {"ray_actor_options": "ray"}
 
 
 #: ``Flow.add`` keywords shoal implements.
 ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace", "needs",
             "replicas", "shards", "polling", "when", "env", "timeout_ready", "runtime",
-            "py_modules", "monitoring")
+            "py_modules", "monitoring", *RUNTIME_OPTIONS)
 #: Jina 3 ``Flow.add`` keywords accepted (kept in ``extra`` for YAML) that change nothing
 #: here: logging, packaging, container and network details of a pod shoal runs itself.
 #: ``port_monitoring`` is read by ``runtime='process'``; ``host`` / ``port`` locate an
@@ -96,17 +99,54 @@ def check_extra_keys(name: str, keys: Iterable[str]) -> None:
     """Raise InvalidConfigError for a ``Flow.add`` keyword that is neither implemented
     nor a Jina option without effect here (with the close spelling, if there is one)."""
     for key in keys:
-        if key in JINA_NO_EFFECT:
+        if key in JINA_NO_EFFECT or key in RUNTIME_OPTIONS:
             continue
         if key in JINA_NOT_IMPLEMENTED:
             raise InvalidConfigError(
                 f"{name}: {key}= is a Jina option shoal does not implement; remove it "
                 "(for a custom reduce, join the shards' output with a downstream executor "
                 "that reads docs_matrix, or use polling='ANY')")
+        if key == "ray_address":
+            raise InvalidConfigError(
+                f"{name}: ray_address= is not a deployment option (a process has one Ray "
+                "connection): call ray.init(address=...) or set RAY_ADDRESS before the Flow "
+                "starts")
         close = difflib.get_close_matches(key, [*ADD_KEYS, *JINA_NO_EFFECT], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InvalidConfigError(f"{name}: unknown Flow.add keyword {key!r}{hint} "
                                  f"(shoal takes {', '.join(ADD_KEYS)})")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def check_ray_actor_options(name: str, options: Any) -> None:
+    """Check the types of ``ray_actor_options`` (Ray itself refuses unknown names when the
+    deployment starts)."""
+    def bad(what: str) -> InvalidConfigError:
+        return InvalidConfigError(f"{name}: ray_actor_options {what}")
+
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise bad(f"must be a dict of Ray actor options such as {{'num_cpus': 1}}, not "
+                  f"{options!r}")
+    for key in ("name", "get_if_exists"):
+        if key in options:
+            raise bad(f"{key}= is not supported: shoal creates one anonymous actor per replica")
+    for key in ("num_cpus", "num_gpus", "memory"):
+        if key in options and not _is_number(options[key]):
+            raise bad(f"{key}={options[key]!r} must be a number >= 0")
+    resources = options.get("resources")
+    if resources is not None and not (isinstance(resources, dict) and all(
+            isinstance(k, str) and _is_number(v) for k, v in resources.items())):
+        raise bad(f"resources={resources!r} must map resource names to amounts >= 0")
+    for key, low in (("max_restarts", -1), ("max_task_retries", -1), ("max_concurrency", 1)):
+        value = options.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < low):
+            raise bad(f"{key}={value!r} must be an int >= {low}")
+    if options.get("runtime_env") is not None and not isinstance(options["runtime_env"], dict):
+        raise bad(f"runtime_env={options['runtime_env']!r} must be a dict")
 
 
 def normalize_polling(polling: Any) -> str | dict[str, str]:
@@ -160,7 +200,15 @@ class DeploymentConfig:
             self._check_external()
         elif self.runtime not in RUNTIMES_ALIASES.values():
             raise InvalidConfigError(
-                f"{self.name}: runtime={self.runtime!r}; use 'thread' (in-process) or 'process'")
+                f"{self.name}: runtime={self.runtime!r}; use 'thread' (in-process), 'process' "
+                "or 'ray'")
+        for key, runtime in RUNTIME_OPTIONS.items():
+            if key in self.extra and self.runtime != runtime:
+                raise InvalidConfigError(f"{self.name}: {key}= applies to runtime={runtime!r}, "
+                                         f"not runtime={self.runtime!r}; remove it or set "
+                                         f"runtime={runtime!r}")
+        if "ray_actor_options" in self.extra:
+            check_ray_actor_options(self.name, self.extra["ray_actor_options"])
         if self.when is not None and not isinstance(self.when, dict):
             raise InvalidConfigError(f"{self.name}: when= must be a filter dict, not {self.when!r}")
 

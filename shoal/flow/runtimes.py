@@ -2,8 +2,9 @@
 
 A runtime turns one replica of one shard of a deployment into a :class:`Worker`. The
 in-process runtime (``'thread'``) lives in :mod:`shoal.flow.inprocess`; the worker-process
-runtime (``'process'``) lives in ``shoal.serve.runtime`` and registers itself here when
-imported (``import shoal`` does it), so ``flow`` never imports ``serve``.
+(``'process'``) and Ray actor (``'ray'``) runtimes live in ``shoal.serve.runtime`` and
+register themselves here when imported (``import shoal`` does it), so ``flow`` never
+imports ``serve``.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def get_runtime(name: str) -> RuntimeFactory:
     try:
         return _RUNTIMES[name]
     except KeyError:
-        hint = (" — import shoal (or shoal.serve.runtime) to register the worker-process "
-                "runtime" if name == "process" else "")
+        hint = (f" — import shoal (or shoal.serve.runtime) to register runtime={name!r}"
+                if name in ("process", "ray") else "")
         raise InvalidConfigError(
             f"runtime={name!r} is not registered (known: {sorted(_RUNTIMES)}){hint}") from None

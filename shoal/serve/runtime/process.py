@@ -76,7 +76,7 @@ def worker_config(spec: WorkerSpec) -> dict[str, Any]:
         json.dumps(out)
     except (TypeError, ValueError) as exc:
         raise InvalidConfigError(
-            f"{cfg.name}: runtime='process' needs JSON-serializable uses / uses_with / "
+            f"{cfg.name}: runtime={cfg.runtime!r} needs JSON-serializable uses / uses_with / "
             f"uses_metas ({exc})") from exc
     return out
 

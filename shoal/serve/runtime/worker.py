@@ -17,7 +17,7 @@ from typing import Any
 
 from shoal.serve.runtime.protocol import CONFIG_ENV, FD_ENV, LOADING_ENV, METHOD, unpack
 
-__all__ = ["main", "load_from_config"]
+__all__ = ["main", "load_from_config", "load_guarded", "handle", "extend_sys_path"]
 
 
 def _set_parent_death_signal() -> None:
@@ -31,6 +31,13 @@ def _set_parent_death_signal() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def extend_sys_path(cfg: dict[str, Any]) -> None:
+    """Put the parent's ``sys.path`` entries first, so its modules import here too."""
+    for path in reversed(cfg.get("sys_path") or []):
+        if path not in sys.path:
+            sys.path.insert(0, path)
 
 
 def load_from_config(cfg: dict[str, Any]) -> Any:
@@ -65,36 +72,46 @@ def load_from_config(cfg: dict[str, Any]) -> Any:
         base_dir=cfg.get("base_dir"), name=cfg.get("name"))
 
 
-async def _serve(cfg: dict[str, Any], report: Any) -> None:
-    import grpc  # noqa: PLC0415
-
+async def handle(executor: Any, name: str, raw: bytes) -> bytes:
+    """Run one ``RequestProto`` through ``executor``; an exception becomes an error response."""
     from shoal.document.codec import request_from_bytes, request_to_bytes  # noqa: PLC0415
     from shoal.document.request import ErrorInfo  # noqa: PLC0415
     from shoal.executors.handler import invoke_async, invoke_sync, prepare  # noqa: PLC0415
 
-    os.environ[LOADING_ENV] = "1"  # a user script imported here must not spawn workers
+    parts = unpack(request_from_bytes(raw))
     try:
-        executor = load_from_config(cfg)
+        call = prepare(executor, parts)
+        if call.fn is None:
+            resp = call.request
+        elif call.is_async:
+            resp = await invoke_async(executor, call)
+        else:  # the process serves this executor only: run it on the loop thread
+            resp = invoke_sync(executor, call)
+    except Exception as exc:  # noqa: BLE001 - reported in the response
+        resp = parts[0]
+        resp.set_error(ErrorInfo(name=type(exc).__name__, message=str(exc), executor=name,
+                                 traceback="".join(traceback.format_exception(exc))))
+    return request_to_bytes(resp)
+
+
+def load_guarded(cfg: dict[str, Any]) -> Any:
+    """:func:`load_from_config` with ``LOADING_ENV`` set (a script imported here must not
+    start its own Flow)."""
+    os.environ[LOADING_ENV] = "1"
+    try:
+        return load_from_config(cfg)
     finally:
         os.environ.pop(LOADING_ENV, None)
+
+
+async def _serve(cfg: dict[str, Any], report: Any) -> None:
+    import grpc  # noqa: PLC0415
+
+    executor = load_guarded(cfg)
     name = cfg.get("name") or executor.metas.name
 
     async def process(raw: bytes, context: Any) -> bytes:
-        req = request_from_bytes(raw)
-        parts = unpack(req)
-        try:
-            call = prepare(executor, parts)
-            if call.fn is None:
-                resp = call.request
-            elif call.is_async:
-                resp = await invoke_async(executor, call)
-            else:  # the process serves this executor only: run it on the loop thread
-                resp = invoke_sync(executor, call)
-        except Exception as exc:  # noqa: BLE001 - reported in the response
-            resp = parts[0]
-            resp.set_error(ErrorInfo(name=type(exc).__name__, message=str(exc), executor=name,
-                                     traceback="".join(traceback.format_exception(exc))))
-        return request_to_bytes(resp)
+        return await handle(executor, name, raw)
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", -1),
                                       ("grpc.max_send_message_length", -1),
@@ -139,9 +156,7 @@ def main() -> int:
         if fd >= 0:
             os.write(fd, (json.dumps(message) + "\n").encode())
 
-    for path in reversed(cfg.get("sys_path") or []):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    extend_sys_path(cfg)
     try:
         asyncio.run(_serve(cfg, report))
     except Exception as exc:  # noqa: BLE001 - told to the parent, then exit non-zero
