@@ -78,6 +78,10 @@ def _add_gateway_args(p: argparse.ArgumentParser, from_yaml: bool) -> None:
     p.add_argument("--protocol", choices=PROTOCOLS, default=None,
                    help=f"gateway protocol (default: {yaml_first}grpc)")
     p.add_argument("--host", default=None, help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--monitoring", action="store_true", default=None,
+                   help="time requests and executor methods into Prometheus metrics")
+    p.add_argument("--port-monitoring", type=int, default=None, metavar="PORT",
+                   help="serve those metrics at http://HOST:PORT/metrics")
 
 
 def _add_flow(sub: argparse._SubParsersAction) -> None:
@@ -130,8 +134,9 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _gateway_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in ("port", "protocol", "host")
-            if getattr(args, k) is not None}
+    return {k: getattr(args, k) for k in ("port", "protocol", "host", "monitoring",
+                                          "port_monitoring")
+            if getattr(args, k, None) is not None}
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def compose_config(flow: Flow, output_path: str = "docker-compose.yml",
     services: dict[str, Any] = {}
     for svc in plan.executors:
         entry: dict[str, Any] = _base(image, svc.args, net)
-        entry["expose"] = [EXECUTOR_PORT]
+        entry["expose"] = [EXECUTOR_PORT] + ([svc.metrics_port] if svc.metrics_port else [])
         entry["environment"].update(svc.env)
         if svc.replicas > 1:
             entry["deploy"] = {"replicas": svc.replicas}
@@ -60,8 +60,10 @@ def _gateway(plan: ExportPlan, image: str, net: str, output_path: str,
     gateway = _base(image, ["flow", "--uses", _CONFIG_PATH], net)
     mount = os.path.basename(gateway_flow_path(output_path))
     gateway["volumes"] = [f"./{mount}:{_CONFIG_PATH}:ro"]
-    gateway["ports"] = [f"{port}:{port}" for port in plan.gateway_ports]
-    gateway["expose"] = list(plan.gateway_ports)
+    published = plan.gateway_ports + ([plan.gateway_metrics_port]
+                                      if plan.gateway_metrics_port else [])
+    gateway["ports"] = [f"{port}:{port}" for port in published]
+    gateway["expose"] = list(published)
     if executors:
         gateway["depends_on"] = {name: {"condition": "service_healthy"} for name in executors}
     return gateway

@@ -27,12 +27,15 @@ if TYPE_CHECKING:
     from shoal.flow.flow import Flow
 
 __all__ = ["ExportPlan", "ExecutorService", "plan_export", "executor_args", "dns_name",
-           "dockerfile", "write_dockerfile", "EXECUTOR_PORT", "GATEWAY_PORT", "APP_DIR", "DEFAULT_IMAGE"]
+           "dockerfile", "write_dockerfile", "EXECUTOR_PORT", "GATEWAY_PORT", "METRICS_PORT", "APP_DIR",
+           "DEFAULT_IMAGE", "metrics_port"]
 
 #: The port every exported executor serves gRPC on (Jina's ``K8S_PORT``).
 EXECUTOR_PORT = 8080
 #: The gateway's port when the Flow gives none.
 GATEWAY_PORT = 8080
+#: Where an exported executor with monitoring=True serves /metrics when it gives no port.
+METRICS_PORT = 9090
 #: Where the Dockerfile puts the project in the image (the containers' working folder).
 APP_DIR = "/app"
 DEFAULT_IMAGE = "shoal:latest"
@@ -51,6 +54,7 @@ class ExecutorService:
     replicas: int
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    metrics_port: int | None = None  # monitoring=True: Prometheus /metrics here
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ExportPlan:
     gateway_ports: list[int]
     no_debug_endpoints: bool
     project_dir: str
+    gateway_metrics_port: int | None = None  # the Flow's port_monitoring
 
 
 def dns_name(name: str) -> str:
@@ -97,15 +102,17 @@ def plan_export(flow: Flow, host_of: Callable[[str], str]) -> ExportPlan:
                                      f"exported as {dns!r}; rename one")
         seen[dns] = cfg.name
         services.append(ExecutorService(cfg.name, dns, cfg.replicas, executor_args(cfg, project),
-                                        dict(cfg.env)))
+                                        dict(cfg.env), metrics_port(cfg)))
         entries.append({**entry, "external": True, "host": host_of(dns), "port": EXECUTOR_PORT})
     protocols, ports = _gateway_ports(flow)
     with_ = {k: v for k, v in flow._gateway_args.items() if k != "host"}  # noqa: SLF001
     with_["protocol"] = protocols if len(protocols) > 1 else protocols[0]
     with_["port"] = ports if len(ports) > 1 else ports[0]
     gateway_flow = {"jtype": "Flow", "version": "1", "with": with_, "executors": entries}
+    mon = with_.get("port_monitoring") if with_.get("monitoring") else None
     return ExportPlan(services, gateway_flow, protocols, ports,
-                      bool(with_.get("no_debug_endpoints")), project)
+                      bool(with_.get("no_debug_endpoints")), project,
+                      int(mon) if mon else None)
 
 
 def _gateway_ports(flow: Flow) -> tuple[list[str], list[int]]:
@@ -144,7 +151,18 @@ def executor_args(cfg: DeploymentConfig, project: str) -> list[str]:
             for m in (*cfg.py_modules, *py_modules)]
     if mods:
         args += ["--py-modules", *dict.fromkeys(mods)]
+    port = metrics_port(cfg)
+    if port is not None:
+        args += ["--monitoring", "--port-monitoring", str(port)]
     return args
+
+
+def metrics_port(cfg: DeploymentConfig) -> int | None:
+    """Where an exported executor serves its Prometheus metrics: its ``port_monitoring``,
+    else :data:`METRICS_PORT`; None without ``monitoring=True``."""
+    if not cfg.monitoring:
+        return None
+    return int(cfg.extra.get("port_monitoring") or METRICS_PORT)
 
 
 def _uses_arg(cfg: DeploymentConfig, project: str, where: str) -> tuple[str, list[str]]:

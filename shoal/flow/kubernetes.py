@@ -33,7 +33,7 @@ def kubernetes_manifests(flow: Flow, k8s_namespace: str | None = None,
     """``{folder name: [manifest, ...]}`` (executors first, then ``'gateway'``) and the plan."""
     ns = dns_name(k8s_namespace or (flow.name if flow.name != "flow" else "default"))
     plan = plan_export(flow, lambda name: f"{name}.{ns}.svc")
-    out = {svc.dns_name: [_service(svc.dns_name, ns, [("grpc", EXECUTOR_PORT)], headless=True),
+    out = {svc.dns_name: [_service(svc.dns_name, ns, _executor_ports(svc), headless=True),
                           _executor_deployment(svc, ns, image)] for svc in plan.executors}
     if include_gateway:
         out["gateway"] = _gateway(plan, ns, image)
@@ -99,8 +99,13 @@ def _container(name: str, image: str, args: list[str], ports: list[tuple[str, in
     return out
 
 
+def _executor_ports(svc: ExecutorService) -> list[tuple[str, int]]:
+    ports = [("grpc", EXECUTOR_PORT)]
+    return ports + [("metrics", svc.metrics_port)] if svc.metrics_port else ports
+
+
 def _executor_deployment(svc: ExecutorService, ns: str, image: str) -> dict:
-    container = _container("executor", image, svc.args, [("grpc", EXECUTOR_PORT)], svc.env)
+    container = _container("executor", image, svc.args, _executor_ports(svc), svc.env)
     container.update(_probes({"grpc": {"port": EXECUTOR_PORT}}))
     return _deployment(svc.dns_name, ns, svc.replicas, container)
 
@@ -112,6 +117,8 @@ def _gateway(plan: ExportPlan, ns: str, image: str) -> list[dict]:
               "data": {"flow.yml": yaml.safe_dump(plan.gateway_flow, sort_keys=False)}}
     ports = [(proto if proto != "websocket" else "ws", port)
              for proto, port in zip(plan.gateway_protocols, plan.gateway_ports, strict=True)]
+    if plan.gateway_metrics_port:
+        ports.append(("metrics", plan.gateway_metrics_port))
     container = _container("gateway", image, ["flow", "--uses", f"{CONFIG_DIR}/flow.yml"],
                            ports, {})
     container["volumeMounts"] = [{"name": "flow-config", "mountPath": CONFIG_DIR,

@@ -187,3 +187,26 @@ def test_shards_and_unexportable_options_are_refused(tmp_path):
         Flow().add(uses=Encoder, name="a_b").add(uses=Encoder, name="a-b").to_kubernetes_yaml(
             str(tmp_path))
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_monitoring_is_exported(tmp_path, monkeypatch):
+    """Was: monitoring=True / port_monitoring dropped from the executor args, and the
+    gateway's metrics port in neither containerPort nor Service."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    flow = (Flow(protocol="grpc", port=8081, monitoring=True, port_monitoring=9095)
+            .add(uses="shoal.executors.executor.Executor", name="enc", monitoring=True,
+                 port_monitoring=9191))
+    flow.to_kubernetes_yaml(str(tmp_path / "k8s"))
+    docs = list(yaml.safe_load_all((tmp_path / "k8s" / "enc" / "enc.yml").read_text()))
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[args.index("--port-monitoring") + 1] == "9191" and "--monitoring" in args
+    assert {"name": "metrics", "containerPort": 9191} in container["ports"]
+    svc = next(d for d in docs if d["kind"] == "Service")
+    assert 9191 in [p["port"] for p in svc["spec"]["ports"]]
+    gw = list(yaml.safe_load_all((tmp_path / "k8s" / "gateway" / "gateway.yml").read_text()))
+    gsvc = next(d for d in gw if d["kind"] == "Service")
+    assert sorted(p["port"] for p in gsvc["spec"]["ports"]) == [8081, 9095]
