@@ -152,7 +152,7 @@ class Flow(CrudShortcuts):
         rt = RUNTIMES_ALIASES.get(str(runtime).lower())
         if rt is None:
             raise InvalidConfigError(
-                f"{name}: runtime={runtime!r}; use 'thread' (in-process) or 'process'")
+                f"{name}: runtime={runtime!r}; use 'thread' (in-process), 'process' or 'ray'")
         if remote is not None:
             rt = "external" if rt == "thread" else rt  # another runtime: refused by the config
         if timeout_ready is None or timeout_ready == -1:
