@@ -165,7 +165,7 @@ class DocumentArray:
             return self._store.get_at([self._norm(key)])[0]
         if isinstance(key, str):
             if key.startswith("@"):
-                return DocumentArray(traverse(self, key))
+                return DocumentArray(self._traversed(key))
             return self._store.get_by_ids([key])[0]
         if key is Ellipsis:
             return self.flatten()
@@ -179,10 +179,19 @@ class DocumentArray:
         if isinstance(key, (int, np.integer)):
             return self._store.get_at([self._norm(key)])
         if isinstance(key, str):
-            return traverse(self, key) if key.startswith("@") else self._store.get_by_ids([key])
+            return self._traversed(key) if key.startswith("@") else self._store.get_by_ids([key])
         if key is Ellipsis:
             return self._flat_docs()
         return self._store.get_at(self._positions(key))
+
+    def _traversed(self, selector: str) -> list[Document]:
+        """The Documents an ``'@...'`` selector reaches (DocArray's ``'@.[title]'``
+        multimodal paths too)."""
+        if ".[" in selector:
+            from shoal.document import array_ops  # noqa: PLC0415
+
+            return list(array_ops.traverse_flat(self, selector[1:]))
+        return traverse(self, selector)
 
     def _get_attributes(self, key: Any, fields: str | Sequence[str]) -> Any:
         docs = self._select_docs(key)

@@ -32,6 +32,9 @@ from shoal.document.codec.docarray_sniff import (
 )
 from shoal.document.codec.proto_decode import _set_children
 from shoal.document.codec.proto_encode import _varint, gc_paused
+from shoal.document.codec.docarray_schema import (
+    SHOAL_SCHEMA_TAG, from_docarray_schema, to_docarray_schema,
+)
 from shoal.document.document import Document
 from shoal.document.score import NamedScore
 from shoal.errors import BadInputError, MalformedDataError
@@ -153,6 +156,16 @@ class _Embeddings:
                 d.embedding = row
 
 
+def _with_metadata(tags: dict[str, Any], metadata: Any) -> dict[str, Any]:
+    """``tags`` plus DocArray's ``_metadata`` as it was, and its multimodal schema as
+    shoal's (so ``MyDataclass(doc)`` and ``.[field]`` paths work on DocArray's Documents)."""
+    out = {**tags, METADATA_TAG: metadata}
+    schema = from_docarray_schema(metadata) if isinstance(metadata, dict) else None
+    if schema is not None and SHOAL_SCHEMA_TAG not in out:
+        out[SHOAL_SCHEMA_TAG] = schema
+    return out
+
+
 def _scores(entries: Any) -> dict[str, NamedScore]:
     return {k: NamedScore(value=_f32(s.value), op_type=s.op_name or None,
                           description=s.description or None, ref_id=s.ref_id or None)
@@ -184,7 +197,7 @@ def _doc_from_proto(p: Any, emb: _Embeddings) -> Document:
         elif name in ("scores", "evaluations"):
             kw[name] = _scores(v)
     if metadata:
-        kw["tags"] = {**kw.get("tags", {}), METADATA_TAG: metadata}
+        kw["tags"] = _with_metadata(kw.get("tags", {}), metadata)
     d = Document(**kw)
     if embedding is not None:
         emb.add(d, embedding)
@@ -382,8 +395,7 @@ def docarray_dict_to_shoal(d: dict[str, Any]) -> dict[str, Any]:
         elif key in ("scores", "evaluations"):
             out[key] = _scores_json(v, where)
         elif key in ("Metadata", "_metadata"):
-            out.setdefault("tags", {})
-            out["tags"] = {**out["tags"], METADATA_TAG: v}
+            out["tags"] = _with_metadata(out.get("tags", {}), v)
         elif key == "tags":
             if not isinstance(v, dict):
                 raise MalformedDataError(f"{where} must be an object")
@@ -421,6 +433,9 @@ def _to_proto(doc: Document, msg: Any) -> Any:
         _set_nd(msg.embedding, doc.embedding, f"Document {doc.id!r} embedding")
     tags = dict(doc.tags) if "tags" in present else {}
     meta = tags.pop(METADATA_TAG, None)
+    schema = tags.pop(SHOAL_SCHEMA_TAG, None)  # a shoal dataclass: DocArray's own schema
+    if meta is None and schema is not None:
+        meta = to_docarray_schema(schema)
     try:
         if tags:
             msg.tags.update(tags)

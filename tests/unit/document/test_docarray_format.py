@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shoal import Document, DocumentArray
+from shoal import Document, DocumentArray, dataclass
 from shoal.document import codec
 from shoal.document.codec import docarray_format, docarray_sniff
+from shoal.typing import Text
 from shoal.document.score import NamedScore
 from shoal.errors import BadInputError, MalformedDataError
 
@@ -260,3 +261,37 @@ def test_an_empty_docarray_array_file_loads_empty(tmp_path):
     path = tmp_path / "empty.bin"
     path.write_bytes(b"")
     assert len(DocumentArray.load_binary(path)) == 0
+
+
+@dataclass
+class Page:
+    title: Text
+
+
+@dataclass
+class Article:
+    title: Text
+    body: Text
+
+
+def test_multimodal_documents_cross_both_ways(reference):
+    """DocArray's multi_modal_schema <-> shoal's tags['_multimodal'] (was: Page(d) refused
+    a DocArray dataclass Document, '@.[title]' was a bad path, and a shoal dataclass
+    Document reached DocArray without its schema)."""
+    from google.protobuf import json_format
+
+    from shoal.proto import docarray021_pb2 as dpb
+
+    page = reference["page"]
+    assert Page(page).title == "a page"
+    assert DocumentArray([page])["@.[title]"][:, "text"] == ["a page"]
+
+    doc = Document(Article(title="x", body="y"))
+    raw = docarray_format.docs_to_docarray_bytes([doc])
+    msg = dpb.DocumentArrayProto.FromString(raw)
+    meta = json_format.MessageToDict(msg.docs[0]._metadata)["multi_modal_schema"]
+    assert meta["title"] == {"attribute_type": "document", "type": "Text", "position": 0}
+    assert meta["body"]["position"] == 1
+    assert "_multimodal" not in json_format.MessageToDict(msg.docs[0].tags)
+    back = DocumentArray.from_bytes(raw, protocol="protobuf-array")[0]
+    assert Article(back).body == "y"
