@@ -106,5 +106,21 @@ class UvicornRunner:
             self._ticker = None
         if "timeout_graceful_shutdown" not in self.config.uvicorn_kwargs:
             server.config.timeout_graceful_shutdown = grace
+        if self.config.tls:
+            _drop_idle_http(server)
         await server.shutdown(sockets=[self._sock] if self._sock else None)
         self._sock = None
+
+
+def _drop_idle_http(server: Any) -> None:
+    """Abort the idle keep-alive HTTP connections of a TLS server: closing one waits for
+    the client's TLS close_notify, which an idle client never sends, so uvicorn waited
+    out its grace period and logged an error on every close. Requests still running, and
+    WebSocket connections, are closed by uvicorn as usual."""
+    for conn in list(server.server_state.connections):
+        if not hasattr(conn, "cycle"):  # not an HTTP/1.1 connection (e.g. a WebSocket)
+            continue
+        cycle = conn.cycle
+        transport = getattr(conn, "transport", None)
+        if transport is not None and (cycle is None or cycle.response_complete):
+            transport.abort()

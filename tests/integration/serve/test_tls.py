@@ -49,3 +49,16 @@ def test_untrusted_certificate_is_refused(tls_cert):
                 c.post("/", Document())
     finally:
         running.stop(grace=0)
+
+
+def test_closing_a_tls_http_flow_with_a_client_connected_logs_no_error(tls_cert, capfd):
+    """Was: uvicorn waited out its grace for the idle client's TLS close_notify and
+    logged 'timeout graceful shutdown exceeded' on every close."""
+    from shoal import Flow
+
+    cert, key = tls_cert
+    with Flow(protocol="http", ssl_certfile=cert, ssl_keyfile=key) as f:
+        client = Client(host="localhost", port=f.port, protocol="http", tls=True,
+                        root_certificates=cert)
+        assert client.post("/", Document(text="x")).texts == ["x"]
+    assert "graceful shutdown exceeded" not in capfd.readouterr().err
