@@ -106,6 +106,21 @@ async def exchange(transport: Transport, requests: AsyncIterator[DataRequest], *
     if first is None:
         return
     head, rest = first
+    try:
+        async for resp in _exchange(transport, requests, head, rest, prefetch=prefetch,
+                                    results_in_order=results_in_order, retries=retries,
+                                    timeout=timeout, stream=stream):
+            yield resp
+    finally:  # a second request still being produced when the exchange ends early
+        if isinstance(rest, asyncio.Future) and not rest.done():
+            rest.cancel()
+
+
+async def _exchange(transport: Transport, requests: AsyncIterator[DataRequest],
+                    head: DataRequest, rest: Any, *, prefetch: int, results_in_order: bool,
+                    retries: int, timeout: float | None,
+                    stream: bool) -> AsyncIterator[DataRequest]:
+    """:func:`exchange` once the first request (and maybe the second) is known."""
     if rest is None or not stream:  # (a pending second request: streamed, unless stream=False)
         async for resp in _unary_all(transport, head, rest, requests, retries, timeout):
             yield resp
