@@ -1,7 +1,7 @@
 """``Deployment``: one executor served standalone, with the same ``post`` as a Flow."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from shoal.errors import InvalidConfigError
 from shoal.executors import executor as executor_module
@@ -33,6 +33,10 @@ class Deployment(Flow):
         super().__init__(**kwargs)
         self._configs.append(self._make_config(uses=uses, **executor))
         self.name = self._configs[0].name
+
+    @staticmethod
+    def _extra_keywords() -> Iterable[str]:
+        return _EXECUTOR_KEYS
 
     def add(self, *args: Any, **kwargs: Any) -> Flow:  # noqa: D102
         raise TypeError("a Deployment runs one executor; use a Flow to chain several")

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from shoal.errors import DeploymentNotReadyError, FlowError, InvalidConfigError, TopologyError
 from shoal.executors.loader import resolve
@@ -22,7 +22,7 @@ from shoal.flow import external as _external  # noqa: F401 - registers runtime='
 from shoal.flow import inprocess as _inprocess  # noqa: F401 - registers runtime='thread'
 from shoal.flow.config import (GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, check_extra_keys,
                                normalize_polling, remote_address)
-from shoal.flow.gateways import GatewayArgs, get_gateway
+from shoal.flow.gateways import GatewayArgs, check_gateway_keywords, get_gateway
 from shoal.document.posting import CrudShortcuts, flatten_responses
 from shoal.flow.posting import iter_requests, run_callbacks
 from shoal.flow.replicas import ReplicaSet
@@ -64,6 +64,7 @@ class Flow(CrudShortcuts):
     """
 
     def __init__(self, *, name: str | None = None, **gateway_kwargs: Any) -> None:
+        check_gateway_keywords(type(self).__name__, gateway_kwargs, self._extra_keywords())
         self.name = name or "flow"
         self._gateway_args: dict[str, Any] = dict(gateway_kwargs)
         self._exposed_endpoints: dict[str, dict[str, Any]] = {}
@@ -71,6 +72,11 @@ class Flow(CrudShortcuts):
         self._port: int | None = None
         self._base_dir: str | None = None
         self._reset_runtime()
+
+    @staticmethod
+    def _extra_keywords() -> Iterable[str]:
+        """Keywords a subclass reads besides the gateway's (spelling checks)."""
+        return ()
 
     def _reset_runtime(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None

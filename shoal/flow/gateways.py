@@ -14,13 +14,16 @@ deployment is ready, with the router at ``flow.router``; the returned object's
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+import difflib
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol
+
+from shoal.errors import InvalidConfigError
 
 if TYPE_CHECKING:
     from shoal.flow.flow import Flow
 
 __all__ = ["GatewayArgs", "Stoppable", "GatewayStarter", "register_gateway", "get_gateway",
-           "registered_gateways"]
+           "registered_gateways", "register_gateway_options", "check_gateway_keywords"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,27 @@ def get_gateway(protocol: str) -> GatewayStarter | None:
 
 def registered_gateways() -> list[str]:
     return sorted(_GATEWAYS)
+
+
+_OPTIONS: set[str] = set()
+
+
+def register_gateway_options(names: Iterable[str]) -> None:
+    """Add to the Flow keywords the registered gateways read (for spelling checks)."""
+    _OPTIONS.update(names)
+
+
+def check_gateway_keywords(where: str, names: Iterable[str], also: Iterable[str] = ()) -> None:
+    """InvalidConfigError for a keyword that looks like a misspelling of one the gateways
+    (or ``also``) read; other unknown keywords are left to the gateway (Jina's accept many
+    a gateway does not use). Nothing is checked before a gateway registered its options."""
+    if not _OPTIONS:
+        return
+    known = _OPTIONS | set(also)
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        if close:
+            raise InvalidConfigError(f"{where}: unknown keyword {name!r}; did you mean "
+                                     f"{close[0]!r}?")

@@ -8,12 +8,13 @@ Importing this package registers, without importing grpc or FastAPI:
 """
 from __future__ import annotations
 
-from shoal.flow.gateways import register_gateway
+from shoal.flow.gateways import register_gateway, register_gateway_options
 from shoal.serve import runtime as _runtime  # noqa: F401 - registers runtime='process'
 from shoal.serve.gateway.config import PROTOCOLS
-from shoal.serve.gateway.starter import start_gateway
+from shoal.serve.gateway.starter import GATEWAY_KEYWORDS, start_gateway
 
 for _protocol in PROTOCOLS:
     register_gateway(_protocol, start_gateway)
+register_gateway_options(GATEWAY_KEYWORDS)
 
 __all__ = ["start_gateway"]

@@ -19,7 +19,7 @@ from shoal.serve.gateway.server import make_gateway
 if TYPE_CHECKING:
     from shoal.flow.gateways import GatewayArgs
 
-__all__ = ["start_gateway", "config_from_args", "FLOW_ONLY_OPTIONS"]
+__all__ = ["start_gateway", "config_from_args", "FLOW_ONLY_OPTIONS", "GATEWAY_KEYWORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ FLOW_ONLY_OPTIONS = frozenset({"monitoring", "port_monitoring", "name", "env", "
                                "tracing", "traces_exporter_host", "traces_exporter_port",
                                "metrics_exporter_host", "metrics_exporter_port", "compression",
                                "reload"})
+#: every Flow keyword a gateway (or the Flow) reads
+GATEWAY_KEYWORDS = frozenset({"protocol", "port", "host", "timeout_send", "grpc_server_options",
+                              "expose_endpoints", *_FIELDS}) | FLOW_ONLY_OPTIONS
 _METRICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

@@ -194,3 +194,13 @@ def test_block_opens_the_gateway_and_says_where(capsys):
         g.block(stop_event=stop, announce=False)
         assert capsys.readouterr().out == ""
         assert len(g.addresses) == 2 and g.addresses[0].startswith("http://")
+
+
+def test_misspelled_gateway_and_deployment_keywords_are_refused():
+    """Was: Flow(protocl='http') served nothing and Deployment(replica=3) ran one replica,
+    both silently. Keywords a gateway does not read but Jina has stay accepted."""
+    with pytest.raises(InvalidConfigError, match="did you mean 'protocol'"):
+        Flow(protocl="http")
+    with pytest.raises(InvalidConfigError, match="did you mean 'replicas'"):
+        Deployment(uses=Executor, replica=3)
+    Flow(quiet=True, log_config="x", cors=True)  # accepted as before
