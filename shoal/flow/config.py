@@ -185,6 +185,8 @@ class DeploymentConfig:
     monitoring: bool | None = None
     base_dir: str | None = None  # where relative YAML / py_modules paths resolve
     extra: dict[str, Any] = field(default_factory=dict)  # JINA_NO_EFFECT keys, kept for YAML
+    #: ``${{ CONTEXT.X }}`` values for an executor YAML it uses (Flow.load_config(context=))
+    context: dict[str, Any] = field(default_factory=dict)
     remote: RemoteAddress | None = None  # set for external=True (runtime 'external')
 
     def __post_init__(self) -> None:

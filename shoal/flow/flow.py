@@ -71,6 +71,7 @@ class Flow(CrudShortcuts):
         self._configs: list[DeploymentConfig] = []
         self._port: int | None = None
         self._base_dir: str | None = None
+        self._context: dict[str, Any] = {}  # Flow.load_config(context=): for executor YAMLs
         self._reset_runtime()
 
     @staticmethod
@@ -178,7 +179,7 @@ class Flow(CrudShortcuts):
                 needs=_as_needs(needs) or (GATEWAY,), polling=normalize_polling(polling),
                 env={str(k): str(v) for k, v in (env or {}).items()}, timeout_ready=ready_s,
                 runtime=rt, py_modules=mods, base_dir=base_dir or self._base_dir,
-                extra=kwargs, remote=remote, **known)
+                extra=kwargs, remote=remote, context=dict(self._context), **known)
         except TypeError as exc:
             raise InvalidConfigError(f"{name}: {exc}") from exc
         if remote is not None:  # served elsewhere: `uses` (if any) is not imported here
@@ -187,7 +188,7 @@ class Flow(CrudShortcuts):
         meta_mods = cfg.uses_metas.get("py_modules") or []
         resolve(cfg.uses, base_dir=cfg.base_dir,
                 py_modules=list(mods) + ([meta_mods] if isinstance(meta_mods, str)
-                                         else list(meta_mods)))
+                                         else list(meta_mods)), context=cfg.context)
         return cfg
 
     def _append(self, cfg: DeploymentConfig) -> None:

@@ -55,7 +55,8 @@ class InProcessWorker:
         self.executor = load_executor(
             cfg.uses, uses_with=cfg.uses_with, uses_metas=cfg.uses_metas,
             uses_requests=cfg.uses_requests, runtime_args=args, workspace=cfg.workspace,
-            py_modules=list(cfg.py_modules), base_dir=cfg.base_dir, name=cfg.name)
+            py_modules=list(cfg.py_modules), base_dir=cfg.base_dir, name=cfg.name,
+            context=cfg.context)
         self.endpoints = list(self.executor.requests)
 
     async def start(self) -> None:

@@ -84,6 +84,7 @@ def load_flow(cls: type[Flow], source: Any, context: dict[str, Any] | None = Non
     gateway = {**dict(data.get("with") or {}), **overrides}
     flow = cls(**gateway)
     flow._base_dir = base_dir  # noqa: SLF001
+    flow._context = dict(context or {})  # noqa: SLF001 - reaches the executor YAMLs too
     from shoal.flow.topology import build_topology  # noqa: PLC0415
 
     configs = []

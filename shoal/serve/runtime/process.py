@@ -56,6 +56,7 @@ def worker_config(spec: WorkerSpec) -> dict[str, Any]:
         "uses_requests": cfg.uses_requests, "workspace": cfg.workspace,
         "py_modules": list(cfg.py_modules), "base_dir": cfg.base_dir or os.getcwd(),
         "runtime_args": spec.runtime_args(), "parent_pid": os.getpid(),
+        "context": dict(cfg.context),
         "sys_path": [p or os.getcwd() for p in sys.path],
     }
     port = cfg.extra.get("port_monitoring")

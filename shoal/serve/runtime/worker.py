@@ -69,7 +69,7 @@ def load_from_config(cfg: dict[str, Any]) -> Any:
         uses, uses_with=cfg.get("uses_with"), uses_metas=cfg.get("uses_metas"),
         uses_requests=cfg.get("uses_requests"), runtime_args=runtime_args,
         workspace=cfg.get("workspace"), py_modules=cfg.get("py_modules"),
-        base_dir=cfg.get("base_dir"), name=cfg.get("name"))
+        base_dir=cfg.get("base_dir"), name=cfg.get("name"), context=cfg.get("context"))
 
 
 async def handle(executor: Any, name: str, raw: bytes) -> bytes:

@@ -204,3 +204,27 @@ def test_misspelled_gateway_and_deployment_keywords_are_refused():
     with pytest.raises(InvalidConfigError, match="did you mean 'replicas'"):
         Deployment(uses=Executor, replica=3)
     Flow(quiet=True, log_config="x", cors=True)  # accepted as before
+
+
+@pytest.mark.parametrize("runtime", ["thread", "process"])
+def test_flow_context_reaches_an_executor_yaml_it_uses(tmp_path, runtime):
+    """Flow.load_config(path, context=...) fills ${{ CONTEXT.X }} in the executor YAML a
+    deployment uses too (was: only in the Flow YAML - the executor's raised 'needs the
+    context variable')."""
+    (tmp_path / "greet.py").write_text(
+        "from shoal import Executor, requests\n"
+        "class Greet(Executor):\n"
+        "    def __init__(self, greeting='?', **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.greeting = greeting\n"
+        "    @requests\n"
+        "    def f(self, docs, **kwargs):\n"
+        "        for d in docs:\n"
+        "            d.text = self.greeting\n")
+    (tmp_path / "exec.yml").write_text(
+        "jtype: Greet\nwith:\n  greeting: ${{ CONTEXT.GREETING }}\npy_modules:\n  - greet.py\n")
+    (tmp_path / "flow.yml").write_text(
+        f"jtype: Flow\nexecutors:\n  - name: g\n    uses: exec.yml\n    runtime: {runtime}\n")
+    flow = Flow.load_config(str(tmp_path / "flow.yml"), context={"GREETING": "hello"})
+    with flow:
+        assert flow.post("/", Document()).texts == ["hello"]
