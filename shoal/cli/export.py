@@ -18,7 +18,8 @@ examples:
   shoal export docker-compose flow.yml docker-compose.yml
       one compose file (+ docker-compose.gateway-flow.yml and a Dockerfile next to it)
 
-then build the image from your project folder and deploy:
+then build the image from your project folder (the Flow YAML's folder: the commands name
+its files relative to it) and deploy:
   docker build -f k8s/Dockerfile -t registry.io/me/app:1 . && docker push registry.io/me/app:1
   kubectl create namespace search && kubectl apply -R -f k8s/
   docker build -f Dockerfile -t shoal:latest . && docker compose -f docker-compose.yml up

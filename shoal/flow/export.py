@@ -101,8 +101,10 @@ def plan_export(flow: Flow, host_of: Callable[[str], str]) -> ExportPlan:
             raise InvalidConfigError(f"deployments {seen[dns]!r} and {cfg.name!r} would both be "
                                      f"exported as {dns!r}; rename one")
         seen[dns] = cfg.name
-        services.append(ExecutorService(cfg.name, dns, cfg.replicas, executor_args(cfg, project),
-                                        dict(cfg.env), metrics_port(cfg)))
+        inherit = bool(flow._gateway_args.get("monitoring"))  # noqa: SLF001
+        services.append(ExecutorService(cfg.name, dns, cfg.replicas,
+                                        executor_args(cfg, project, inherit),
+                                        dict(cfg.env), metrics_port(cfg, inherit)))
         entries.append({**entry, "external": True, "host": host_of(dns), "port": EXECUTOR_PORT})
     protocols, ports = _gateway_ports(flow)
     with_ = {k: v for k, v in flow._gateway_args.items() if k != "host"}  # noqa: SLF001
@@ -127,7 +129,8 @@ def _gateway_ports(flow: Flow) -> tuple[list[str], list[int]]:
     return protocols, ports[:len(protocols)]
 
 
-def executor_args(cfg: DeploymentConfig, project: str) -> list[str]:
+def executor_args(cfg: DeploymentConfig, project: str,
+                  flow_monitoring: bool = False) -> list[str]:
     """``executor --uses ... --port 8080 --protocol grpc --name ...`` for one deployment."""
     where = f"deployment {cfg.name!r} cannot be exported"
     if cfg.shards > 1:
@@ -151,16 +154,17 @@ def executor_args(cfg: DeploymentConfig, project: str) -> list[str]:
             for m in (*cfg.py_modules, *py_modules)]
     if mods:
         args += ["--py-modules", *dict.fromkeys(mods)]
-    port = metrics_port(cfg)
+    port = metrics_port(cfg, flow_monitoring)
     if port is not None:
         args += ["--monitoring", "--port-monitoring", str(port)]
     return args
 
 
-def metrics_port(cfg: DeploymentConfig) -> int | None:
+def metrics_port(cfg: DeploymentConfig, flow_monitoring: bool = False) -> int | None:
     """Where an exported executor serves its Prometheus metrics: its ``port_monitoring``,
-    else :data:`METRICS_PORT`; None without ``monitoring=True``."""
-    if not cfg.monitoring:
+    else :data:`METRICS_PORT`; None when its ``monitoring`` (None: the Flow's) is off."""
+    on = cfg.monitoring if cfg.monitoring is not None else flow_monitoring
+    if not on:
         return None
     return int(cfg.extra.get("port_monitoring") or METRICS_PORT)
 
@@ -227,6 +231,7 @@ def dockerfile(project_dir: str) -> str:
         f"{_MARK} Build it from your project folder and push it",
         "# where your cluster can pull it, e.g.:",
         "#   docker build -f <this file> -t shoal:latest <project folder>",
+        "# (the project folder is the Flow YAML's: the commands name files relative to it)",
         "FROM python:3.11-slim",
         "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1",
         f"WORKDIR {APP_DIR}",

@@ -189,6 +189,17 @@ def test_shards_and_unexportable_options_are_refused(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
+def test_an_executor_inherits_the_flows_monitoring_in_the_export(tmp_path, monkeypatch):
+    """As it does when the Flow runs: monitoring=None on the deployment means the Flow's."""
+    monkeypatch.chdir(tmp_path)
+    flow = Flow(monitoring=True, port_monitoring=9090).add(
+        uses="shoal.executors.executor.Executor", name="enc")
+    from shoal.flow.export import plan_export
+
+    (svc,) = plan_export(flow, lambda name: name).executors
+    assert svc.metrics_port == 9090 and "--monitoring" in svc.args
+
+
 def test_monitoring_is_exported(tmp_path, monkeypatch):
     """Was: monitoring=True / port_monitoring dropped from the executor args, and the
     gateway's metrics port in neither containerPort nor Service."""
