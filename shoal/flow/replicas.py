@@ -71,8 +71,21 @@ class ReplicaSet:
         return found
 
     def _pick(self, shard: int) -> Worker:
+        """The next replica round robin, skipping one that says it is not ``available``
+        (a Ray actor dead or restarting); when none is, the next one anyway (it answers
+        with its error)."""
         reps = self.workers[shard]
-        return reps[next(self._replica_rr[shard])] if len(reps) > 1 else reps[0]
+        if len(reps) == 1:
+            return reps[0]
+        rr = self._replica_rr[shard]
+        first = reps[next(rr)]
+        if getattr(first, "available", True):
+            return first
+        for _ in range(len(reps) - 1):
+            worker = reps[next(rr)]
+            if getattr(worker, "available", True):
+                return worker
+        return first
 
     def _targets(self, endpoint: str) -> list[int]:
         if len(self.workers) == 1:

@@ -59,6 +59,10 @@ def import_ray() -> ModuleType:
     return ray
 
 
+#: pings of a restarting actor before it is left out of the rotation for good
+_WATCH_TRIES = 30
+
+
 def ensure_ray(ray: ModuleType) -> None:
     """Connect to Ray unless this process already is (see the module docstring)."""
     with _INIT_LOCK:
@@ -108,6 +112,10 @@ class RayWorker:
         self.pid: int | None = None  # the actor's process (on ``node``)
         self.node = ""
         self.deaths = 0  # requests that found the actor dead
+        #: False while the actor is dead or restarting: the ReplicaSet sends requests to
+        #: the other replicas (see :meth:`_watch_restart`)
+        self.available = True
+        self._watch: asyncio.Task | None = None
         self._ray = ray = import_ray()
         self._config = {**worker_config(spec), "env": dict(spec.config.env)}
         self._options = actor_options(spec)
@@ -165,6 +173,8 @@ class RayWorker:
 
     async def close(self) -> None:
         """The executor's ``close()`` in the actor (``CLOSE_TIMEOUT`` s), then kill it."""
+        if self._watch is not None:
+            self._watch.cancel()
         if self.actor is None:
             return
         try:
@@ -198,6 +208,7 @@ class RayWorker:
             self.deaths += 1
             _log.warning("ray actor %s died while handling request %s: %s", self.label,
                          req.header.request_id, _first_line(exc))
+            self._lost()
             return self._error(req, "ExecutorError",
                                f"ray actor {self.label} died while handling the request; "
                                f"{self._after_death(exc)} (Ray: {_first_line(exc)})")
@@ -206,6 +217,30 @@ class RayWorker:
         resp = request_from_bytes(raw)
         resp.routes = list(req.routes)
         return resp
+
+    def _lost(self) -> None:
+        """The actor died: out of the rotation until it answers again (never, without
+        restarts)."""
+        self.available = False
+        if self._options["max_restarts"] != 0 and (self._watch is None or self._watch.done()):
+            self._watch = asyncio.ensure_future(self._watch_restart())
+
+    async def _watch_restart(self) -> None:
+        """Ping the restarting actor until it answers (back in the rotation) or its
+        restarts are used up (it stays out)."""
+        delay = 0.1
+        for _ in range(_WATCH_TRIES):
+            actor = self.actor
+            if actor is None:
+                return
+            try:
+                info = await asyncio.wait_for(_awaited(actor.ready.remote()), self._timeout)
+            except (asyncio.TimeoutError, self._ray.exceptions.RayError):
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+                continue
+            self.available = "error" not in info
+            return
 
     def _after_death(self, exc: BaseException) -> str:
         restarting = getattr(self._ray.exceptions, "ActorUnavailableError", ())

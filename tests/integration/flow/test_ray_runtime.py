@@ -94,6 +94,24 @@ def test_killed_actor_fails_inflight_and_is_restarted(ray_cluster, tmp_path):
         assert f.post("/", Document(text="z")).texts == ["z!"]
 
 
+def test_a_replica_dead_for_good_leaves_the_rotation(ray_cluster):
+    """max_restarts=0 and one of two actors killed: after the request that finds it dead,
+    every request goes to the other replica (was: every other request failed, forever)."""
+    f = Flow().add(name="pair", uses=Tagger, replicas=2, runtime="ray",
+                   ray_actor_options={"max_restarts": 0})
+    with f:
+        workers = _workers(f, "pair")
+        ray_cluster.kill(workers[0].actor, no_restart=True)
+        failures = 0
+        for i in range(8):
+            try:
+                assert f.post("/", Document(text=str(i))).texts == [f"{i}!"]
+            except ExecutorError as exc:
+                failures += 1
+                assert "died while handling" in exc.exc_message
+        assert failures <= 1 and workers[0].available is False and workers[1].available
+
+
 def test_yaml_and_deployment(ray_cluster, tmp_path):
     yml = """
 jtype: Flow
