@@ -177,6 +177,9 @@ class RayWorker:
             self._watch.cancel()
         if self.actor is None:
             return
+        if not self._ray.is_initialized():  # shut down under the Flow: the actor is gone
+            self.actor = None               # (a call would start a new cluster)
+            return
         try:
             await asyncio.wait_for(_awaited(self.actor.close.remote()), CLOSE_TIMEOUT)
         except (asyncio.TimeoutError, self._ray.exceptions.RayError) as exc:
@@ -202,6 +205,10 @@ class RayWorker:
         exceptions = self._ray.exceptions
         if self.actor is None:
             return self._error(req, "DeploymentNotReadyError", f"ray actor {self.label} is closed")
+        if not self._ray.is_initialized():  # else Ray would start a new, empty cluster here
+            return self._error(req, "DeploymentNotReadyError",
+                               f"Ray was shut down under this Flow (ray.shutdown()), taking ray "
+                               f"actor {self.label} with it; close the Flow and start it again")
         try:
             raw = await self.actor.process.remote(request_to_bytes(req))
         except exceptions.RayActorError as exc:

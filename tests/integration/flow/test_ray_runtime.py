@@ -173,3 +173,19 @@ def test_missing_ray_is_a_missing_extra_error(monkeypatch):
     with pytest.raises(MissingExtraError, match=r"pip install 'shoal\[ray\]'"):
         with f:
             pass
+
+
+def test_ray_shut_down_under_an_open_flow_is_a_clear_error():
+    """Was: the next post started a second, empty Ray cluster and failed with a raw
+    'actor from a different cluster' error."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    f = Flow().add(name="t", uses=Tagger, runtime="ray")
+    with f:
+        assert f.post("/", Document(text="a")).texts == ["a!"]
+        ray.shutdown()
+        with pytest.raises(ExecutorError, match="Ray was shut down under this Flow"):
+            f.post("/", Document(text="b"))
+    assert not ray.is_initialized()
+    # leave Ray up for any test of this module's ray_cluster fixture that runs later
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
