@@ -126,19 +126,7 @@ async def _exchange(transport: Transport, requests: AsyncIterator[DataRequest],
             yield resp
         return
 
-    async def chained() -> AsyncIterator[DataRequest]:
-        yield head
-        if isinstance(rest, asyncio.Future):  # not produced yet: awaited while head is out
-            try:
-                yield await rest
-            except StopAsyncIteration:
-                return
-        else:
-            yield rest
-        async for req in requests:
-            yield req
-
-    source = chained()
+    source = _all_requests(head, rest, requests)
     window = _Window(prefetch, results_in_order)
     input_errors: list[BaseException] = []
     attempt = 0
@@ -193,26 +181,30 @@ async def _first_two(requests: AsyncIterator[DataRequest]) -> tuple[Any, Any] | 
         return head, None
 
 
+async def _all_requests(head: DataRequest, rest: Any,
+                        requests: AsyncIterator[DataRequest]) -> AsyncIterator[DataRequest]:
+    """``head``, then the second request (None: there is none; a future: still being
+    produced, awaited while ``head`` is out), then the rest of ``requests``."""
+    yield head
+    if rest is None:
+        return
+    if isinstance(rest, asyncio.Future):
+        try:
+            yield await rest
+        except StopAsyncIteration:
+            return
+    else:
+        yield rest
+    async for req in requests:
+        yield req
+
+
 async def _unary_all(transport: Transport, head: DataRequest, rest: DataRequest | None,
                      requests: AsyncIterator[DataRequest], retries: int,
                      timeout: float | None) -> AsyncIterator[DataRequest]:
     """One unary call per request, in order (``stream=False`` or a single request)."""
-    async def all_requests() -> AsyncIterator[DataRequest]:
-        yield head
-        if rest is None:
-            return
-        if isinstance(rest, asyncio.Future):
-            try:
-                yield await rest
-            except StopAsyncIteration:
-                return
-        else:
-            yield rest
-        async for req in requests:
-            yield req
-
     call_timeout = timeout + _GRACE_S if timeout else None
-    async for req in all_requests():
+    async for req in _all_requests(head, rest, requests):
         attempt = 0
         while True:
             try:

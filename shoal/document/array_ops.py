@@ -251,6 +251,15 @@ def _leaves(docs: list[Document], steps: list[_Step], filter_fn: Callable[[Docum
                 yield from _leaves([d.get_multi_modal_attribute(name)][sl], rest, filter_fn)
 
 
+def _checked_paths(traversal_paths: str, filter_fn: Any) -> list[Any]:
+    """The parsed paths (checked now, not at the first ``next()``); a ``filter_fn`` that
+    is not a function is a BadInputError."""
+    paths = parse_traversal_paths(traversal_paths)
+    if filter_fn is not None and not callable(filter_fn):
+        raise BadInputError(f"filter_fn must be a function Document -> bool, got {filter_fn!r}")
+    return paths
+
+
 def traverse(da: DocumentArray, traversal_paths: str,
              filter_fn: Callable[[Document], bool] | None = None) -> Iterator[DocumentArray]:
     """One DocumentArray per leaf sequence the paths reach (DocArray's ``traverse``): for
@@ -258,9 +267,7 @@ def traverse(da: DocumentArray, traversal_paths: str,
     roots; ``filter_fn`` keeps the Documents it returns True for."""
     from shoal.document.array import DocumentArray  # noqa: PLC0415
 
-    paths = parse_traversal_paths(traversal_paths)
-    if filter_fn is not None and not callable(filter_fn):
-        raise BadInputError(f"filter_fn must be a function Document -> bool, got {filter_fn!r}")
+    paths = _checked_paths(traversal_paths, filter_fn)
 
     def gen() -> Iterator[DocumentArray]:
         roots = list(da)
@@ -277,9 +284,7 @@ def traverse_flat_per_path(da: DocumentArray, traversal_paths: str,
     """One flat DocumentArray per comma-separated path of ``traversal_paths``."""
     from shoal.document.array import DocumentArray  # noqa: PLC0415
 
-    paths = parse_traversal_paths(traversal_paths)
-    if filter_fn is not None and not callable(filter_fn):
-        raise BadInputError(f"filter_fn must be a function Document -> bool, got {filter_fn!r}")
+    paths = _checked_paths(traversal_paths, filter_fn)
 
     def gen() -> Iterator[DocumentArray]:
         roots = list(da)

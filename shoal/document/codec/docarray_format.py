@@ -30,6 +30,7 @@ from shoal.document.codec.docarray_sniff import (
     array_is_docarray, compression_of, doc_is_docarray, is_pickle, names_docarray,
     stream_payloads,
 )
+from shoal.document.codec.ndarray import _ALLOWED_KINDS, checked_dtype
 from shoal.document.codec.proto_decode import _set_children
 from shoal.document.codec.proto_encode import _varint, gc_paused
 from shoal.document.codec.docarray_schema import (
@@ -46,7 +47,6 @@ __all__ = ["METADATA_TAG", "read_array", "read_doc", "refuse_pickle",
 
 #: the tag that holds a DocArray Document's ``_metadata`` (its multimodal schema)
 METADATA_TAG = "_docarray_metadata"
-_ALLOWED_KINDS = frozenset("biufcUSMm")
 _FD_NAMES = {fd: name for name, fd in dpb.DocumentProto.DESCRIPTOR.fields_by_name.items()}
 _SCALARS = {"id", "text", "blob", "granularity", "adjacency", "parent_id", "uri",
             "modality", "mime_type"}
@@ -77,13 +77,7 @@ def _f32(v: float) -> float:
 
 
 def _dtype(name: str) -> np.dtype:
-    try:
-        dt = np.dtype(name)
-    except (TypeError, ValueError, SyntaxError) as exc:
-        raise MalformedDataError(f"unknown DocArray array dtype {name!r}") from exc
-    if dt.kind not in _ALLOWED_KINDS or dt.fields is not None or dt.subdtype is not None:
-        raise MalformedDataError(f"DocArray array dtype {name!r} cannot be read without pickle")
-    return dt
+    return checked_dtype(name, "DocArray array")
 
 
 def _dense(buf: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -49,17 +49,23 @@ def _enc_dtype(dt: np.dtype) -> tuple[str, np.dtype | None]:
     return hit
 
 
+def checked_dtype(name: str, what: str = "array") -> np.dtype:
+    """The dtype ``name`` as written (its byte order kept); MalformedDataError for an
+    unknown one or one that needs pickle (objects, structured, sub-array)."""
+    try:
+        dt = np.dtype(name)
+    except (TypeError, ValueError, SyntaxError) as exc:
+        raise MalformedDataError(f"unknown {what} dtype {name!r}") from exc
+    if dt.kind not in _ALLOWED_KINDS or dt.fields is not None or dt.subdtype is not None:
+        raise MalformedDataError(f"{what} dtype {name!r} cannot be read without pickle")
+    return dt
+
+
 def _dec_dtype(name: str) -> np.dtype:
     dt = _DEC_DTYPES.get(name)
     if dt is not None:
         return dt
-    try:
-        dt = np.dtype(name)
-    except (TypeError, ValueError, SyntaxError) as exc:
-        raise MalformedDataError(f"unknown array dtype {name!r}") from exc
-    if dt.kind not in _ALLOWED_KINDS or dt.fields is not None or dt.subdtype is not None:
-        raise MalformedDataError(f"array dtype {name!r} is not allowed on the wire")
-    dt = dt.newbyteorder("<")
+    dt = checked_dtype(name).newbyteorder("<")
     if len(_DEC_DTYPES) < 512:
         _DEC_DTYPES[name] = dt
     return dt
