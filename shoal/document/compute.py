@@ -244,28 +244,39 @@ def custom_matches(data: DocumentArray, queries: np.ndarray, limit: int,
                    fn: Callable[[np.ndarray, np.ndarray], Any], filter: dict | None,
                    name: str, only_id: bool) -> tuple[list[list[Document]], np.ndarray]:
     """DocArray's ``metric=fn``: ``fn(queries, embeddings) -> (Q, N)`` distances (lower is
-    better) over every (filtered) embedding of ``data``, exactly; per query the ``limit``
-    best matches with ``scores[name]``, and the (Q, 2) min / max distance of each query
-    (its ``normalization`` bounds)."""
+    better) over every (filtered) embedding of ``data``, exactly, ``_SCAN_ROWS``
+    embeddings at a time (a disk store's column need not fit in RAM); per query the
+    ``limit`` best matches with ``scores[name]``, and the (Q, 2) min / max distance of
+    each query (its ``normalization`` bounds)."""
     positions = _scan_positions(data, filter)
     q = len(queries)
     if positions.size == 0:
         return [[] for _ in range(q)], np.zeros((q, 2))
-    matrix = data._embedding_matrix(positions)
-    dist = np.asarray(fn(queries, matrix), dtype=np.float64)
-    if dist.shape != (q, len(matrix)):
-        raise BadInputError(
-            f"the metric function returned shape {dist.shape} for {q} queries and "
-            f"{len(matrix)} Documents; it must return a ({q}, {len(matrix)}) distance matrix")
-    k = min(limit, dist.shape[1])
-    top = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < dist.shape[1] else \
-        np.tile(np.arange(dist.shape[1]), (q, 1))
-    order = np.argsort(np.take_along_axis(dist, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    scores = np.take_along_axis(dist, top, axis=1)
-    rows = matches_of(scores, positions[top], lambda ps: (data._store.get_at(ps), None), name,
-                      only_id)
-    return rows, np.stack([dist.min(axis=1), dist.max(axis=1)], axis=1)
+    best_d = np.empty((q, 0))
+    best_p = np.empty((q, 0), dtype=np.int64)
+    lo, hi = np.full(q, np.inf), np.full(q, -np.inf)
+    for start in range(0, positions.size, _SCAN_ROWS):
+        part = positions[start:start + _SCAN_ROWS]
+        block = data._embedding_matrix(part)
+        dist = np.asarray(fn(queries, block), dtype=np.float64)
+        if dist.shape != (q, len(block)):
+            raise BadInputError(
+                f"the metric function returned shape {dist.shape} for {q} queries and "
+                f"{len(block)} Documents; it must return a ({q}, {len(block)}) distance matrix")
+        np.minimum(lo, dist.min(axis=1), out=lo)
+        np.maximum(hi, dist.max(axis=1), out=hi)
+        best_d = np.concatenate([best_d, dist], axis=1)
+        best_p = np.concatenate([best_p, np.broadcast_to(part, dist.shape)], axis=1)
+        k = min(limit, best_d.shape[1])
+        if k < best_d.shape[1]:  # keep only each query's k best so far
+            keep = np.argpartition(best_d, k - 1, axis=1)[:, :k]
+            best_d = np.take_along_axis(best_d, keep, axis=1)
+            best_p = np.take_along_axis(best_p, keep, axis=1)
+    order = np.argsort(best_d, axis=1, kind="stable")
+    scores = np.take_along_axis(best_d, order, axis=1)
+    rows = matches_of(scores, np.take_along_axis(best_p, order, axis=1),
+                      lambda ps: (data._store.get_at(ps), None), name, only_id)
+    return rows, np.stack([lo, hi], axis=1)
 
 
 def score_bounds(data: DocumentArray, queries: np.ndarray, metric: str,

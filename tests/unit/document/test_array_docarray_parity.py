@@ -190,3 +190,19 @@ def test_named_score_takes_docarrays_op_name():
     assert s.op_name == s.op_type == "cosine"
     s.op_name = "l2"
     assert s.op_type == "l2" and NamedScore.from_dict({"op_name": "x"}).op_name == "x"
+
+
+def test_a_function_metric_scans_in_blocks(make_da, monkeypatch):
+    """The embeddings go to the function a block at a time (a disk store's column need
+    not fit in RAM); the result is the same as over all of them at once."""
+    from shoal.document import compute
+
+    docs, m = _docs(40)
+    da = make_da(docs)
+
+    def l1(x, y):
+        return np.abs(x[:, None, :] - y[None, :, :]).sum(-1)
+
+    whole = [r[:, "id"] for r in da.find(m[:3], metric=l1, limit=5)]
+    monkeypatch.setattr(compute, "_SCAN_ROWS", 7)
+    assert [r[:, "id"] for r in da.find(m[:3], metric=l1, limit=5)] == whole
