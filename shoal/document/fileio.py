@@ -320,7 +320,9 @@ def iter_load(file: Any, batch_size: int | None = None, protocol: str | None = N
               show_progress: bool = False) -> Iterator[list[Document]]:
     """Yield lists of ``batch_size`` Documents (one record each if None) from a saved file.
 
-    Memory stays bounded by one record plus one batch, so files bigger than RAM work.
+    Memory stays bounded by one record plus one batch, so files bigger than RAM work - for
+    shoal's files and DocArray's streamed ``'protobuf'`` layout; other headerless bytes
+    (DocArray's ``'protobuf-array'``, ``to_bytes()`` output) are one message, read whole.
     """
     if batch_size is not None and batch_size < 1:
         raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
