@@ -187,10 +187,6 @@ class DocumentArray:
     def _traversed(self, selector: str) -> list[Document]:
         """The Documents an ``'@...'`` selector reaches (DocArray's ``'@.[title]'``
         multimodal paths too)."""
-        if ".[" in selector:
-            from shoal.document import array_ops  # noqa: PLC0415
-
-            return list(array_ops.traverse_flat(self, selector[1:]))
         return traverse(self, selector)
 
     def _get_attributes(self, key: Any, fields: str | Sequence[str]) -> Any:
@@ -420,7 +416,7 @@ class DocumentArray:
                       filter_fn: Callable[[Document], bool] | None = None) -> DocumentArray:
         """Documents reached by a traversal path (``'r'``, ``'c'``, ``'cm'``, ``'r,c'``,
         ``'r.[title]'``...), kept where ``filter_fn(doc)`` is True when given."""
-        if filter_fn is not None or ".[" in traversal_paths:
+        if filter_fn is not None:
             from shoal.document import array_ops  # noqa: PLC0415
 
             return array_ops.traverse_flat(self, traversal_paths, filter_fn)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import re
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -18,12 +17,13 @@ import numpy as np
 from shoal.errors import BadInputError, EmptyArrayError
 
 from shoal.document.document import Document
+from shoal.document.selectors import leaves, parse_paths
 
 if TYPE_CHECKING:  # pragma: no cover
     from shoal.document.array import DocumentArray
 
 __all__ = ["batch_ids", "apply_batch", "stream_map", "reduce", "reduce_all", "traverse",
-           "traverse_flat_per_path", "parse_traversal_paths", "dataloader",
+           "traverse_flat_per_path", "dataloader",
            "embed_and_evaluate", "get_vocabulary"]
 
 
@@ -185,76 +185,10 @@ def reduce_all(da: DocumentArray, others: Iterable[Iterable[Document]]) -> Docum
 
 # --- traverse ---------------------------------------------------------------------------
 
-_SLICE = r"(?:\[(-?\d*(?::-?\d*){0,2})\]|(-?\d*(?::-?\d*){0,2}))"
-_STEP = re.compile(r"(r|c|m|\.\[([A-Za-z_]\w*(?:,[A-Za-z_]\w*)*)\])" + _SLICE)
-_Step = tuple[str, Any, slice]  # (kind 'r' / 'c' / 'm' / 'a', attribute names, slice)
-
-
-def _slice(text: str) -> slice:
-    if not text:
-        return slice(None)
-    parts = text.split(":")
-    if len(parts) == 1:  # 'c[1]': one element ('[-1]': the last one)
-        i = int(parts[0])
-        return slice(i, i + 1 if i != -1 else None)
-    return slice(*(int(p) if p else None for p in parts))
-
-
-def parse_traversal_paths(traversal_paths: str) -> list[list[_Step]]:
-    """DocArray's traversal grammar: ``'r'``, ``'c'``, ``'m'``, ``'cm'``, ``'r[:2]c'``,
-    ``'r.[title,image]'`` (multimodal fields), ``'r,c'``; whitespace ignored, ``@``
-    optional. ``[i]`` selects one element (``[-1]`` the last)."""
-    if not isinstance(traversal_paths, str):
-        raise BadInputError(
-            f"traversal_paths must be a string such as 'r', 'c' or 'r,cm', got "
-            f"{type(traversal_paths).__name__}")
-    text = re.sub(r"\s+", "", traversal_paths)
-    text = text[1:] if text.startswith("@") else text
-    paths: list[list[_Step]] = []
-    steps: list[_Step] = []
-    pos = 0
-    while True:
-        m = _STEP.match(text, pos)
-        if m is None or m.end() == pos:
-            raise BadInputError(
-                f"bad traversal path {traversal_paths!r} at {text[pos:]!r}; use steps r, c, m "
-                "or .[field] with optional [start:stop], e.g. 'r', 'c', 'cm', 'r[:3]', 'r,c'")
-        kind = m.group(1)
-        attrs = m.group(2).split(",") if m.group(2) else None
-        steps.append(("a" if attrs else kind, attrs, _slice(m.group(3) or m.group(4) or "")))
-        pos = m.end()
-        if pos == len(text):
-            paths.append(steps)
-            return paths
-        if text[pos] == ",":
-            paths.append(steps)
-            steps = []
-            pos += 1
-
-
-def _leaves(docs: list[Document], steps: list[_Step], filter_fn: Callable[[Document], bool] | None
-            ) -> Iterator[list[Document]]:
-    if not steps:
-        yield docs if filter_fn is None else [d for d in docs if filter_fn(d)]
-        return
-    (kind, attrs, sl), rest = steps[0], steps[1:]
-    if kind == "r":
-        yield from _leaves(docs[sl], rest, filter_fn)
-    elif kind in ("c", "m"):
-        slot = "_chunks" if kind == "c" else "_matches"
-        for d in docs:
-            children = getattr(d, slot)
-            yield from _leaves(list(children)[sl] if children else [], rest, filter_fn)
-    else:
-        for d in docs:
-            for name in attrs:
-                yield from _leaves([d.get_multi_modal_attribute(name)][sl], rest, filter_fn)
-
-
 def _checked_paths(traversal_paths: str, filter_fn: Any) -> list[Any]:
     """The parsed paths (checked now, not at the first ``next()``); a ``filter_fn`` that
     is not a function is a BadInputError."""
-    paths = parse_traversal_paths(traversal_paths)
+    paths = parse_paths(traversal_paths)
     if filter_fn is not None and not callable(filter_fn):
         raise BadInputError(f"filter_fn must be a function Document -> bool, got {filter_fn!r}")
     return paths
@@ -272,7 +206,7 @@ def traverse(da: DocumentArray, traversal_paths: str,
     def gen() -> Iterator[DocumentArray]:
         roots = list(da)
         for steps in paths:
-            for leaf in _leaves(roots, steps, filter_fn):
+            for leaf in leaves(roots, steps, filter_fn):
                 yield DocumentArray._holding(list(leaf))
 
     return gen()
@@ -290,7 +224,7 @@ def traverse_flat_per_path(da: DocumentArray, traversal_paths: str,
         roots = list(da)
         for steps in paths:
             yield DocumentArray._holding(
-                list(itertools.chain.from_iterable(_leaves(roots, steps, filter_fn))))
+                list(itertools.chain.from_iterable(leaves(roots, steps, filter_fn))))
 
     return gen()
 

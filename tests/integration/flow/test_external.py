@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -44,22 +42,8 @@ class Local(Executor):
         return {'upstream': sorted(parameters.get('__results__') or {})}
 
 
-def _wait_for_line(proc: subprocess.Popen, text: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            if text in line:
-                return
-            if not line and proc.poll() is not None:
-                break
-    proc.kill()
-    raise AssertionError(f"no {text!r} line; stderr: {proc.communicate()[1]}")
-
-
 @pytest.fixture(scope="module")
-def remote_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def remote_port(tmp_path_factory: pytest.TempPathFactory, wait_for_line) -> Iterator[int]:
     """``shoal executor --uses remote_exec.Remote --name remote`` on a free gRPC port."""
     project: Path = tmp_path_factory.mktemp("remote")
     (project / "remote_exec.py").write_text(REMOTE)
@@ -70,7 +54,7 @@ def remote_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         cwd=project, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=dict(os.environ))
     try:
-        _wait_for_line(proc, "serving Executor")
+        wait_for_line(proc, "serving Executor")
         yield port
     finally:
         if proc.poll() is None:
@@ -146,7 +130,7 @@ def test_an_unreachable_remote_is_a_connection_error():
     assert info.value.exc_type == "ConnectionFailedError" and "ext" in str(info.value)
 
 
-def test_the_exported_executor_command_serves(tmp_path):
+def test_the_exported_executor_command_serves(tmp_path, wait_for_line):
     """The container args of ``to_kubernetes_yaml`` run as is (on another port)."""
     from shoal.flow.export import executor_args
 
@@ -159,7 +143,7 @@ def test_the_exported_executor_command_serves(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "shoal", *args], cwd=tmp_path, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for_line(proc, "serving Executor")
+        wait_for_line(proc, "serving Executor")
         with Flow().add(external=True, port=port, name="rem") as f:
             resp = f.post("/", Document(text="k"), return_responses=True)[0]
         assert resp.docs.texts == ["kR"] and "rem" in resp.parameters["__results__"]

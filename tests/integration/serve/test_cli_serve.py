@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -38,19 +36,6 @@ def shoal(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "shoal", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, **(env or {})})
-
-
-def wait_for_line(proc: subprocess.Popen, text: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            if text in line:
-                return line
-            if not line and proc.poll() is not None:
-                break
-    raise AssertionError(f"no {text!r} line; stderr: {proc.stderr.read() if proc.poll() is not None else ''}")
 
 
 def stop(proc: subprocess.Popen, sig: int) -> tuple[int, str]:
@@ -94,7 +79,7 @@ def procs() -> Iterator[list[subprocess.Popen]]:
             proc.communicate()
 
 
-def test_flow_from_yaml_serves_until_sigterm(project, procs):
+def test_flow_from_yaml_serves_until_sigterm(project, procs, wait_for_line):
     port = free_port()
     proc = shoal("flow", "--uses", "flow.yml", cwd=project,
                  env={"FLOW_PORT": str(port), "SUFFIX": "!"})
@@ -106,7 +91,7 @@ def test_flow_from_yaml_serves_until_sigterm(project, procs):
     assert code == 0 and "stopped" in out
 
 
-def test_executor_serves_and_ping_checks(project, procs):
+def test_executor_serves_and_ping_checks(project, procs, wait_for_line):
     port = free_port()
     proc = shoal("executor", "--uses", "exec.yml", "--port", str(port), "--protocol", "grpc",
                  cwd=project, env={"SUFFIX": "+"})
@@ -124,7 +109,7 @@ def test_executor_serves_and_ping_checks(project, procs):
     assert ping.returncode == 1 and "did not answer" in ping.stderr
 
 
-def test_executor_from_module_class_over_websocket(project, procs):
+def test_executor_from_module_class_over_websocket(project, procs, wait_for_line):
     port = free_port()
     proc = shoal("executor", "--uses", "suffix_exec.Suffix", "--port", str(port),
                  "--protocol", "websocket", "--uses-with", '{"suffix": "#"}', cwd=project)
@@ -136,7 +121,7 @@ def test_executor_from_module_class_over_websocket(project, procs):
 
 
 def test_console_script_flow_imports_module_class_from_cwd_and_prints_the_bound_port(
-        project, procs):
+        project, procs, wait_for_line):
     """`shoal flow` (the console script, which does not put the folder on sys.path as
     `python -m` does) with `uses: module.Class`, on port 0: was 'cannot import module',
     and the printed address said :0."""

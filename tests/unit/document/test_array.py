@@ -179,6 +179,12 @@ def test_traversal_selectors():
     assert da["@r[1]c"].ids == ["c_other"]
     assert da.traverse_flat("cm").ids == ["cm0"]
     assert len(da[...]) == 2 + 4 + 1 + 2
+    # one grammar for '@...' selectors and traverse_flat: DocArray's steps and spaces
+    for path in ("c[::2]", "r[::-1]", "c1", "r:1", "r c", "c[-1]"):
+        assert da["@" + path].ids == da.traverse_flat(path).ids
+    assert da["@c[::2]"].ids == ["c0", "c2", "c_other"]
+    assert da["@r[::-1]"].ids == ["r2", "r"]
+    assert da["@c[-1]"].ids == ["c2", "c_other"]
     with pytest.raises(BadInputError, match="traversal path"):
         da["@x"]
 
