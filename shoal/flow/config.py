@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -163,6 +165,19 @@ def normalize_polling(polling: Any) -> str | dict[str, str]:
                              "'ANY'/'ALL'")
 
 
+def ready_seconds(name: str, timeout_ready: Any) -> float | None:
+    """Jina's ``timeout_ready`` in milliseconds -> seconds (``-1``: ``math.inf``, wait
+    forever; None: the runtime's default)."""
+    if timeout_ready is None:
+        return None
+    if (isinstance(timeout_ready, bool) or not isinstance(timeout_ready, numbers.Real)
+            or not (timeout_ready == -1 or 0 < timeout_ready < math.inf)):
+        raise InvalidConfigError(
+            f"{name}: timeout_ready={timeout_ready!r} must be milliseconds > 0, or -1 to "
+            "wait forever")
+    return math.inf if timeout_ready == -1 else float(timeout_ready) / 1000.0
+
+
 @dataclass(frozen=True)
 class DeploymentConfig:
     """Everything ``Flow.add`` accepts, validated on construction."""
@@ -179,7 +194,8 @@ class DeploymentConfig:
     polling: str | dict[str, str] = "ANY"
     when: dict[str, Any] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    timeout_ready: float | None = None  # seconds; None: the runtime's default
+    #: seconds; None: the runtime's default; ``math.inf`` (Jina's -1): wait forever
+    timeout_ready: float | None = None
     runtime: str = "thread"
     py_modules: tuple[str, ...] = ()
     monitoring: bool | None = None
@@ -241,6 +257,9 @@ class DeploymentConfig:
             return self.polling
         return self.polling.get(endpoint) or self.polling.get("*") or "ANY"
 
-    @property
-    def timeout_ready_s(self) -> float | None:
-        return self.timeout_ready
+    def ready_timeout(self, default: float | None) -> float | None:
+        """Seconds to wait for the deployment to be ready: ``default`` when
+        ``timeout_ready`` is not given, None (no limit) for Jina's ``-1``."""
+        if self.timeout_ready is None:
+            return default
+        return None if math.isinf(self.timeout_ready) else self.timeout_ready

@@ -21,7 +21,7 @@ from shoal.executors.loader import resolve
 from shoal.flow import external as _external  # noqa: F401 - registers runtime='external'
 from shoal.flow import inprocess as _inprocess  # noqa: F401 - registers runtime='thread'
 from shoal.flow.config import (GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, check_extra_keys,
-                               normalize_polling, remote_address)
+                               normalize_polling, ready_seconds, remote_address)
 from shoal.flow.gateways import GatewayArgs, check_gateway_keywords, get_gateway
 from shoal.document.posting import CrudShortcuts, flatten_responses
 from shoal.flow.posting import iter_requests, run_callbacks
@@ -162,10 +162,7 @@ class Flow(CrudShortcuts):
                 f"{name}: runtime={runtime!r}; use 'thread' (in-process), 'process' or 'ray'")
         if remote is not None:
             rt = "external" if rt == "thread" else rt  # another runtime: refused by the config
-        if timeout_ready is None or timeout_ready == -1:
-            ready_s = None
-        else:
-            ready_s = float(timeout_ready) / 1000.0
+        ready_s = ready_seconds(name, timeout_ready)
         mods = (py_modules,) if isinstance(py_modules, str) else tuple(py_modules or ())
         known = {k: kwargs.pop(k) for k in ("workspace", "replicas", "shards", "when",
                                             "monitoring") if k in kwargs}
@@ -329,7 +326,7 @@ class Flow(CrudShortcuts):
         # in-process workers start here; the others start concurrently on the loop
         remote = []
         for cfg, worker in pending:
-            if hasattr(worker, "start_sync") and cfg.timeout_ready is None:
+            if hasattr(worker, "start_sync") and cfg.ready_timeout(None) is None:
                 worker.start_sync()
             else:
                 remote.append((cfg, worker))
@@ -340,10 +337,7 @@ class Flow(CrudShortcuts):
     async def _start_remote(self, items: list[tuple[DeploymentConfig, Any]]) -> None:
         async def one(cfg: DeploymentConfig, worker: Any) -> None:
             try:
-                if cfg.timeout_ready is None:
-                    await worker.start()
-                else:
-                    await asyncio.wait_for(worker.start(), cfg.timeout_ready)
+                await asyncio.wait_for(worker.start(), cfg.ready_timeout(None))
             except asyncio.TimeoutError:
                 raise DeploymentNotReadyError(
                     f"deployment {cfg.name!r} ({worker.label}) was not ready within "

@@ -27,6 +27,7 @@ string values, keeping the variable's type when the whole value is one expressio
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -144,7 +145,8 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
         elif cfg.runtime != "thread":
             entry["runtime"] = cfg.runtime
         if cfg.timeout_ready is not None:
-            entry["timeout_ready"] = int(cfg.timeout_ready * 1000)
+            entry["timeout_ready"] = (-1 if math.isinf(cfg.timeout_ready)
+                                      else int(cfg.timeout_ready * 1000))
         if cfg.py_modules:
             entry["py_modules"] = list(cfg.py_modules)
         if cfg.monitoring is not None:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["ProcessWorker", "worker_config"]
 
 _log = logging.getLogger("shoal.runtime")
-#: Seconds a worker gets to start when ``timeout_ready`` is not given.
+#: Seconds a worker gets to start when ``timeout_ready`` is not given (and the longest a
+#: request waits for a restarting worker when it is -1).
 DEFAULT_TIMEOUT_READY = 60.0
 #: Seconds between SIGTERM and SIGKILL on close.
 GRACE_PERIOD = 5.0
@@ -100,7 +101,7 @@ class ProcessWorker:
         self._ready = asyncio.Event()
         self._closing = False
         self._monitor: asyncio.Task | None = None
-        self._timeout = spec.config.timeout_ready or DEFAULT_TIMEOUT_READY
+        self._timeout = spec.config.ready_timeout(DEFAULT_TIMEOUT_READY)
 
     @property
     def pid(self) -> int | None:
@@ -235,7 +236,7 @@ class ProcessWorker:
         req = pack(requests)
         name = self.spec.config.name
         try:
-            await asyncio.wait_for(self._ready.wait(), self._timeout)
+            await asyncio.wait_for(self._ready.wait(), self._timeout or DEFAULT_TIMEOUT_READY)
         except asyncio.TimeoutError:
             return _error(req, name, "DeploymentNotReadyError",
                           f"worker {self.label} is not ready (restarts: {self.restarts}, "

@@ -125,7 +125,7 @@ class RayWorker:
             raise InvalidConfigError(
                 f"{spec.config.name}: ray_actor_options={self._options!r} refused by Ray: "
                 f"{exc}") from exc
-        self._timeout = spec.config.timeout_ready or DEFAULT_TIMEOUT_READY
+        self._timeout = spec.config.ready_timeout(DEFAULT_TIMEOUT_READY)
         ensure_ray(ray)
 
     def can_inline(self, endpoint: str) -> bool:
@@ -151,6 +151,9 @@ class RayWorker:
                                     f"the actor: {_first_line(exc)}") from exc
         try:
             info = await asyncio.wait_for(_awaited(self.actor.ready.remote()), self._timeout)
+        except asyncio.CancelledError:  # the Flow's own timeout_ready: no close() to wait on
+            self._kill()
+            raise
         except asyncio.TimeoutError:
             self._kill()
             raise DeploymentNotReadyError(
@@ -241,7 +244,8 @@ class RayWorker:
             if actor is None:
                 return
             try:
-                info = await asyncio.wait_for(_awaited(actor.ready.remote()), self._timeout)
+                info = await asyncio.wait_for(_awaited(actor.ready.remote()),
+                                              self._timeout or DEFAULT_TIMEOUT_READY)
             except (asyncio.TimeoutError, self._ray.exceptions.RayError):
                 await asyncio.sleep(delay)
                 delay = min(2.0, delay * 2)

@@ -189,3 +189,28 @@ def test_ray_shut_down_under_an_open_flow_is_a_clear_error():
     assert not ray.is_initialized()
     # leave Ray up for any test of this module's ray_cluster fixture that runs later
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+
+
+def test_an_actor_the_cluster_cannot_place_is_killed_at_the_flows_timeout(ray_cluster):
+    """Was: the Flow's timeout_ready cancelled the start but left the pending actor, and
+    closing then waited 10 s for its close() before killing it."""
+    import asyncio
+
+    from shoal.errors import DeploymentNotReadyError
+    from shoal.flow.runtimes import WorkerSpec
+    from shoal.serve.runtime.ray_worker import RayWorker
+
+    with pytest.raises(DeploymentNotReadyError, match="timeout_ready=500 ms"):
+        with Flow().add(uses=Tagger, runtime="ray", timeout_ready=500,
+                        ray_actor_options={"num_cpus": 64}):
+            pass
+    cfg = Flow().add(uses=Tagger, runtime="ray", timeout_ready=-1,
+                     ray_actor_options={"num_cpus": 64})._configs[0]  # noqa: SLF001
+    worker = RayWorker(WorkerSpec(cfg))
+
+    async def start_then_give_up() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(worker.start(), 0.5)
+
+    asyncio.run(start_then_give_up())
+    assert worker.actor is None  # killed at the cancellation; close() has nothing to wait on

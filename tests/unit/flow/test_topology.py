@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from shoal.document.document import Document
-from shoal.errors import ExecutorLoadError, TopologyError
+from shoal.errors import ExecutorLoadError, InvalidConfigError, TopologyError
 from shoal.executors import Executor, requests
 from shoal.flow import Flow
 from shoal.flow.config import DeploymentConfig
@@ -148,3 +148,25 @@ def test_env_is_visible_to_in_process_executor():
     finally:
         os.environ.pop("SHOAL_TEST_ENV", None)
     assert seen == ["yes"]
+
+
+@pytest.mark.parametrize("value", ["abc", -5, 0, True, float("inf"), [1]])
+def test_timeout_ready_must_be_milliseconds_or_minus_one(value):
+    with pytest.raises(InvalidConfigError, match="timeout_ready="):
+        Flow().add(uses=Executor, timeout_ready=value)
+
+
+def test_timeout_ready_minus_one_waits_without_limit_and_round_trips_through_yaml():
+    """Jina's -1 means wait forever; it was read as 'not given' (the runtime's 60 s)."""
+    from shoal.serve.runtime.process import DEFAULT_TIMEOUT_READY
+
+    f = Flow().add(name="a", uses=Executor, timeout_ready=-1).add(name="b", uses=Executor,
+                                                                   timeout_ready=2500)
+    a, b = f._configs  # noqa: SLF001
+    assert a.ready_timeout(DEFAULT_TIMEOUT_READY) is None
+    assert b.ready_timeout(DEFAULT_TIMEOUT_READY) == 2.5
+    assert Flow().add(uses=Executor)._configs[0].ready_timeout(60.0) == 60.0  # noqa: SLF001
+    g = Flow.load_config(f.save_config())
+    assert [c.timeout_ready for c in g._configs] == [a.timeout_ready, 2.5]  # noqa: SLF001
+    with f:
+        assert f.post("/", []) is not None
