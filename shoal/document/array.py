@@ -576,10 +576,17 @@ class DocumentArray:
             metric = getattr(self._store, "default_metric", "cosine")
         return canonical_metric(metric)
 
-    def embed(self, model: Any, batch_size: int = 256, show_progress: bool = False,
-              normalize: bool = False, device: str | None = None, **_: Any) -> DocumentArray:
-        """Fill every ``.embedding`` with ``model`` (see :func:`shoal.document.compute.embed`)."""
-        compute.embed(self, model, batch_size, show_progress, normalize)
+    def embed(self, embed_model: Any, device: str = "cpu", device_id: int = 0,
+              batch_size: int = 256, to_numpy: bool = False, collate_fn: Any = None, *,
+              show_progress: bool = False, normalize: bool = False) -> DocumentArray:
+        """Fill every ``.embedding`` with ``embed_model``, ``batch_size`` Documents at a time
+        (DocArray's signature; see :func:`shoal.document.compute.embed`). ``device='cuda'``
+        with ``device_id`` is ``'cuda:<device_id>'``. Embeddings are always stored as
+        float32 numpy rows (the stores' vector columns), so ``to_numpy`` changes nothing."""
+        if device == "cuda":
+            device = f"cuda:{device_id}"
+        compute.embed(self, embed_model, device, batch_size, collate_fn, show_progress,
+                      normalize)
         return self
 
     def match(self, darray: DocumentArray, metric: str | Callable[..., Any] | None = None,

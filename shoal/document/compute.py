@@ -2,7 +2,7 @@
 matches: shoal.document.evaluation)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -21,70 +21,152 @@ __all__ = ["embed", "search", "search_matches", "matches_of", "custom_matches", 
 
 # --- embed ----------------------------------------------------------------------
 
-def _model_fn(model: Any) -> Callable[[DocumentArray], Any]:
-    """Turn what the user passed into ``batch -> (B, D) array``."""
+Collate = Callable[["DocumentArray"], Any]
+
+
+def _collated(batch: DocumentArray, collate_fn: Collate | None, model_kind: str) -> Any:
+    """``collate_fn(batch)``, or the batch's stacked ``.tensors`` (DocArray's default)."""
+    if collate_fn is not None:
+        return collate_fn(batch)
+    tensors = batch.tensors
+    if tensors is None or isinstance(tensors, list):
+        missing = sum(1 for d in batch if d.tensor is None)
+        raise BadInputError(
+            f"{missing} of {len(batch)} Documents have no .tensor, and a {model_kind} is "
+            "applied to the stacked .tensors: set them (e.g. load_uri_to_image_tensor()), or "
+            "pass collate_fn=lambda da: ... building the model's input (a tokenizer's dict "
+            "for a text model)")
+    return tensors
+
+
+def _model_fn(model: Any, collate_fn: Collate | None, device: str
+              ) -> tuple[Callable[[DocumentArray], Any], Callable[[], None]]:
+    """``(batch -> (B, D) array, restore)`` for what the user passed; ``restore`` undoes
+    what embedding changed on the model (a torch module's training mode)."""
+    if collate_fn is not None and not callable(collate_fn):
+        raise BadInputError(f"collate_fn must be a function DocumentArray -> model input, "
+                            f"got {collate_fn!r}")
     if hasattr(model, "encode") and callable(model.encode):  # sentence-transformers style
-        return lambda batch: model.encode(batch.contents)
-    if type(model).__module__.startswith("torch") or _is_torch_module(model):
-        return _torch_fn(model)
+        if collate_fn is None:
+            return (lambda batch: model.encode(batch.contents)), _nothing
+        return (lambda batch: model.encode(collate_fn(batch))), _nothing
+    if _is_torch_module(model):
+        return _torch_fn(model, collate_fn, device)
     if type(model).__name__ == "InferenceSession":  # onnxruntime
         name = model.get_inputs()[0].name
-        return lambda batch: model.run(None, {name: np.stack(batch.tensors)})[0]
+
+        def run(batch: DocumentArray) -> Any:
+            inputs = _collated(batch, collate_fn, "onnx session")
+            if not isinstance(inputs, Mapping):
+                inputs = {name: np.asarray(inputs)}
+            return model.run(None, dict(inputs))[0]
+
+        return run, _nothing
     if callable(model):
-        return model
+        if collate_fn is None:
+            return model, _nothing
+        return (lambda batch: model(collate_fn(batch))), _nothing
     raise BadInputError(
         f"cannot embed with {type(model).__name__}: pass a callable batch -> (B, D) array, an "
         "object with .encode(list) (e.g. SentenceTransformer), a torch module or an onnx session"
     )
 
 
+def _nothing() -> None:
+    return None
+
+
 def _is_torch_module(model: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") for c in type(model).__mro__)
 
 
-def _torch_fn(model: Any) -> Callable[[DocumentArray], Any]:
+def _torch_fn(model: Any, collate_fn: Collate | None, device: str
+              ) -> tuple[Callable[[DocumentArray], Any], Callable[[], None]]:
+    """As DocArray: the module on ``device`` in eval mode (its training mode restored after),
+    inputs as tensors on ``device`` (a dict: keyword arguments), a ModelOutput's
+    ``pooler_output`` taken."""
     import torch  # noqa: PLC0415 - only when a torch model is passed
 
+    try:
+        target = torch.device(device)
+        model.to(target)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise BadInputError(f"device={device!r}: {exc}; use 'cpu' or an available device "
+                            "such as 'cuda:0'") from exc
+    was_training = bool(getattr(model, "training", False))
+    model.eval()
+
+    def as_tensor(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.to(target)
+        return torch.as_tensor(np.asarray(value), device=target)
+
     def run(batch: DocumentArray) -> Any:
+        inputs = _collated(batch, collate_fn, "torch module")
         with torch.inference_mode():
-            x = torch.as_tensor(np.stack([np.asarray(t) for t in batch.tensors]))
-            return model(x).detach().cpu().numpy()
+            if isinstance(inputs, Mapping):
+                out = model(**{k: as_tensor(v) for k, v in inputs.items()})
+            else:
+                out = model(as_tensor(inputs))
+        if not isinstance(out, torch.Tensor):
+            pooled = getattr(out, "pooler_output", None)  # transformers' ModelOutput
+            if pooled is None and isinstance(out, (tuple, list)) and out:
+                pooled = out[0]
+            if not isinstance(pooled, torch.Tensor):
+                raise BadInputError(
+                    f"the torch module returned {type(out).__name__}, not a tensor (nor a "
+                    "ModelOutput with pooler_output); wrap it to return the (B, D) embeddings")
+            out = pooled
+        return out.detach().cpu().float().numpy()
 
-    return run
+    def restore() -> None:
+        if was_training:
+            model.train()
+
+    return run, restore
 
 
-def embed(da: DocumentArray, model: Any, batch_size: int = 256, show_progress: bool = False,
+def embed(da: DocumentArray, model: Any, device: str = "cpu", batch_size: int = 256,
+          collate_fn: Collate | None = None, show_progress: bool = False,
           normalize: bool = False) -> None:
     """Fill ``.embedding`` of every Document of ``da`` with ``model``, in batches.
 
     ``model`` is a callable ``batch (DocumentArray) -> (B, D)`` array, an object with
     ``.encode(contents)`` (sentence-transformers), a torch module (applied to
-    ``.tensors``) or an onnxruntime session. A batch whose output does not have one row per
-    Document raises DimensionMismatchError before anything of that batch is written.
+    ``.tensors``, in eval mode, on ``device``) or an onnxruntime session. ``collate_fn``
+    turns a batch into the model's input instead (a dict becomes keyword arguments of a
+    torch module / the inputs of an onnx session). A batch whose output does not have one
+    row per Document raises DimensionMismatchError before anything of that batch is written.
     """
-    if batch_size <= 0:
-        raise BadInputError(f"batch_size must be positive, got {batch_size}")
-    fn = _model_fn(model)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size <= 0:
+        raise BadInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(device, str):
+        raise BadInputError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+    fn, restore = _model_fn(model, collate_fn, device)
     n = len(da)
     dim = None
-    with progress(total=n, desc="embed", unit="doc", enabled=show_progress) as bar:
-        for batch in da.batch(batch_size):
-            out = as_matrix(fn(batch), dim, what="model outputs")
-            if out.shape[0] != len(batch):
-                from shoal.errors import DimensionMismatchError  # noqa: PLC0415
+    try:
+        with progress(total=n, desc="embed", unit="doc", enabled=show_progress) as bar:
+            for batch in da.batch(int(batch_size)):
+                out = as_matrix(fn(batch), dim, what="model outputs")
+                if out.shape[0] != len(batch):
+                    from shoal.errors import DimensionMismatchError  # noqa: PLC0415
 
-                raise DimensionMismatchError(
-                    f"the model returned {out.shape[0]} rows for a batch of {len(batch)} "
-                    "Documents; it must return one embedding per Document"
-                )
-            dim = out.shape[1]
-            if normalize:
-                from shoal.document.distance import normalize_rows  # noqa: PLC0415
+                    raise DimensionMismatchError(
+                        f"the model returned {out.shape[0]} rows for a batch of {len(batch)} "
+                        "Documents; it must return one embedding per Document"
+                    )
+                dim = out.shape[1]
+                if normalize:
+                    from shoal.document.distance import normalize_rows  # noqa: PLC0415
 
-                out = normalize_rows(out)
-            batch.embeddings = out
-            da._write_back(batch)
-            bar.update(len(batch))
+                    out = normalize_rows(out)
+                batch.embeddings = out
+                da._write_back(batch)
+                bar.update(len(batch))
+    finally:
+        restore()
 
 
 # --- match / find ------------------------------------------------------------------

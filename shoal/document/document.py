@@ -647,11 +647,11 @@ class Document:
             raise BadInputError(f"{name!r} is not a Document field; fields are {', '.join(FIELDS)}")
 
     # --- compute ------------------------------------------------------------------
-    def embed(self, model: Any, **kwargs: Any) -> Document:
-        """Fill ``embedding`` with ``model``; see :meth:`DocumentArray.embed`."""
+    def embed(self, embed_model: Any, *args: Any, **kwargs: Any) -> Document:
+        """Fill ``embedding`` with ``embed_model``; see :meth:`DocumentArray.embed`."""
         from shoal.document.array import DocumentArray  # noqa: PLC0415
 
-        DocumentArray([self]).embed(model, **kwargs)
+        DocumentArray([self]).embed(embed_model, *args, **kwargs)
         return self
 
     def match(self, darray: DocumentArray, **kwargs: Any) -> Document:

