@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from shoal.client.config import ClientConfig, parse_client_args
 from shoal.client.errors import response_error
 from shoal.document.posting import (Callback, CrudShortcuts, RequestFactory, call_with_error,
+                                    check_post_keywords,
                                     flatten_responses)
 from shoal.client.stream import DEFAULT_PREFETCH, exchange
 from shoal.client.transports import make_transport
@@ -43,6 +44,13 @@ if TYPE_CHECKING:
 __all__ = ["Client", "AsyncClient", "PostOptions"]
 
 log = logging.getLogger(__name__)
+
+
+#: What ``Client.post`` takes (besides Jina's no-effect keywords).
+_POST_KEYS = ("on", "inputs", "on_done", "on_error", "on_always", "parameters",
+              "target_executor", "request_size", "show_progress", "continue_on_error",
+              "return_responses", "max_attempts", "retries", "results_in_order", "stream",
+              "prefetch", "timeout")
 
 
 class PostOptions:
@@ -229,6 +237,7 @@ class Client(CrudShortcuts):
         Jina's ``max_attempts - 1``) resends unanswered requests after a lost connection;
         ``timeout`` (seconds) bounds each request on the gateway and in the client.
         """
+        check_post_keywords("Client.post", kwargs, _POST_KEYS)
         options = PostOptions(on_done, on_error, on_always, continue_on_error)
         n_retries = retries if retries is not None else max(0, max_attempts - 1)
 
@@ -285,6 +294,7 @@ class AsyncClient(Client):
                    prefetch: int | None = None, timeout: float | None = None,
                    **kwargs: Any) -> AsyncIterator[Any]:
         """Yield each response's DocumentArray (or the response, ``return_responses``)."""
+        check_post_keywords("AsyncClient.post", kwargs, _POST_KEYS)
         options = PostOptions(on_done, on_error, on_always, continue_on_error)
         n_retries = retries if retries is not None else max(0, max_attempts - 1)
         async for resp in self._responses(

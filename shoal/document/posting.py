@@ -25,7 +25,7 @@ from shoal.document.score import NamedScore, NamedScoreMap
 from shoal.errors import BadInputError
 
 __all__ = ["RequestFactory", "is_async_inputs", "call_with_error", "flatten_responses",
-           "CrudShortcuts", "Callback", "copy_doc", "copy_docs"]
+           "check_post_keywords", "POST_NO_EFFECT", "CrudShortcuts", "Callback", "copy_doc", "copy_docs"]
 
 Callback = Callable[..., Any]
 _new = Document.__new__
@@ -188,6 +188,26 @@ def call_with_error(cb: Callback, resp: DataRequest, exc: BaseException | None) 
         cb(resp, exc)
     else:
         cb(resp)
+
+
+#: Jina ``post`` keywords accepted without effect here (gRPC backoff tuning, compression,
+#: call metadata, DocArray-v2 return types).
+POST_NO_EFFECT = frozenset({"initial_backoff", "max_backoff", "backoff_multiplier",
+                            "compression", "metadata", "return_type", "send_callback"})
+
+
+def check_post_keywords(caller: str, kwargs: dict[str, Any], known: Iterable[str]) -> None:
+    """BadInputError for a ``post`` keyword that would be ignored (with the close spelling);
+    Jina's no-effect ones pass."""
+    import difflib  # noqa: PLC0415
+
+    for key in kwargs:
+        if key in POST_NO_EFFECT:
+            continue
+        close = difflib.get_close_matches(key, [*known, *POST_NO_EFFECT], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BadInputError(f"{caller}: unknown keyword {key!r}{hint} (it takes "
+                            f"{', '.join(sorted(known))})")
 
 
 def flatten_responses(responses: list[DataRequest]) -> DocumentArray:

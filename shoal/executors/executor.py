@@ -197,9 +197,13 @@ class Executor:
         self._metrics = metrics
         self._closed = False
         self._shoal_lock = threading.Lock()
+        # uses_requests rebinds a method (as Jina's _add_requests): the endpoints its
+        # @requests gave it are dropped, so {'/index': 'foo'} limits foo to '/index'
+        rebound = {a for a in (requests or {}).values() if isinstance(a, str)}
         table: dict[str, Callable[..., Any]] = {}
         for endpoint, attr in cls._shoal_bindings.items():
-            table[endpoint] = getattr(self, attr)
+            if attr not in rebound:
+                table[endpoint] = getattr(self, attr)
         for endpoint, attr in (requests or {}).items():
             if endpoint in ("default", "__default__"):
                 endpoint = DEFAULT_ENDPOINT

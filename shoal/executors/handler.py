@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["Call", "executor_parameters", "merge_requests", "prepare", "finish", "find_handler",
            "run_sync", "run_async", "invoke_sync", "invoke_async", "result_keys", "ARG_NAMES"]
 
-#: Arguments a handler may ask for by name.
-ARG_NAMES = ("docs", "parameters", "docs_matrix", "docs_map")
+#: Arguments a handler may ask for by name (``tracing_context`` is always None: shoal
+#: has no OpenTelemetry tracing; Jina passes it).
+ARG_NAMES = ("docs", "parameters", "docs_matrix", "docs_map", "tracing_context")
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,12 @@ def executor_parameters(parameters: dict[str, Any], name: str) -> dict[str, Any]
 
     ``'<name>__key'`` is passed as ``key`` to the executor called ``name`` only and hidden
     from the others; ``parameters['<name>']`` (a dict) is merged in for that executor.
-    Without such keys the request's own dict is passed (mutations are kept).
+    The executor gets its own dict, as Jina's copy: popping or setting a key there does
+    not change what the next executors and the response see (return a dict for results).
     """
     if not any(_is_specific(k) for k in parameters) and not isinstance(
             parameters.get(name), dict):
-        return parameters
+        return dict(parameters)
     out = {}
     for key, value in parameters.items():
         if _is_specific(key):
@@ -133,8 +135,11 @@ def prepare(executor: Executor, requests: Sequence[DataRequest]) -> Call:
         return Call(fn=None, kwargs={}, request=req, is_async=False, endpoint=endpoint)
     sig = _signature(fn)
     params = executor_parameters(req.parameters, executor.runtime_args.name)
-    available = {"docs": req.docs, "parameters": params,
-                 "docs_matrix": matrix, "docs_map": docs_map}
+    if matrix is None:  # one request: Jina's one-row matrix, the map under its last route
+        matrix = [req.docs]
+        docs_map = {req.routes[-1] if req.routes else "0": req.docs}
+    available = {"docs": req.docs, "parameters": params, "docs_matrix": matrix,
+                 "docs_map": docs_map, "tracing_context": None}
     kwargs = {n: available[n] for n in sig.names}
     return Call(fn=fn, kwargs=kwargs, request=req, is_async=sig.is_async, endpoint=endpoint)
 

@@ -48,6 +48,19 @@ JINA_NOT_IMPLEMENTED = frozenset({
     "metrics_exporter_port", "uses_dynamic_batching", "connection_list", "restart"})
 
 
+_REDUCE_HINT = (" (for a custom reduce, join the shards' output with a downstream executor "
+                "that reads docs_matrix, or use polling='ANY')")
+_NOT_IMPLEMENTED_HINTS = {
+    **dict.fromkeys(("uses_before", "uses_after", "uses_before_address",
+                     "uses_after_address", "no_reduce", "disable_reduce"), _REDUCE_HINT),
+    "floating": " (a deployment that needs the gateway and nothing needs it runs in the "
+                "Flow's order; post to it with target_executor=)",
+    "uses_dynamic_batching": " (send larger requests: request_size= on post)",
+    "gpus": " (runtime='ray' with ray_actor_options={'num_gpus': ...} places GPUs)",
+    "reload": " (restart the Flow to pick up code changes)",
+}
+
+
 #: ``Flow.add(external=True, ...)`` keywords: where the deployment is served.
 EXTERNAL_KEYS = ("external", "host", "port", "protocol", "tls")
 REMOTE_PROTOCOLS = ("grpc", "http", "websocket")
@@ -104,10 +117,9 @@ def check_extra_keys(name: str, keys: Iterable[str]) -> None:
         if key in JINA_NO_EFFECT or key in RUNTIME_OPTIONS:
             continue
         if key in JINA_NOT_IMPLEMENTED:
+            hint = _NOT_IMPLEMENTED_HINTS.get(key, "")
             raise InvalidConfigError(
-                f"{name}: {key}= is a Jina option shoal does not implement; remove it "
-                "(for a custom reduce, join the shards' output with a downstream executor "
-                "that reads docs_matrix, or use polling='ANY')")
+                f"{name}: {key}= is a Jina option shoal does not implement; remove it{hint}")
         if key == "ray_address":
             raise InvalidConfigError(
                 f"{name}: ray_address= is not a deployment option (a process has one Ray "

@@ -22,7 +22,8 @@ class Deployment(Flow):
     ``protocol`` ...) are kept for a gateway as in :class:`Flow`.
     """
 
-    def __init__(self, uses: Any = None, **kwargs: Any) -> None:
+    def __init__(self, uses: Any = None, *, _origin: tuple[str | None, dict] | None = None,
+                 **kwargs: Any) -> None:
         if kwargs.get("external"):
             raise InvalidConfigError(
                 "Deployment(external=True): a Deployment runs its executor here; add a remote "
@@ -31,8 +32,18 @@ class Deployment(Flow):
         if "monitoring" in executor:
             kwargs["monitoring"] = executor["monitoring"]
         super().__init__(**kwargs)
+        if _origin is not None:  # load_config: relative paths and ${{ CONTEXT }} of its YAML
+            self._base_dir, self._context = _origin
         self._configs.append(self._make_config(uses=uses, **executor))
         self.name = self._configs[0].name
+
+    @classmethod
+    def load_config(cls, source: Any, **kwargs: Any) -> Deployment:  # type: ignore[override]
+        """A Deployment from Jina's ``jtype: Deployment`` YAML (a path, YAML text or a
+        dict): ``with:`` holds ``uses``, ``replicas``... and gateway keywords."""
+        from shoal.flow.yaml_io import load_deployment  # noqa: PLC0415
+
+        return load_deployment(cls, source, **kwargs)
 
     @staticmethod
     def _extra_keywords() -> Iterable[str]:

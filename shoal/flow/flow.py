@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import os
 import socket
 import threading
@@ -23,12 +24,13 @@ from shoal.flow import inprocess as _inprocess  # noqa: F401 - registers runtime
 from shoal.flow.config import (GATEWAY, RUNTIMES_ALIASES, DeploymentConfig, check_extra_keys,
                                normalize_polling, ready_seconds, remote_address)
 from shoal.flow.gateways import GatewayArgs, check_gateway_keywords, get_gateway
-from shoal.document.posting import CrudShortcuts, flatten_responses
+from shoal.document.posting import CrudShortcuts, check_post_keywords, flatten_responses
 from shoal.flow.posting import iter_requests, run_callbacks
 from shoal.flow.replicas import ReplicaSet
 from shoal.flow.router import RequestRouter
 from shoal.flow.runtimes import WorkerSpec, get_runtime
 from shoal.flow.topology import Topology, build_topology
+from shoal.utils.progress import progress
 
 if TYPE_CHECKING:
     from shoal.document.array import DocumentArray
@@ -46,6 +48,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
+
+_log = logging.getLogger("shoal.flow")
+#: What ``Flow.post`` takes (besides Jina's no-effect keywords).
+_POST_KEYS = ("on", "inputs", "parameters", "request_size", "on_done", "on_error", "on_always",
+              "return_responses", "target_executor", "prefetch", "timeout",
+              "continue_on_error", "show_progress", "max_attempts", "results_in_order",
+              "stream")
 
 def _as_needs(needs: Any) -> tuple[str, ...]:
     if isinstance(needs, str):
@@ -168,6 +177,9 @@ class Flow(CrudShortcuts):
                                             "monitoring") if k in kwargs}
         known.setdefault("replicas", 1)
         known.setdefault("shards", 1)
+        if remote is None and known.get("workspace") is None and self._gateway_args.get(
+                "workspace"):
+            known["workspace"] = self._gateway_args["workspace"]  # Flow(workspace=): Jina's
         check_extra_keys(name, kwargs)
         try:
             cfg = DeploymentConfig(
@@ -447,25 +459,38 @@ class Flow(CrudShortcuts):
              request_size: int = 100, on_done: Any = None, on_error: Any = None,
              on_always: Any = None, return_responses: bool = False,
              target_executor: str | None = None, prefetch: int | None = None,
-             timeout: float | None = None, **kwargs: Any) -> DocumentArray | list | None:
+             timeout: float | None = None, continue_on_error: bool = False,
+             show_progress: bool = False, max_attempts: int = 1,
+             results_in_order: bool = True, stream: bool = True,
+             **kwargs: Any) -> DocumentArray | list | None:
         """Send ``inputs`` to endpoint ``on`` in requests of ``request_size`` documents.
 
         Returns every response's docs as one DocumentArray (``return_responses=True``:
         the responses; ``None`` when a callback is given). An executor error goes to
-        ``on_error`` or is raised as :class:`~shoal.errors.ExecutorError`.
+        ``on_error``, is logged and its request's Documents left out with
+        ``continue_on_error=True``, or is raised as :class:`~shoal.errors.ExecutorError`.
+        In-process the responses always come in order and nothing is lost in transit, so
+        ``results_in_order``, ``stream`` and ``max_attempts`` change nothing; other
+        keywords are refused (a typo would be ignored).
         """
+        check_post_keywords(f"{type(self).__name__}.post", kwargs, _POST_KEYS)
         router = self._require_started()
         requests = iter_requests(on, inputs, parameters, request_size, target_executor)
         if timeout:
             requests = _with_timeout(requests, timeout)
         callbacks = on_done is not None or on_error is not None or on_always is not None
         responses: list[DataRequest] = []
-        for resp in self._stream(router, on or "/", requests, prefetch):
-            error = run_callbacks(resp, on_done, on_error, on_always)
-            if error is not None:
-                raise error
-            if not callbacks:
-                responses.append(resp)
+        with progress(desc=f"post {on or '/'}", unit="doc", enabled=show_progress) as bar:
+            for resp in self._stream(router, on or "/", requests, prefetch):
+                bar.update(len(resp.docs))
+                error = run_callbacks(resp, on_done, on_error, on_always)
+                if error is not None:
+                    if not continue_on_error:
+                        raise error
+                    _log.error("request %s failed: %s", resp.header.request_id, error)
+                    continue
+                if not callbacks and not resp.is_error:
+                    responses.append(resp)
         if callbacks:
             return None
         if return_responses:

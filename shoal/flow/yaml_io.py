@@ -27,6 +27,7 @@ string values, keeping the variable's type when the whole value is one expressio
 """
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from typing import TYPE_CHECKING, Any
@@ -37,9 +38,10 @@ from shoal.flow.config import GATEWAY
 
 if TYPE_CHECKING:
     from shoal.flow.config import RemoteAddress
+    from shoal.flow.deployment import Deployment
     from shoal.flow.flow import Flow
 
-__all__ = ["load_flow", "dump_flow", "flow_to_dict", "remote_entry"]
+__all__ = ["load_flow", "load_deployment", "dump_flow", "flow_to_dict", "remote_entry"]
 
 _ADD_KEYS = ("uses", "name", "uses_with", "uses_metas", "uses_requests", "workspace",
              "needs", "replicas", "shards", "polling", "when", "env", "timeout_ready",
@@ -81,8 +83,11 @@ def load_flow(cls: type[Flow], source: Any, context: dict[str, Any] | None = Non
         raise InvalidConfigError("a Flow YAML must be a mapping with 'jtype: Flow'")
     jtype = data.get("jtype", "Flow")
     if jtype not in ("Flow", "AsyncFlow"):
-        raise InvalidConfigError(f"Flow.load_config: jtype is {jtype!r}, expected 'Flow'")
-    gateway = {**dict(data.get("with") or {}), **overrides}
+        hint = (" (load it with Deployment.load_config)" if jtype == "Deployment" else "")
+        raise InvalidConfigError(
+            f"Flow.load_config: jtype is {jtype!r}, expected 'Flow'{hint}")
+    _check_top_level(data)
+    gateway = {**_mapping(data, "with"), **_gateway_section(data), **overrides}
     flow = cls(**gateway)
     flow._base_dir = base_dir  # noqa: SLF001
     flow._context = dict(context or {})  # noqa: SLF001 - reaches the executor YAMLs too
@@ -102,6 +107,65 @@ def load_flow(cls: type[Flow], source: Any, context: dict[str, Any] | None = Non
         flow._configs.append(cfg)  # noqa: SLF001
     build_topology(configs)  # unknown needs (forward refs allowed), duplicates, cycles
     return flow
+
+
+def _check_top_level(data: dict[str, Any], allowed: tuple[str, ...] = ("jtype", "version", "with",
+                     "gateway", "executors", "pods"), what: str = "Flow") -> None:
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            where = "'executors:'" if what == "Flow" else "'with:'"
+            raise InvalidConfigError(
+                f"{what} YAML: unknown top-level key {key!r}; {hint}a {what} YAML has "
+                f"{', '.join(allowed)} (the executor's options go under {where})")
+
+
+def load_deployment(cls: type[Deployment], source: Any, context: dict[str, Any] | None = None,
+                    **overrides: Any) -> Deployment:
+    """A Deployment from Jina's ``jtype: Deployment`` YAML: its ``with:`` holds the
+    executor's options (``uses``, ``replicas``...) and the gateway's (``port``,
+    ``protocol``); ``overrides`` update them."""
+    raw, base_dir, label = _read(source)
+    data = substitute_vars(raw, context, label)
+    if not isinstance(data, dict) or data.get("jtype") != "Deployment":
+        jtype = data.get("jtype") if isinstance(data, dict) else None
+        raise InvalidConfigError(
+            f"Deployment.load_config: jtype is {jtype!r}, expected 'Deployment' (a Flow YAML "
+            "loads with Flow.load_config)")
+    _check_top_level(data, ("jtype", "version", "with"), "Deployment")
+    return cls(**{**_mapping(data, "with"), **overrides},
+               _origin=(base_dir, dict(context or {})))
+
+
+def deployment_to_dict(dep: Deployment) -> dict[str, Any]:
+    """The Deployment as the mapping that ``load_deployment`` reads back."""
+    entry = flow_to_dict(dep)["executors"][0]
+    entry.pop("needs", None)
+    return {"jtype": "Deployment", "version": "1",
+            "with": {**entry, **dep._gateway_args}}  # noqa: SLF001
+
+
+def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidConfigError(f"Flow YAML: '{key}:' must be a mapping of keywords, "
+                                 f"not {value!r}")
+    return dict(value)
+
+
+def _gateway_section(data: dict[str, Any]) -> dict[str, Any]:
+    """Jina 3's ``gateway:`` section (protocol, port, cors...), over ``with:``."""
+    section = _mapping(data, "gateway")
+    custom = [k for k in ("uses", "jtype", "with", "py_modules") if k in section]
+    if custom:
+        raise InvalidConfigError(
+            f"Flow YAML: 'gateway:' sets {', '.join(custom)}; shoal serves its own gateways "
+            "(grpc, http, websocket) and has no custom Gateway classes - keep protocol, port "
+            "and the other gateway keywords there")
+    return section
 
 
 def _uses_repr(uses: Any) -> Any:
@@ -161,10 +225,13 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
 
 
 def dump_flow(flow: Flow, path: str | None = None) -> str:
-    """YAML text of the Flow, also written to ``path`` if given."""
+    """YAML text of the Flow (or Deployment), also written to ``path`` if given."""
     import yaml  # noqa: PLC0415
 
-    text = yaml.safe_dump(flow_to_dict(flow), sort_keys=False)
+    from shoal.flow.deployment import Deployment  # noqa: PLC0415
+
+    data = deployment_to_dict(flow) if isinstance(flow, Deployment) else flow_to_dict(flow)
+    text = yaml.safe_dump(data, sort_keys=False)
     if path:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)

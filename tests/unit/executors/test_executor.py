@@ -61,8 +61,30 @@ def test_arguments_by_name_without_kwargs():
             seen["parameters"] = parameters
             seen["matrix"] = docs_matrix
 
-    run_sync(Named(), [_req("/", parameters={"k": 1})])
-    assert seen == {"parameters": {"k": 1}, "matrix": None}
+    req = _req("/", [Document(id="a")], parameters={"k": 1})
+    run_sync(Named(), [req])
+    # outside a join, Jina's one-row matrix (a merger written for Jina loops over it)
+    assert seen["parameters"] == {"k": 1}
+    assert [m.ids for m in seen["matrix"]] == [["a"]]
+
+
+def test_an_executor_gets_its_own_parameters_and_jinas_tracing_context():
+    """Was: without an '<name>__key' the request's own dict was passed, so a pop in one
+    executor hid the key from the next ones and the response; tracing_context was a
+    missing argument."""
+    seen = {}
+
+    class Pops(Executor):
+        @requests
+        def f(self, docs, parameters, tracing_context):
+            seen["limit"] = parameters.pop("limit")
+            seen["tracing"] = tracing_context
+            parameters["added"] = 1
+
+    req = _req("/", [Document()], parameters={"limit": 3})
+    resp = run_sync(Pops(), [req])
+    assert seen == {"limit": 3, "tracing": None}
+    assert resp.parameters == {"limit": 3}
 
 
 def test_return_semantics():
@@ -130,6 +152,23 @@ def test_uses_requests_overrides_and_unknown_method_fails():
     assert run_sync(ex, [_req("/index")]).docs.texts == ["idx"]
     with pytest.raises(ExecutorLoadError, match="nope"):
         Plain(requests={"/index": "nope"})
+
+
+def test_uses_requests_moves_a_decorated_method_to_the_endpoints_given():
+    """As Jina's _add_requests: was, the method kept its @requests endpoints too."""
+    class Decorated(Executor):
+        @requests
+        def foo(self, docs, **kwargs):
+            docs.append(Document(text="foo"))
+
+        @requests(on="/other")
+        def bar(self, docs, **kwargs):
+            docs.append(Document(text="bar"))
+
+    ex = Decorated(requests={"/index": "foo"})
+    assert run_sync(ex, [_req("/index")]).docs.texts == ["foo"]
+    assert run_sync(ex, [_req("/search")]).docs.texts == []  # no default handler any more
+    assert run_sync(ex, [_req("/other")]).docs.texts == ["bar"]
 
 
 def test_inherited_bindings_resolve_to_overrides():

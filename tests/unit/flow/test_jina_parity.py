@@ -228,3 +228,71 @@ def test_flow_context_reaches_an_executor_yaml_it_uses(tmp_path, runtime):
     flow = Flow.load_config(str(tmp_path / "flow.yml"), context={"GREETING": "hello"})
     with flow:
         assert flow.post("/", Document()).texts == ["hello"]
+
+
+class Boom(Executor):
+    @requests
+    def f(self, docs, **kwargs):
+        for d in docs:
+            if d.text == "bad":
+                raise ValueError("bad doc")
+            d.text += "!"
+
+
+class Where(Executor):
+    @requests
+    def f(self, docs, **kwargs):
+        for d in docs:
+            d.text = self.workspace
+
+
+def test_flow_yaml_gateway_section_is_read_and_unknown_top_level_keys_refused():
+    """Was: 'gateway:' was ignored (served as grpc) and 'executor:' gave an empty Flow."""
+    f = Flow.load_config("jtype: Flow\nwith:\n  port: 0\n  protocol: grpc\n"
+                         "gateway:\n  protocol: http\nexecutors:\n  - name: a\n")
+    assert f._gateway_args == {"port": 0, "protocol": "http"}  # noqa: SLF001
+    with pytest.raises(InvalidConfigError, match="did you mean 'executors'"):
+        Flow.load_config("jtype: Flow\nexecutor:\n  - name: a\n")
+    with pytest.raises(InvalidConfigError, match="no custom Gateway"):
+        Flow.load_config("jtype: Flow\ngateway:\n  uses: MyGateway\n")
+    with pytest.raises(InvalidConfigError, match="'with:' must be a mapping"):
+        Flow.load_config("jtype: Flow\nwith: [1, 2]\n")
+
+
+def test_deployment_yaml_loads_and_round_trips(tmp_path):
+    (tmp_path / "dep.yml").write_text(
+        "jtype: Deployment\nwith:\n  uses: Boom\n  name: boom\n  replicas: 2\n  port: 0\n")
+    dep = Deployment.load_config(str(tmp_path / "dep.yml"))
+    assert isinstance(dep, Deployment) and dep._configs[0].replicas == 2  # noqa: SLF001
+    with dep:
+        assert dep.post("/", Document(text="a")).texts == ["a!"]
+    again = Deployment.load_config(dep.save_config())
+    assert again.save_config() == dep.save_config()
+    assert again._gateway_args == {"port": 0}  # noqa: SLF001
+    with pytest.raises(InvalidConfigError, match="Deployment.load_config"):
+        Flow.load_config(dep.save_config())
+    with pytest.raises(InvalidConfigError, match="expected 'Deployment'"):
+        Deployment.load_config("jtype: Flow\n")
+
+
+def test_flow_workspace_is_every_executors_unless_one_sets_its_own(tmp_path):
+    """Was: Flow(workspace=...) was accepted and ignored."""
+    f = (Flow(workspace=str(tmp_path / "flow_ws")).add(name="a", uses=Where)
+         .add(name="b", uses=Where, workspace=str(tmp_path / "own")))
+    with f:
+        (doc,) = f.post("/", Document(), target_executor="a")
+        assert doc.text.startswith(str(tmp_path / "flow_ws"))
+        (doc,) = f.post("/", Document())
+        assert doc.text.startswith(str(tmp_path / "own"))
+
+
+def test_flow_post_continue_on_error_and_unknown_keywords():
+    with Flow().add(name="boom", uses=Boom) as f:
+        docs = f.post("/", [Document(text=t) for t in ("a", "bad", "c")], request_size=1,
+                      continue_on_error=True, show_progress=False, results_in_order=True)
+        assert docs.texts == ["a!", "c!"]  # as the Client: the failed request is left out
+        with pytest.raises(Exception, match="bad doc"):
+            f.post("/", [Document(text="bad")])
+        with pytest.raises(Exception, match="did you mean 'parameters'"):
+            f.post("/", Document(text="a"), paramters={"x": 1})
+        assert f.post("/", Document(text="a"), compression="gzip").texts == ["a!"]  # Jina's
