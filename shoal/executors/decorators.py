@@ -41,9 +41,10 @@ def requests(func: Any = None, *, on: str | Sequence[str] | None = None,
     elif isinstance(on, str):
         endpoints = (on,)
     else:
-        endpoints = tuple(on)
-        if not all(isinstance(e, str) for e in endpoints):
-            raise TypeError(f"@requests(on=...) takes a str or a list of str, not {on!r}")
+        endpoints = tuple(on) if isinstance(on, (list, tuple, set, frozenset)) else ()
+        if not endpoints or not all(isinstance(e, str) for e in endpoints):
+            raise TypeError(f"@requests(on=...) takes an endpoint such as '/index' or a "
+                            f"non-empty list of them, not {on!r}")
 
     def mark(fn: F) -> F:
         if not callable(fn):

@@ -240,6 +240,13 @@ class Executor:
     def close(self) -> None:
         """Called once when the Flow / Deployment shuts down; override to persist state."""
 
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """``with MyExec() as ex:`` closes it at the end (Jina's BaseExecutor)."""
+        self._shoal_close()
+
     def _shoal_close(self) -> None:
         if not self.__dict__.get("_closed", True):
             self._closed = True

@@ -150,10 +150,19 @@ def import_py_modules(modules: list[str] | str | None, base_dir: str | None = No
                 raise ExecutorLoadError(f"py_modules: cannot import {path}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
+            # also under its bare name when that is free (Jina's _path_import), so one
+            # py_modules file can `from helpers import x` another listed before it
+            stem = os.path.splitext(os.path.basename(path))[0]
+            alias = stem if stem != "__init__" and stem.isidentifier() \
+                and stem not in sys.modules else None
+            if alias:
+                sys.modules[alias] = module
             try:
                 spec.loader.exec_module(module)
             except Exception as exc:
                 del sys.modules[name]
+                if alias:
+                    del sys.modules[alias]
                 raise ExecutorLoadError(f"py_modules: importing {path} failed: {exc!r}") from exc
             continue
         if not mod.endswith(".py"):

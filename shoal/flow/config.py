@@ -7,7 +7,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from shoal.errors import InvalidConfigError
+from shoal.errors import InvalidConfigError, ShoalError
 
 __all__ = ["DeploymentConfig", "GATEWAY", "POLLINGS", "RUNTIMES_ALIASES", "normalize_polling",
            "ADD_KEYS", "JINA_NO_EFFECT", "JINA_NOT_IMPLEMENTED", "check_extra_keys",
@@ -241,6 +241,13 @@ class DeploymentConfig:
             check_ray_actor_options(self.name, self.extra["ray_actor_options"])
         if self.when is not None and not isinstance(self.when, dict):
             raise InvalidConfigError(f"{self.name}: when= must be a filter dict, not {self.when!r}")
+        if self.when:
+            from shoal.document.filters import parse_filter  # noqa: PLC0415
+
+            try:
+                parse_filter(self.when)  # checked now, not at the first request
+            except ShoalError as exc:
+                raise InvalidConfigError(f"{self.name}: when={self.when!r}: {exc}") from exc
 
     def _check_external(self) -> None:
         where = f"{self.name} (external, served at {self.remote.url})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import logging
 from typing import TYPE_CHECKING, Any, Sequence
 
 from shoal.executors.decorators import DEFAULT_ENDPOINT
@@ -39,6 +40,8 @@ def copy_request(req: DataRequest) -> DataRequest:
     return new
 
 
+_log = logging.getLogger("shoal.flow")
+
 class ReplicaSet:
     """The workers of one deployment: ``workers[shard][replica]``."""
 
@@ -65,8 +68,9 @@ class ReplicaSet:
 
     def can_inline(self, endpoint: str) -> bool:
         found = self._inline.get(endpoint)
-        if found is None:
-            found = all(w.inline and w.can_inline(endpoint) for w in self.all_workers)
+        if found is None:  # several workers: pipelined, so replicas / shards run at once
+            found = len(self.all_workers) == 1 and all(
+                w.inline and w.can_inline(endpoint) for w in self.all_workers)
             self._inline[endpoint] = found
         return found
 
@@ -115,8 +119,9 @@ class ReplicaSet:
         for worker in self.all_workers:
             try:
                 await worker.close()
-            except Exception:  # noqa: BLE001 - closing the rest matters more
-                pass
+            except Exception:  # noqa: BLE001 - closing the rest matters more; say what failed
+                _log.exception("%s: close() raised; the other replicas are closed anyway",
+                               worker.label)
 
 
 def _copies(requests: Sequence[DataRequest], n: int) -> list[list[DataRequest]]:

@@ -223,3 +223,36 @@ def test_join_gets_docs_matrix_and_merged_docs():
     resp = run_sync(Join(), [a, b])
     assert seen == {"matrix": [["a"], ["b"]], "map": ["left", "right"], "docs": ["a", "b"]}
     assert sorted(resp.docs.texts) == ["a", "b"]
+
+
+def test_executor_as_a_context_manager_closes_once_and_requests_on_is_checked():
+    closed = []
+
+    class Saves(Executor):
+        def close(self):
+            closed.append(1)
+
+    with Saves() as ex:
+        assert isinstance(ex, Saves)
+    ex._shoal_close()  # noqa: SLF001 - a Flow closing it again: still once
+    assert closed == [1]
+    for bad in (5, [], ["/a", 3]):
+        with pytest.raises(TypeError, match="endpoint such as '/index'"):
+            requests(on=bad)
+
+
+def test_a_failing_close_is_logged_and_the_other_replicas_still_close(caplog):
+    from shoal.flow import Flow
+
+    closed = []
+
+    class Fails(Executor):
+        def close(self):
+            closed.append(self.runtime_args.replica_id)
+            raise RuntimeError("could not save")
+
+    with caplog.at_level("ERROR", logger="shoal.flow"):
+        with Flow().add(name="f", uses=Fails, replicas=2):
+            pass
+    assert sorted(closed) == [0, 1]
+    assert "could not save" in caplog.text and "close() raised" in caplog.text

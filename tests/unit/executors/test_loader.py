@@ -109,3 +109,29 @@ def test_hub_entry_point(tmp_path, monkeypatch):
     with pytest.raises(ExecutorLoadError, match="entry point"):
         resolve("hub://NotInstalled")
     sys.modules.pop("hubpkg_mod", None)
+
+
+def test_py_modules_files_import_each_other_by_bare_name(tmp_path):
+    """As Jina's _path_import: a.py may `from shoal_helper_b import ...` when b is listed first."""
+    import sys
+
+    (tmp_path / "shoal_helper_b.py").write_text("GREETING = 'from b'\n")
+    (tmp_path / "shoal_exec_a.py").write_text(textwrap.dedent("""
+        from shoal_helper_b import GREETING
+        from shoal.executors import Executor, requests
+
+        class UsesHelper(Executor):
+            @requests
+            def f(self, docs, **kwargs):
+                for d in docs:
+                    d.text = GREETING
+    """))
+    (tmp_path / "config.yml").write_text(
+        "jtype: UsesHelper\nmetas:\n  py_modules:\n    - shoal_helper_b.py\n    - shoal_exec_a.py\n")
+    try:
+        ex = load_executor(str(tmp_path / "config.yml"))
+        assert type(ex).__name__ == "UsesHelper"
+        assert sys.modules["shoal_helper_b"].GREETING == "from b"
+    finally:
+        sys.modules.pop("shoal_helper_b", None)
+        sys.modules.pop("shoal_exec_a", None)

@@ -296,3 +296,21 @@ def test_flow_post_continue_on_error_and_unknown_keywords():
         with pytest.raises(Exception, match="did you mean 'parameters'"):
             f.post("/", Document(text="a"), paramters={"x": 1})
         assert f.post("/", Document(text="a"), compression="gzip").texts == ["a!"]  # Jina's
+
+
+def test_replicas_with_sync_handlers_serve_flow_post_at_the_same_time():
+    """Was: Flow.post ran every request inline, one at a time, whatever the replicas."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=10)
+
+    class Meet(Executor):
+        @requests
+        def f(self, docs, **kwargs):
+            barrier.wait()  # only passes when the two replicas hold a request at once
+            for d in docs:
+                d.tags["met"] = True
+
+    with Flow().add(uses=Meet, replicas=2) as f:
+        docs = f.post("/", [Document() for _ in range(4)], request_size=1)
+    assert [d.tags["met"] for d in docs] == [True] * 4
