@@ -51,7 +51,7 @@ from shoal.docstore.lmdb_env import acquire_env, release_env
 from shoal.docstore.lmdb_records import (QQ, FilterView, Q, documents, fields_of, get_many, key,
                                          keys_of, pack, record_id, unpack)
 from shoal.docstore.util import (check_config_dim, check_open, duplicate_error, first_repeat, remove_file,
-                                 show_pending_rows)
+                                 iter_docs, show_pending_rows)
 
 __all__ = ["LmdbStore", "FORMAT_VERSION"]
 
@@ -114,6 +114,7 @@ class LmdbStore:
                                         "fix its permissions")
         self._lock = threading.RLock()
         self._txn: Any = None
+        self._snap: Any = None  # read_snapshot's transaction (the store lock is held)
         self._tx: dict[str, Any] | None = None
         self._after_commit: list[Callable[[], None]] = []
         self.closed = False
@@ -210,6 +211,8 @@ class LmdbStore:
         """The open write transaction, or a fresh read transaction (sees every commit)."""
         if self._txn is not None:
             return _Borrowed(self._txn)
+        if self._snap is not None:
+            return _Borrowed(self._snap)
         while True:
             try:
                 return self.e.env.begin(buffers=False)
@@ -331,10 +334,35 @@ class LmdbStore:
             doc_id, label, flags, txt, tags, _, blob = unpack(rec)
             rows.append((doc_id, label, flags, txt, tags, blob))
         docs = materialize(rows, self.tracker, self.column, self._meta, fresh)
-        if fresh is None and self.tracker.full():
+        if fresh is None and self._snap is None:
+            self._bound_tracker()
+        return docs
+
+    def _bound_tracker(self) -> None:
+        """Past its capacity, the tracker's changes are written back and it starts over."""
+        if self.tracker.full():
             self._sync_changed()
             self.tracker.clear()
-        return docs
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Hold the store lock and make every read inside see one committed state (or the
+        open write transaction): a search's filter, positions and Documents then agree
+        while other processes write. Tracked changes are written back after it, not in it."""
+        with self._lock:
+            if self.closed:
+                check_open(self, "read_snapshot")
+            if self._txn is not None or self._snap is not None:
+                yield
+                return
+            txn = self._read()
+            self._snap = txn
+            try:
+                yield
+            finally:
+                self._snap = None
+                txn.abort()
+            self._bound_tracker()
 
     @_op
     def __len__(self) -> int:
@@ -401,15 +429,7 @@ class LmdbStore:
         return [order[p][1] for p in positions]
 
     def iter_docs(self, block: int = 2048) -> Iterator[Document]:
-        start = 0
-        while True:
-            with self._lock:
-                n = len(self)
-                if start >= n:
-                    return
-                docs = self.get_at(range(start, min(start + block, n)))
-            yield from docs
-            start += block
+        return iter_docs(self, block)
 
     # --- writing ------------------------------------------------------------------------------
     def _append_vectors(self, txn: Any, rows: Sequence[Row], rids: Sequence[int],

@@ -253,6 +253,9 @@ class PostgresStore(SqliteStore):
         that covers other sessions' commits (see SqliteStore._filter_snapshot)."""
         return None
 
+    #: A snapshot for every statement of read_snapshot (READ COMMITTED takes one each).
+    _SNAPSHOT_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
     def _begin(self) -> None:
         import psycopg  # noqa: PLC0415
 

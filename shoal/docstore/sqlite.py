@@ -58,7 +58,7 @@ from shoal.docstore.sqlite_conn import on_connect, resolve as resolve_connection
 from shoal.docstore.tracking import (FetchTracker, Stored, hint_unsaved_embeddings, match_documents,
                                      materialize, materialize_one, spread)
 from shoal.docstore.util import (check_config_dim, check_open, duplicate_error, first_repeat, remove_file, runs,
-                                 show_pending_rows)
+                                 iter_docs, show_pending_rows)
 
 __all__ = ["SqliteStore", "FORMAT_VERSION"]
 
@@ -112,6 +112,7 @@ class SqliteStore:
         self.hot = dict(cfg.columns)
         self._lock = threading.RLock()
         self._depth = 0
+        self._snap = False  # in read_snapshot (the store lock is held)
         self._after_commit: list[Callable[[], None]] = []
         self._tx: dict[str, Any] | None = None
         self._meta_cache: dict[str, Any] | None = None
@@ -463,10 +464,35 @@ class SqliteStore:
         return docs
 
     def _bound_tracker(self) -> None:
-        """Past its capacity, the tracker's changes are written back and it starts over."""
-        if self.tracker.full():
+        """Past its capacity, the tracker's changes are written back and it starts over
+        (after a read snapshot, not in it)."""
+        if self.tracker.full() and not self._snap:
             self._sync_changed()
             self.tracker.clear()
+
+    #: Opens read_snapshot's transaction (the first read inside fixes what it sees).
+    _SNAPSHOT_BEGIN = "BEGIN"
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Hold the store lock and make every read inside see one committed state (or the
+        open transaction): a search's filter, positions and Documents then agree while
+        other processes write. Tracked changes are written back after it, not in it."""
+        with self._lock:
+            if self.closed:
+                check_open(self, "read_snapshot")
+            if self._depth or self._snap:
+                yield
+                return
+            self.db.execute(self._SNAPSHOT_BEGIN)
+            self._snap = True
+            try:
+                self.db.execute(f"SELECT 1 FROM {self._qt} LIMIT 1").fetchall()  # fix it now
+                yield
+            finally:
+                self._snap = False
+                self.db.execute("ROLLBACK")  # nothing was written
+            self._bound_tracker()
 
     # --- DocStore: reads --------------------------------------------------------------------
     @_op
@@ -522,15 +548,7 @@ class SqliteStore:
         return [rows[p][1] for p in positions]
 
     def iter_docs(self, block: int = 2048) -> Iterator[Document]:
-        start = 0
-        while True:
-            with self._lock:
-                n = len(self)
-                if start >= n:
-                    return
-                docs = self.get_at(range(start, min(start + block, n)))
-            yield from docs
-            start += block
+        return iter_docs(self, block)
 
     # --- writing rows ------------------------------------------------------------------------
     def _insert_cols(self) -> str:

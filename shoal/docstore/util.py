@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator, Sequence
 
-from shoal.errors import DuplicateIdError, InvalidConfigError, StoreClosedError
+from shoal.errors import DocumentNotFoundError, DuplicateIdError, InvalidConfigError, StoreClosedError
 
 __all__ = ["runs", "remove_file", "duplicate_error", "first_repeat", "check_open"]
 
@@ -74,3 +74,25 @@ def check_config_dim(config: Any, stored_dim: int | None, where: str) -> None:
         raise InvalidConfigError(
             f"config n_dim={n_dim} but the store at {where} holds {stored_dim}-d embeddings; "
             f"open it with n_dim={stored_dim} (or none), or use another path for the new model")
+
+
+def iter_docs(store: Any, block: int = 2048) -> Iterator[Any]:
+    """A disk store's ``iter_docs``: pages of ``block`` Documents in position order, each
+    page read from one snapshot (its length and rows agree however other processes
+    write). A list-like store resumes after the last Document yielded, found again by
+    id, so deletes before it (here or in another process) skip nothing."""
+    start, last = 0, None
+    while True:
+        with store.read_snapshot():
+            if last is not None and store.list_like:
+                try:
+                    start = store.position_of(last) + 1
+                except DocumentNotFoundError:  # deleted meanwhile: go on by count
+                    pass
+            n = len(store)
+            if start >= n:
+                return
+            docs = store.get_at(range(start, min(start + block, n)))
+        yield from docs
+        start += len(docs)
+        last = docs[-1].id

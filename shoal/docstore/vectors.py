@@ -159,7 +159,8 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     Documents with scores.
 
     A filtered search goes through the store's ``find_vectors`` and ``get_at``
-    (positions). An unfiltered one hands the vector labels found straight to
+    (positions), in one ``read_snapshot`` (other processes' writes cannot shift the
+    positions in between). An unfiltered one hands the vector labels found straight to
     ``store._match_docs_of_labels(sorted unique labels) -> (docs, fresh)`` (see
     :func:`~shoal.document.compute.matches_of`), chunk by chunk: a search of ``chunk``
     queries runs in a worker thread while the Documents of another are read (an index
@@ -181,8 +182,8 @@ def find_matches(store: Any, queries: np.ndarray, limit: int, metric: str, filte
     provides ``_index``, ``_meta()``, ``column``, ``config.block_size`` and
     ``dead_labels(None)``."""
     name = metric_name or metric
-    if filter is not None:
-        with store._lock:
+    if filter is not None:  # one snapshot: the filter's positions name the rows read
+        with store.read_snapshot():
             scores, positions = store.find_vectors(queries, limit, metric, filter, block_size,
                                                    **params)
             return matches_of(scores, positions, lambda ps: (store.get_at(ps), None), name,

@@ -5,6 +5,8 @@ disk with ``DocumentArray(storage='sqlite' | 'lmdb', config=...)`` - the same AP
 """
 from __future__ import annotations
 
+import contextlib
+
 import random
 import weakref
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -676,8 +678,11 @@ class DocumentArray:
         if query is None:
             if filter is None:
                 raise BadInputError("find needs a query (Document, vector, array) or a filter")
-            positions = self._filter_positions(filter) if filter else list(range(len(self)))
-            return DocumentArray(self._store.get_at(positions[:limit] if limit else positions))
+            snapshot = getattr(self._store, "read_snapshot", contextlib.nullcontext)
+            with snapshot():  # a disk store: the positions name the rows read (see its docs)
+                positions = self._filter_positions(filter) if filter else list(range(len(self)))
+                found = self._store.get_at(positions[:limit] if limit else positions)
+            return DocumentArray(found)
         filter = filter or None  # DocArray's filter={}: no filter
         single = isinstance(query, Document) or (_is_tensor(query) and np.ndim(query) == 1) \
             or (isinstance(query, (list, tuple)) and query and not isinstance(query[0], (list, tuple, np.ndarray, Document)))

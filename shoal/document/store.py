@@ -59,6 +59,9 @@ class DocStore(Protocol):
       store can skip the position round trip.
     - ``filter_positions(filter) -> list[int]``: positions of the Documents passing a
       filter, evaluated in the backend (SQL, a tag column...).
+    - ``read_snapshot()``: a context manager under which every read sees one committed
+      state, so positions read first still name the same rows when another process
+      writes meanwhile (a filter's positions, then ``get_at`` of them).
     - ``embeddings_at(positions | None) -> ndarray``: the embedding column as one matrix.
     - ``default_metric``: the metric ``find`` / ``match`` use when given none (a disk
       store's configured metric, which its ANN index is built for; cosine when absent).
