@@ -16,8 +16,10 @@ processes or machines can share one array. What differs:
 - the ANN index (``config['index']``) is saved in ``config['index_path']``, by default a
   directory per server / database / array under the system temp dir. Each process keeps
   its own copy, caught up from the shared column by sequence numbers;
-- ``$regex`` is PostgreSQL's POSIX ``~`` (Python ``re`` in SQLite and in memory): plain
-  patterns agree, Python-only syntax (lookarounds, non-POSIX escapes) may not.
+- ``$regex`` is PostgreSQL's ``~`` on the Python pattern translated to its dialect
+  (``\\b`` -> ``\\y``, named groups; see ``sqlfilter.postgres_regex``), so it matches what
+  Python ``re`` matches in SQLite, LMDB and memory; POSIX ``[[:digit:]]`` classes, which
+  the two read differently, are refused on every store.
 """
 from __future__ import annotations
 

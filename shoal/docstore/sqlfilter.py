@@ -13,6 +13,7 @@ column ``jtags`` (``#>``, ``jsonb_typeof``), numbers compared as ``numeric`` and
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import (Numeric, Table, Text, and_, case, cast, false, func, literal,
@@ -163,10 +164,46 @@ def _truth(expr: ColumnElement, dialect: str) -> ColumnElement:
 
 
 def _regex(value: ColumnElement, pattern: str, dialect: str) -> ColumnElement:
-    """Python ``re.search`` in SQLite (a registered function), POSIX ``~`` in PostgreSQL."""
+    """Python ``re.search`` in SQLite (a registered function), PostgreSQL's ``~`` with
+    the pattern translated to its dialect (:func:`postgres_regex`)."""
     if dialect == "postgresql":
-        return func.coalesce(value.op("~")(literal(pattern)), false())
+        return func.coalesce(value.op("~")(literal(postgres_regex(pattern))), false())
     return func.regexp(literal(pattern), value) == 1
+
+
+#: Python escapes PostgreSQL's regex dialect (ARE) spells otherwise: word boundaries.
+_PG_ESCAPES = {"b": r"\y", "B": r"\Y"}
+
+
+def postgres_regex(pattern: str) -> str:
+    """A Python ``re`` pattern (checked by ``parse_filter``) as PostgreSQL ARE matching the
+    same strings: ``\\b`` / ``\\B`` become ``\\y`` / ``\\Y`` (in ARE ``\\b`` is a
+    backspace), ``(?P<name>...)`` a plain group and ``(?P=name)`` its number's
+    back-reference. Sets are copied as they are (their escapes mean the same in both)."""
+    groups = re.compile(pattern).groupindex
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            out.append(_PG_ESCAPES.get(pattern[i + 1], pattern[i:i + 2]))
+            i += 2
+        elif c == "[":
+            j = i + 1
+            j += pattern.startswith("^", j)
+            j += pattern.startswith("]", j)  # a leading ] is a member
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append(pattern[i:j + 1])
+            i = j + 1
+        elif pattern.startswith(("(?P<", "(?P="), i):
+            end = pattern.index(">" if pattern[i + 3] == "<" else ")", i)
+            out.append("(" if pattern[i + 3] == "<" else f"\\{groups[pattern[i + 4:end]]}")
+            i = end + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _pg_source(table: Table, path: tuple[str, ...]) -> _Source:

@@ -34,6 +34,7 @@ __all__ = ["Cond", "And", "Or", "Not", "Node", "parse_filter", "compile_filter",
 
 SCALAR_FIELDS = ("id", "text", "mime_type", "modality", "uri", "parent_id", "weight",
                  "granularity", "adjacency", "offset")
+_POSIX_CLASS = re.compile(r"\[\[?[:=.]\w*[:=.]\]")  # '[[:digit:]]', '[a[:alpha:]]'
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists",
              "$size")
 
@@ -104,6 +105,11 @@ def _parse_condition(path: tuple[str, ...], spec: Any) -> Node:
         if op == "$regex":
             if not isinstance(value, str):
                 raise InvalidFilterError(f"$regex needs a pattern string, got {value!r}")
+            if _POSIX_CLASS.search(value):
+                raise InvalidFilterError(
+                    f"$regex {value!r}: a POSIX class such as [[:digit:]] is a set of "
+                    "characters to Python's re (memory, SQLite, LMDB) and a class to "
+                    "PostgreSQL; write \\d, \\w, \\s or a set such as [0-9]")
             try:
                 re.compile(value)
             except re.error as exc:

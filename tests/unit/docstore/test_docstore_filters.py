@@ -57,6 +57,9 @@ QUERIES = [
     {"tags__color": None}, {"tags__color": {"$ne": None}}, {"tags__nullable": {"$ne": None}},
     {"tags__color": {"$in": [None, "red"]}}, {"tags__color": {"$nin": [None, "red"]}},
     {"text": {"$eq": None}}, {"mime_type": {"$in": [None]}}, {"tags__nested__zz": None},
+    # Python re syntax PostgreSQL spells otherwise (was: \b a backspace there, no matches)
+    {"text": {"$regex": r"\bnumber 1\b"}}, {"text": {"$regex": r"r\B 1"}},
+    {"tags__name": {"$regex": r"(?P<d>\d)(?P=d)"}}, {"text": {"$regex": r"[\d]$"}},
 ]
 
 
@@ -96,3 +99,10 @@ def test_bad_filter_is_rejected(opener):
     da = opener(corpus()[:3])
     with pytest.raises(InvalidFilterError):
         da.find(filter={"tags__i": {"$bogus": 1}})
+
+
+def test_posix_classes_are_refused_on_every_store(opener):
+    """[[:digit:]] is a class to PostgreSQL and a set of characters to Python's re."""
+    da = opener(corpus()[:3])
+    with pytest.raises(InvalidFilterError, match="POSIX class"):
+        da.find(filter={"text": {"$regex": "[[:digit:]]"}})
