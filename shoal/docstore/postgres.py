@@ -77,6 +77,7 @@ class PostgresStore(SqliteStore):
 
     # --- connection -----------------------------------------------------------------------
     def _connect(self, cfg: SqliteConfig) -> None:
+        _check_identifiers(cfg)
         self._url = url = pg_url(cfg.connection)
         self.path = url.render_as_string(hide_password=True)
         self._lock_key = lock_key(url, self.t)
@@ -278,3 +279,20 @@ class PostgresStore(SqliteStore):
         self.db.execute(f'DELETE FROM "{self.t}__vec" WHERE epoch <> ?', (epoch,))
         for name in (self.t, f"{self.t}__vec", f"{self.t}__dead"):
             self.db.execute(f'VACUUM "{name}"')
+
+
+#: PostgreSQL's longest identifier (NAMEDATALEN - 1 bytes).
+_MAX_IDENTIFIER = 63
+
+
+def _check_identifiers(cfg: SqliteConfig) -> None:
+    """InvalidConfigError for a table_name (or hot column) whose tables and indexes would
+    exceed PostgreSQL's identifier length (``<table>__label``, ``<table>__c_<tag>``)."""
+    suffixes = ["__label", *(f"__c_{k}" for k in dict(cfg.columns))]
+    longest = max(suffixes, key=len)
+    if len(cfg.table_name.encode()) + len(longest.encode()) > _MAX_IDENTIFIER:
+        room = _MAX_IDENTIFIER - len(longest.encode())
+        raise InvalidConfigError(
+            f"table_name {cfg.table_name!r} is too long for PostgreSQL: its "
+            f"{cfg.table_name + longest!r} would pass {_MAX_IDENTIFIER} bytes; use at most "
+            f"{room} characters")

@@ -841,11 +841,11 @@ class SqliteStore:
             self._tx["seq"] += 1
 
     # --- sync / close --------------------------------------------------------------------------
-    def _vector_at(self, label: int) -> np.ndarray:
-        return self.column.take(np.array([label]))[0]
+    def _vectors_at(self, labels: np.ndarray) -> np.ndarray:
+        return self.column.take(labels)
 
     def _sync_changed(self) -> None:
-        changed = self.tracker.changed(self._vector_at)
+        changed = self.tracker.changed(self._vectors_at)
         if changed:
             with self.atomic():
                 # a Document deleted meanwhile (here or by another process) stays deleted

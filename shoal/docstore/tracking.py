@@ -26,6 +26,10 @@ __all__ = ["FetchTracker", "Stored", "hint_unsaved_embeddings", "materialize", "
            "fresh_documents", "attach_embeddings", "match_documents"]
 
 
+#: Stored embeddings read at once by ``FetchTracker.changed``.
+_COMPARE_BLOCK = 4096
+
+
 class Stored(NamedTuple):
     """What a tracked Document was decoded from."""
 
@@ -71,14 +75,17 @@ class FetchTracker:
     def clear(self) -> None:
         self._docs.clear()
 
-    def changed(self, vector_at: Callable[[int], np.ndarray]) -> list[tuple[str, Document, Row]]:
+    def changed(self, vectors_at: Callable[[np.ndarray], np.ndarray]
+                ) -> list[tuple[str, Document, Row]]:
         """(id it was read with, Document, its new row) for every tracked Document changed since it was read.
 
-        ``vector_at(label)`` gives the stored column row a Document's embedding is
-        compared against. A Document whose id was changed in place counts as changed
-        (it is written back under the id it was read with, see the stores).
+        ``vectors_at(labels)`` gives the stored column rows the Documents' embeddings are
+        compared against, all in one read (one round trip to a remote column). A Document
+        whose id was changed in place counts as changed (it is written back under the id
+        it was read with, see the stores).
         """
-        out = []
+        out: list[tuple[str, Document, Row]] = []
+        compare: list[tuple[str, Document, Row, int]] = []  # same but for the embedding
         for doc_id, (doc, st) in self._docs.items():
             row = encode(doc)
             blob, text, tags, label = st
@@ -86,10 +93,18 @@ class FetchTracker:
             if same and not row.in_blob:
                 if label is None:
                     same = row.vector is None
+                elif row.vector is not None:
+                    compare.append((doc_id, doc, row, label))
+                    continue
                 else:
-                    same = row.vector is not None and np.array_equal(row.vector, vector_at(label))
+                    same = False
             if not same:
                 out.append((doc_id, doc, row))
+        for start in range(0, len(compare), _COMPARE_BLOCK):  # bounded memory
+            part = compare[start:start + _COMPARE_BLOCK]
+            stored = vectors_at(np.array([c[3] for c in part], dtype=np.int64))
+            out.extend((doc_id, doc, row) for (doc_id, doc, row, _), vec
+                       in zip(part, stored) if not np.array_equal(row.vector, vec))
         return out
 
     def unsaved_embeddings(self) -> int:

@@ -39,6 +39,16 @@ def test_url_dispatch_and_bad_urls():
         DocumentArray(storage="postgres")
 
 
+def test_a_table_name_past_postgres_identifier_length_is_a_config_error():
+    """Was: SQLAlchemy's IdentifierError, not a ShoalError (checked before connecting)."""
+    url = "postgresql+psycopg://u@127.0.0.1:1/db"
+    with pytest.raises(InvalidConfigError, match="too long for PostgreSQL.*at most 56"):
+        DocumentArray(storage="postgres", config={"connection": url, "table_name": "x" * 57})
+    with pytest.raises(InvalidConfigError, match="at most 51"):
+        DocumentArray(storage="postgres", config={"connection": url, "table_name": "x" * 52,
+                                                  "columns": {"category": "str"}})
+
+
 def test_unreachable_server_is_a_clear_error():
     import socket
 

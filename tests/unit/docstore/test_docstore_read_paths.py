@@ -113,6 +113,31 @@ def test_search_sees_tracked_documents_changed_in_place(disk):
     assert len({id(r[0]) for r in res}) == 200 and all(r[0] is not d for r in res)
 
 
+def test_sync_compares_tracked_embeddings_in_one_column_read(disk, monkeypatch):
+    """Was: one column read per tracked Document (a round trip each on PostgreSQL)."""
+    da = disk(docs(30))
+    fetched = list(da)  # all tracked
+    fetched[5].embedding = fetched[5].embedding + 1.0  # changed in place
+    fetched[6].text = "edited"
+    store = da._store  # noqa: SLF001
+    calls = []
+    original = store.column.take
+
+    def counting_take(labels):
+        calls.append(len(labels))
+        return original(labels)
+
+    monkeypatch.setattr(store.column, "take", counting_take)
+    da.sync()
+    # the 29 tracked embeddings (all but the Document whose text changed) in one read;
+    # writing the two changed Documents back may read theirs again
+    assert calls[0] == 29 and len(calls) <= 2
+    monkeypatch.undo()
+    again = da[:, "embedding"]
+    assert np.allclose(again[5], docs(30)[5].embedding + 1.0)
+    assert da["d6"].text == "edited" and np.allclose(again[7], docs(30)[7].embedding)
+
+
 @pytest.mark.parametrize("storage", ["sqlite", "postgres"])
 def test_vector_label_without_row_is_corrupt_store(storage, make_config, tmp_path):
     if storage == "postgres":
