@@ -1035,13 +1035,13 @@ class DocumentArray:
         self._store = MemoryStore({"on_duplicate": state["on_duplicate"]})
         self._store.extend(state["docs"])
 
-    def summary(self) -> str:
-        """A table of length, storage, fields in use and embedding shape; also printed."""
+    def summary(self) -> None:
+        """Print a table of length, storage, fields in use, embedding shape and vector
+        index (as DocArray: printed, nothing returned; the text is
+        ``shoal.document.report.array_summary(da)``)."""
         from shoal.document.report import array_summary  # noqa: PLC0415
 
-        text = array_summary(self)
-        print(text)
-        return text
+        print(array_summary(self))
 
 
 class _ChildArray(DocumentArray):

@@ -807,11 +807,10 @@ class Document:
                 parts.append(f"{name}={text if len(text) < 40 else text[:37] + '...'}")
         return f"<Document {', '.join(parts)}>"
 
-    def summary(self) -> str:
-        """A tree-shaped text summary of this Document and its chunks / matches; also printed."""
-        text = "\n".join(_summary_lines(self, 0))
-        print(text)
-        return text
+    def summary(self) -> None:
+        """Print a tree-shaped summary of this Document and its chunks / matches (as
+        DocArray: nothing returned)."""
+        print("\n".join(_summary_lines(self, 0)))
 
     def __iter__(self) -> Iterator[Document]:  # a Document is not iterable; avoid surprises
         raise TypeError("Document is not iterable; iterate over .chunks or .matches")

@@ -217,26 +217,29 @@ def test_apply_and_map(make_da):
 
 def test_summary(make_da, capsys):
     da = make_da(docs(3, dim=4))
-    text = da.summary()
+    assert da.summary() is None  # as DocArray: printed only
+    text = capsys.readouterr().out
     assert "Length" in text and "3" in text and "(4,) float32" in text
     if da.storage != "memory":  # a disk store names its vector index
         assert "Index" in text and "exact, cosine" in text
 
 
 def test_summary_names_the_ann_index(tmp_path):
+    from shoal.document.report import array_summary
+
     cfg = {"path": str(tmp_path / "s"), "index": "hnsw", "index_params": {"M": 8},
            "metric": "euclidean"}
     with DocumentArray(docs(3, dim=4), storage="lmdb", config=cfg) as da:
-        assert "hnsw {'M': 8}, euclidean" in da.summary()
+        assert "hnsw {'M': 8}, euclidean" in array_summary(da)
     pytest.importorskip("faiss")
     ivf = {"path": str(tmp_path / "f"), "index": "faiss:IVF16,Flat"}
     with DocumentArray(docs(100, dim=4), storage="lmdb", config=ivf) as da:
         da.find(np.ones(4, dtype=np.float32), limit=1)
-        assert "(searches exact until 640 vectors train it)" in da.summary()
+        assert "(searches exact until 640 vectors train it)" in array_summary(da)
         da.extend(Document(embedding=np.random.default_rng(i).random(4, dtype=np.float32))
                   for i in range(600))
         da.find(np.ones(4, dtype=np.float32), limit=1)
-        assert "exact until" not in da.summary()
+        assert "exact until" not in array_summary(da)
 
 
 def test_context_manager_closes(make_da):

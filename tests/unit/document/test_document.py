@@ -95,8 +95,9 @@ def test_equality_copy_and_deepcopy():
 def test_summary_prints_the_tree(capsys):
     d = Document(text="root")
     d.chunks.append(Document(text="chunk"))
-    text = d.summary()
-    assert "chunks (1)" in text and "root" in capsys.readouterr().out
+    assert d.summary() is None  # as DocArray: printed only
+    out = capsys.readouterr().out
+    assert "chunks (1)" in out and "root" in out
 
 
 def test_construction_from_dict_and_document():
