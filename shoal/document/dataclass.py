@@ -8,6 +8,7 @@ The field-to-chunk map lives in ``doc.tags['_multimodal']``.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import typing
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from shoal.typing import MODALITY
 from shoal.document.document import Document
 
 __all__ = ["dataclass", "field", "is_multimodal", "to_document", "from_document",
-           "get_multi_modal_attribute"]
+           "get_multi_modal_attribute", "has_schema"]
 
 _SCHEMA_TAG = "_multimodal"
 _MARK = "__shoal_multimodal__"
@@ -132,6 +133,9 @@ def to_document(obj: Any) -> Document:
             schema[f.name] = {"kind": "list", "position": len(doc.chunks),
                               "modality": _modality(item_tp) or "nested"}
             doc.chunks.append(holder)
+        elif isinstance(value, (bytes, bytearray)):  # as DocArray: base64 text in the tags
+            doc.tags[f.name] = base64.b64encode(bytes(value)).decode("ascii")
+            schema[f.name] = {"kind": "tag", "type": "bytes"}
         else:
             doc.tags[f.name] = value
             schema[f.name] = {"kind": "tag"}
@@ -170,7 +174,10 @@ def from_document(cls: type, doc: Document) -> Any:
         if kind == "none":
             values[f.name] = None
         elif kind == "tag":
-            values[f.name] = doc.tags.get(f.name)
+            value = doc.tags.get(f.name)
+            if spec.get("type") == "bytes" and isinstance(value, str):
+                value = base64.b64decode(value)
+            values[f.name] = value
         elif kind == "chunk":
             chunk = doc.chunks[spec["position"]]
             getter = f.metadata.get("shoal_getter")
@@ -185,12 +192,22 @@ def from_document(cls: type, doc: Document) -> Any:
     return obj
 
 
-def get_multi_modal_attribute(doc: Document, name: str) -> Document:
-    """The chunk that holds field ``name`` of a multimodal Document."""
+def get_multi_modal_attribute(doc: Document, name: str) -> Any:
+    """The Documents holding field ``name`` of a multimodal Document, as DocArray: a
+    DocumentArray of its one chunk, or of a list field's items."""
+    from shoal.document.array import DocumentArray  # noqa: PLC0415
+
     schema = (doc.tags.get(_SCHEMA_TAG) or {}).get("fields") or {}
     spec = schema.get(name)
     if spec is None or spec["kind"] not in ("chunk", "list"):
         raise BadInputError(
-            f"Document {doc.id!r} has no multimodal field {name!r}; fields: {sorted(schema)}"
-        )
-    return doc.chunks[spec["position"]]
+            f"Document {doc.id!r} has no multimodal field {name!r} held in chunks; fields: "
+            f"{sorted(schema)}")
+    chunk = doc.chunks[spec["position"]]
+    return chunk.chunks if spec["kind"] == "list" else DocumentArray([chunk])
+
+
+def has_schema(doc: Document) -> bool:
+    """Whether ``doc`` was made from a multimodal dataclass (DocArray's ``is_multimodal``)."""
+    tags = doc._tags  # noqa: SLF001 - no tags dict created for the question
+    return bool(tags) and isinstance(tags.get(_SCHEMA_TAG), dict)

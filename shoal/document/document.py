@@ -778,11 +778,19 @@ class Document:
             if children is not None:
                 children._owner = weakref.ref(self)
 
-    def get_multi_modal_attribute(self, name: str) -> Document:
-        """The chunk holding field ``name`` of a Document built from a multimodal dataclass."""
+    def get_multi_modal_attribute(self, name: str) -> Any:
+        """The Documents holding field ``name`` of a multimodal Document (made from a
+        :func:`shoal.dataclass`): a DocumentArray of its chunk, or of a list field's items."""
         from shoal.document.dataclass import get_multi_modal_attribute  # noqa: PLC0415
 
         return get_multi_modal_attribute(self, name)
+
+    @property
+    def is_multimodal(self) -> bool:
+        """Whether this Document was made from a multimodal dataclass (DocArray's)."""
+        from shoal.document.dataclass import has_schema  # noqa: PLC0415
+
+        return has_schema(self)
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__[:-1]}

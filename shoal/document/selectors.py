@@ -81,7 +81,7 @@ def leaves(docs: list[Document], steps: list[Step],
     else:
         for d in docs:
             for name in attrs:
-                yield from leaves([d.get_multi_modal_attribute(name)][sl], rest, filter_fn)
+                yield from leaves(list(d.get_multi_modal_attribute(name))[sl], rest, filter_fn)
 
 
 def traverse(roots: Iterable[Document], selector: str) -> list[Document]:

@@ -37,7 +37,8 @@ def from_docarray_schema(metadata: dict[str, Any]) -> dict[str, Any] | None:
         elif kind in ("iterable_document", "iterable_nested") and isinstance(pos, (int, float)):
             out[name] = {"kind": "list", "position": int(pos), "modality": modality}
         elif kind in ("primitive", "iterable_primitive"):
-            out[name] = {"kind": "tag"}
+            out[name] = ({"kind": "tag", "type": "bytes"} if spec.get("type") == "bytes"
+                         else {"kind": "tag"})  # bytes: base64 text in the tags, both ways
     return {"class": "", "fields": out}
 
 
@@ -58,5 +59,6 @@ def to_docarray_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
             out[name] = {"attribute_type": "iterable_nested" if nested else "iterable_document",
                          "type": type_name, "position": spec["position"]}
         elif kind == "tag":
-            out[name] = {"attribute_type": "primitive", "type": "primitive"}
+            out[name] = {"attribute_type": "primitive",
+                         "type": "bytes" if spec.get("type") == "bytes" else "primitive"}
     return {_KEY: out}

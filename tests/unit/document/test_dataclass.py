@@ -3,7 +3,7 @@ from typing import List
 import numpy as np
 import pytest
 
-from shoal import Document, dataclass, field
+from shoal import Document, DocumentArray, dataclass, field
 from shoal.errors import BadInputError
 from shoal.typing import JSON, Blob, Image, Text
 
@@ -36,7 +36,11 @@ def test_dataclass_maps_fields_to_chunks_and_back(tmp_path):
     assert all(c.parent_id == d.id and c.granularity == 1 for c in d.chunks)
     assert d.chunks[1].tensor.shape == (4, 5, 3)
     assert d.tags["views"] == 7
-    assert d.get_multi_modal_attribute("title").text == "Hello"
+    # DocArray's shapes: an array of the field's chunk, a list field's items
+    assert d.get_multi_modal_attribute("title").texts == ["Hello"]
+    assert d.get_multi_modal_attribute("paragraphs").texts == ["p1", "p2"]
+    assert DocumentArray([d])["@.[paragraphs]"].texts == ["p1", "p2"]
+    assert d.is_multimodal and not Document(text="plain").is_multimodal
     back = Page(d)
     assert back.title == "Hello" and back.meta == {"lang": "en", "n": 2}
     assert back.cover == str(img) and back.raw == b"\x01"
@@ -60,3 +64,18 @@ def test_tensor_images_and_custom_field():
 def test_document_without_schema_is_a_clear_error():
     with pytest.raises(BadInputError, match="not made from a multimodal dataclass"):
         Page(Document(text="plain"))
+
+
+def test_a_bytes_field_is_base64_in_the_tags_and_the_document_serializes():
+    """As DocArray: was kept as raw bytes in tags, so to_json / to_bytes failed."""
+    from shoal.typing import Text
+
+    @dataclass
+    class Raw:
+        title: Text
+        raw: bytes = b""
+
+    d = Document(Raw(title="a", raw=b"\x00\xff"))
+    assert d.tags["raw"] == "AP8="
+    again = Document.from_bytes(d.to_bytes())
+    assert Raw(again).raw == b"\x00\xff" and Raw(Document.from_json(d.to_json())).title == "a"
