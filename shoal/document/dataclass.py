@@ -83,6 +83,15 @@ def _chunk_for(value: Any, tp: Any, modality: str | None) -> Document:
     if is_multimodal(value):
         chunk = to_document(value)
         return chunk
+    if modality == "image" and type(value).__module__.startswith("PIL."):  # a PIL image
+        return Document(tensor=np.asarray(value), modality=modality)
+    if modality in ("image", "audio", "video", "mesh", "tabular") and isinstance(value, str):
+        chunk = Document(uri=value, modality=modality)  # the uri gives the mime_type
+        if modality == "image":
+            chunk.load_uri_to_image_tensor()
+        else:
+            chunk.load_uri_to_blob()
+        return chunk
     chunk = Document(modality=modality)
     if modality == "text":
         chunk.text = value
@@ -92,14 +101,10 @@ def _chunk_for(value: Any, tp: Any, modality: str | None) -> Document:
         chunk.blob = value
     elif isinstance(value, np.ndarray) or hasattr(value, "shape"):
         chunk.tensor = value
-    elif modality == "image":
-        chunk.uri = str(value)
-        chunk.load_uri_to_image_tensor()
-    elif modality in ("audio", "video", "mesh", "tabular"):
-        chunk.uri = str(value)
-        chunk.load_uri_to_blob()
     else:
-        raise BadInputError(f"cannot store {type(value).__name__} as modality {modality!r}")
+        raise BadInputError(
+            f"cannot store {type(value).__name__} as modality {modality!r}; give a path or "
+            "URI string, an ndarray" + (" or a PIL image" if modality == "image" else ""))
     return chunk
 
 

@@ -491,7 +491,8 @@ class Document:
         """Decode the image at ``uri`` into an (H, W, 3) uint8 ``tensor`` (Pillow)."""
         from shoal.document.uri import decode_image, read_uri  # noqa: PLC0415
 
-        self.tensor = decode_image(read_uri(self.uri), width, height, channel_axis)
+        self.tensor = decode_image(read_uri(self.uri), width, height, channel_axis,
+                                   source=_uri_label(self.uri))
         return self
 
     def convert_blob_to_image_tensor(self, width: int | None = None,
@@ -822,6 +823,13 @@ class Document:
 
     def __iter__(self) -> Iterator[Document]:  # a Document is not iterable; avoid surprises
         raise TypeError("Document is not iterable; iterate over .chunks or .matches")
+
+
+def _uri_label(uri: str | None) -> str:
+    """How an error names the file an image came from (a data URI: not its bytes)."""
+    if not uri:
+        return ""
+    return "from a data URI" if uri.startswith("data:") else repr(uri)
 
 
 _PRIVATE = {"id", "text", "blob", "tensor", "embedding", "tags", "chunks", "matches",

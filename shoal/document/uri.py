@@ -86,11 +86,13 @@ def _pil() -> Any:
 
 
 def decode_image(data: bytes | None, width: int | None = None, height: int | None = None,
-                 channel_axis: int = -1, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+                 channel_axis: int = -1, max_pixels: int = MAX_IMAGE_PIXELS,
+                 source: str = "") -> np.ndarray:
     """Decode image bytes to a uint8 RGB array, (H, W, 3) with ``channel_axis=-1``.
 
     ``width`` / ``height`` resize (a missing one keeps the original size on that axis).
     Images over ``max_pixels`` pixels are refused before their pixels are decoded.
+    ``source`` names where the bytes came from in errors (a file's path).
     """
     if data is None or len(data) == 0:
         raise BadInputError("no image bytes to decode (blob / uri content is empty)")
@@ -114,7 +116,9 @@ def decode_image(data: bytes | None, width: int | None = None, height: int | Non
     except BadInputError:
         raise
     except (OSError, ValueError, SyntaxError, image_mod.DecompressionBombError) as exc:
-        raise MalformedDataError(f"cannot decode image ({len(data)} bytes): {exc}") from exc
+        what = f"{source} " if source else ""
+        reason = "not an image format Pillow reads" if "cannot identify" in str(exc) else exc
+        raise MalformedDataError(f"cannot decode image {what}({len(data)} bytes): {reason}") from exc
     if channel_axis not in (-1, 2):
         arr = np.moveaxis(arr, -1, channel_axis)
     return np.ascontiguousarray(arr)

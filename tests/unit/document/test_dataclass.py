@@ -79,3 +79,23 @@ def test_a_bytes_field_is_base64_in_the_tags_and_the_document_serializes():
     assert d.tags["raw"] == "AP8="
     again = Document.from_bytes(d.to_bytes())
     assert Raw(again).raw == b"\x00\xff" and Raw(Document.from_json(d.to_json())).title == "a"
+
+
+def test_image_fields_take_pil_images_and_paths_get_their_mime_type(tmp_path):
+    from PIL import Image as PILImage
+
+    from shoal.errors import MalformedDataError
+
+    @dataclass
+    class Cover:
+        cover: Image
+
+    path = tmp_path / "c.png"
+    PILImage.new("RGB", (5, 4), (0, 255, 0)).save(path)
+    from_pil = Document(Cover(cover=PILImage.open(path)))
+    assert from_pil.chunks[0].tensor.shape == (4, 5, 3)  # was: 'no such file: <PIL...>'
+    from_path = Document(Cover(cover=str(path)))
+    assert from_path.chunks[0].mime_type == "image/png"
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(MalformedDataError, match="bad.png.*not an image format"):
+        Document(Cover(cover=str(tmp_path / "bad.png")))
