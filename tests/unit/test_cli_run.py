@@ -22,6 +22,9 @@ def test_python_dash_m_shoal_help_teaches():
     ("flow", ["shoal flow --uses flow.yml", "${{ ENV.PORT }}", "curl"]),
     ("executor", ["--uses config.yml", "--uses my_module.MyExecutor", "--uses-with"]),
     ("ping", ["shoal ping localhost:12345", "--attempts"]),
+    ("new", ["shoal new my-app && cd my-app && python app.py"]),
+    ("hello", ["shoal hello --query", "--model hashing"]),
+    ("executor", ["--replicas REPLICAS", "copies of the executor"]),
 ])
 def test_subcommand_help_has_examples(capsys, command, examples):
     with pytest.raises(SystemExit) as info:
@@ -40,3 +43,35 @@ def test_bad_arguments_are_clear(capsys, tmp_path):
     assert "JSON object" in capsys.readouterr().err
     assert main(["ping", "a:1", "b:2"]) == 2
     assert "one ADDRESS" in capsys.readouterr().err
+    assert main(["ping", "nohost"]) == 2  # was: Python-API wording about Client(port=...)
+    assert "give the gateway's HOST:PORT" in capsys.readouterr().err
+
+
+def test_ping_of_a_port_that_does_not_speak_grpc_suggests_the_protocol(capsys):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def accept_and_drop():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_drop, daemon=True)
+    thread.start()
+    try:
+        assert main(["ping", f"127.0.0.1:{port}", "--timeout", "0.5"]) == 1
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert "add --protocol http" in capsys.readouterr().err
