@@ -87,7 +87,15 @@ def parse_client_args(host: str | None = None, port: int | str | None = None,
         except ValueError as exc:
             raise InvalidConfigError(f"host={host!r}: {exc}") from None
         if url_port is not None:
+            if port is not None and str(port) != str(url_port):
+                raise InvalidConfigError(
+                    f"host={host!r} names port {url_port} and port={port!r} was given too; "
+                    "give the port once")
             port = url_port
+        if parts.path not in ("", "/") or parts.query:
+            raise InvalidConfigError(
+                f"host={host!r}: a path or query after the address is not supported (the "
+                "gateway's endpoints are at its root); give scheme://host:port")
         host = parts.hostname or "0.0.0.0"
     elif host.count(":") == 1 and port is None:  # 'localhost:12345'
         host, _, raw = host.partition(":")

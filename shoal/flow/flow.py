@@ -533,7 +533,7 @@ class Flow(CrudShortcuts):
 
     def __repr__(self) -> str:
         names = ", ".join(c.name for c in self._configs)
-        return f"<Flow [{names}] {'started' if self._started else 'stopped'}>"
+        return f"<{type(self).__name__} [{names}] {'started' if self._started else 'stopped'}>"
 
     # --- config / plot -------------------------------------------------------------
     @classmethod

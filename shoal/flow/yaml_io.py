@@ -169,9 +169,16 @@ def _gateway_section(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _uses_repr(uses: Any) -> Any:
-    if isinstance(uses, type):
+    """A class as ``module.Class`` when a fresh process can import it that way (so the
+    saved YAML loads anywhere); a class of ``__main__``, of a py_modules file or local to
+    a function by its name (found once its module is imported)."""
+    if not isinstance(uses, type):
+        return uses
+    module, qualname = uses.__module__, uses.__qualname__
+    if module in ("__main__", "builtins") or "<locals>" in qualname \
+            or module.startswith("shoal_user_"):
         return uses.__name__
-    return uses
+    return f"{module}.{qualname}"
 
 
 def remote_entry(remote: RemoteAddress) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from shoal.errors import InvalidConfigError
     ({"host": "wss://h:9"}, ("h", 9, "websocket", True)),
     ({"host": "https://h"}, ("h", 443, "http", True)),
     ({"host": "grpcs://h:5"}, ("h", 5, "grpc", True)),
+    ({"host": "http://h:5/", "port": 5}, ("h", 5, "http", False)),
     ({"host": "localhost:8080", "protocol": "http"}, ("localhost", 8080, "http", False)),
     ({"host": "h", "port": "77", "protocol": "WEBSOCKET", "tls": True}, ("h", 77, "websocket", True)),
 ])
@@ -35,7 +36,10 @@ def test_connect_address():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"port": 0}, {"port": 70000}, {"port": "x"},
-                                    {"host": "ftp://h:1"}, {"port": 1, "protocol": "smtp"}])
+                                    {"host": "ftp://h:1"}, {"port": 1, "protocol": "smtp"},
+                                    # were silently port 1 / the path dropped:
+                                    {"host": "http://h:1", "port": 2},
+                                    {"host": "http://h:1/prefix"}])
 def test_bad_arguments(kwargs):
     with pytest.raises(InvalidConfigError):
         parse_client_args(**kwargs)

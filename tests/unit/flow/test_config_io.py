@@ -32,7 +32,10 @@ def test_yaml_round_trip(tmp_path):
     g = Flow.load_config(str(path))
     assert g.gateway_args == {"protocol": "http", "port": 12345}
     assert list(g.deployments) == ["a", "b"]
-    assert g.deployments["a"].replicas == 2 and g.deployments["a"].uses == "Hello"
+    # a class saved with its module, so a fresh process can import it
+    assert g.deployments["a"].replicas == 2
+    assert g.deployments["a"].uses == f"{Hello.__module__}.Hello"
+    assert g.deployments["b"].uses == "Hello"
     assert g.deployments["b"].polling == {"/search": "ALL"}
     assert g.save_config() == f.save_config()
 
@@ -188,3 +191,31 @@ def test_yaml_forward_needs_and_cycles():
     """)
     with pytest.raises(TopologyError, match="cycle"):
         Flow.load_config(cyclic)
+
+
+def test_a_saved_flow_of_an_imported_class_loads_in_a_fresh_process(tmp_path):
+    """Was: 'uses: Tagged' without its module, 'no Executor class of that name'."""
+    import subprocess
+    import sys
+
+    (tmp_path / "tagged_exec_mod.py").write_text(
+        "from shoal import Executor, requests\n"
+        "class Tagged(Executor):\n"
+        "    @requests\n"
+        "    def f(self, docs, **kwargs):\n"
+        "        for d in docs:\n"
+        "            d.text = 'tagged'\n")
+    code = ("import sys; sys.path.insert(0, {d!r})\n"
+            "from tagged_exec_mod import Tagged\n"
+            "from shoal import Flow\n"
+            "Flow().add(uses=Tagged).save_config({p!r})\n").format(
+        d=str(tmp_path), p=str(tmp_path / "f.yml"))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert "uses: tagged_exec_mod.Tagged" in (tmp_path / "f.yml").read_text()
+    load = ("from shoal import Flow, Document\n"
+            "with Flow.load_config('f.yml') as f:\n"
+            "    print(f.post('/', Document()).texts)\n")
+    out = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "['tagged']" in out.stdout
