@@ -19,6 +19,7 @@ Anything that cannot be found or built raises :class:`~shoal.errors.ExecutorLoad
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -125,6 +126,9 @@ class ExecutorSpec:
     py_modules: list[str] = field(default_factory=list)
 
 
+#: Top-level keys of an executor YAML (``uses`` is an older spelling of ``jtype``).
+_EXECUTOR_YAML_KEYS = ("jtype", "uses", "with", "metas", "requests", "py_modules", "version")
+
 def _module_name_for(path: str) -> str:
     digest = hashlib.sha1(path.encode()).hexdigest()[:10]
     stem = os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0]
@@ -226,6 +230,15 @@ def _from_mapping(data: dict[str, Any], base_dir: str | None, source: str,
         data = substitute_vars(data, context, source)
     except InvalidConfigError as exc:
         raise ExecutorLoadError(str(exc)) from exc
+    for key in data:
+        if key not in _EXECUTOR_YAML_KEYS:
+            close = difflib.get_close_matches(str(key), _EXECUTOR_YAML_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ExecutorLoadError(f"{source}: unknown key {key!r}; {hint}an executor YAML has "
+                                    f"{', '.join(_EXECUTOR_YAML_KEYS)}")
+    for key in ("with", "metas", "requests"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ExecutorLoadError(f"{source}: '{key}:' must be a mapping, not {data[key]!r}")
     metas = dict(data.get("metas") or {})
     py_modules = list(_as_list(data.get("py_modules")) + _as_list(metas.get("py_modules")))
     jtype = data.get("jtype") or data.get("uses") or "Executor"
@@ -246,13 +259,30 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _load_yaml(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ExecutorLoadError(f"cannot read executor YAML {path}: {exc}") from exc
+    return _safe_yaml(text, path)
+
+
+def _safe_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load``; Jina 2's ``!MyExec`` tag gets a hint to write ``jtype:``."""
     import yaml  # noqa: PLC0415
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ExecutorLoadError(f"cannot read executor YAML {path}: {exc}") from exc
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        tag = str(getattr(exc, "problem", "") or "")
+        if "!" in tag and "python/" not in tag:
+            raise ExecutorLoadError(
+                f"{source}: YAML tags such as {tag.split()[-1]} (Jina 2's '!MyExec' form) are "
+                "not read; write 'jtype: MyExec' and put its arguments under 'with:'") from exc
+        raise ExecutorLoadError(f"{source}: not safe YAML (no Python objects are built from "
+                                f"YAML tags): {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ExecutorLoadError(f"cannot read executor YAML {source}: {exc}") from exc
 
 
 def resolve(uses: Any, *, base_dir: str | None = None, py_modules: list[str] | None = None,
@@ -283,9 +313,7 @@ def resolve(uses: Any, *, base_dir: str | None = None, py_modules: list[str] | N
             path = os.path.abspath(path)
             return _from_mapping(_load_yaml(path), os.path.dirname(path), path, context)
         if "\n" in uses and "jtype" in uses:  # an inline YAML document
-            import yaml  # noqa: PLC0415
-
-            return _from_mapping(yaml.safe_load(uses), base_dir, "uses", context)
+            return _from_mapping(_safe_yaml(uses, "uses"), base_dir, "uses", context)
         return ExecutorSpec(cls=_class_by_name(uses))
     raise ExecutorLoadError(f"uses= must be a class, a name, a YAML path or a dict, not {uses!r}")
 

@@ -135,3 +135,18 @@ def test_py_modules_files_import_each_other_by_bare_name(tmp_path):
     finally:
         sys.modules.pop("shoal_helper_b", None)
         sys.modules.pop("shoal_exec_a", None)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("!MyExec\nwith: {a: 1}\n", "write 'jtype: MyExec'"),
+    ("jtype: Executor\nwhit: {a: 1}\n", "did you mean 'with'"),
+    ("jtype: Executor\nmeta: {name: x}\n", "did you mean 'metas'"),
+    ("jtype: Executor\nwith: [1, 2]\n", "'with:' must be a mapping"),
+    ("!!python/object/apply:os.system ['echo hi']\n", "not safe YAML"),
+])
+def test_executor_yaml_mistakes_are_explained(tmp_path, text, match):
+    """Were: a raw YAML constructor error, 'no Executor class', a TypeError."""
+    path = tmp_path / "config.yml"
+    path.write_text(text)
+    with pytest.raises(ExecutorLoadError, match=match):
+        load_executor(str(path))

@@ -230,7 +230,7 @@ def test_flow_context_reaches_an_executor_yaml_it_uses(tmp_path, runtime):
         assert flow.post("/", Document()).texts == ["hello"]
 
 
-class Boom(Executor):
+class ParityBoom(Executor):
     @requests
     def f(self, docs, **kwargs):
         for d in docs:
@@ -261,7 +261,7 @@ def test_flow_yaml_gateway_section_is_read_and_unknown_top_level_keys_refused():
 
 def test_deployment_yaml_loads_and_round_trips(tmp_path):
     (tmp_path / "dep.yml").write_text(
-        "jtype: Deployment\nwith:\n  uses: Boom\n  name: boom\n  replicas: 2\n  port: 0\n")
+        "jtype: Deployment\nwith:\n  uses: ParityBoom\n  name: boom\n  replicas: 2\n  port: 0\n")
     dep = Deployment.load_config(str(tmp_path / "dep.yml"))
     assert isinstance(dep, Deployment) and dep._configs[0].replicas == 2  # noqa: SLF001
     with dep:
@@ -287,7 +287,7 @@ def test_flow_workspace_is_every_executors_unless_one_sets_its_own(tmp_path):
 
 
 def test_flow_post_continue_on_error_and_unknown_keywords():
-    with Flow().add(name="boom", uses=Boom) as f:
+    with Flow().add(name="boom", uses=ParityBoom) as f:
         docs = f.post("/", [Document(text=t) for t in ("a", "bad", "c")], request_size=1,
                       continue_on_error=True, show_progress=False, results_in_order=True)
         assert docs.texts == ["a!", "c!"]  # as the Client: the failed request is left out
