@@ -762,6 +762,20 @@ class DocumentArray:
 
         return array_ops.get_vocabulary(self, min_freq, text_attrs)
 
+    def plot_image_sprites(self, output: Any = None, canvas_size: int = 512, min_size: int = 16,
+                           channel_axis: int = -1, image_source: str = "tensor",
+                           skip_empty: bool = False, show_progress: bool = False,
+                           show_index: bool = False, fig_size: Any = None,
+                           keep_aspect_ratio: bool = False) -> str:
+        """Every Document's image in one square PNG grid (DocArray's sprite), written to
+        ``output`` (or a temp file) and its path returned; ``fig_size`` (a matplotlib
+        figure's size in DocArray) has no effect: nothing is shown on screen."""
+        from shoal.document.plot import plot_image_sprites  # noqa: PLC0415
+
+        return plot_image_sprites(self, output, canvas_size, min_size, channel_axis,
+                                  image_source, skip_empty, show_progress, show_index,
+                                  keep_aspect_ratio)
+
     def plot_embeddings(self, title: str = "MyDocumentArray", path: Any = None,
                         image_sprites: bool = False, min_image_size: int = 16,
                         channel_axis: int = -1, start_server: bool = True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import types
 import typing
 from typing import Any, Callable
 
@@ -67,12 +68,20 @@ def is_multimodal(obj: Any) -> bool:
 
 
 def _modality(tp: Any) -> str | None:
-    if tp in MODALITY:
-        return MODALITY[tp]
-    return None
+    return MODALITY.get(_unoptional(tp))
+
+
+def _unoptional(tp: Any) -> Any:
+    """``Optional[Text]`` -> ``Text`` (a field that may be None keeps its modality)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # Optional[X], X | None
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
 
 
 def _list_item_type(tp: Any) -> Any:
+    tp = _unoptional(tp)
     if typing.get_origin(tp) in (list, typing.List):
         args = typing.get_args(tp)
         return args[0] if args else None
@@ -89,6 +98,8 @@ def _chunk_for(value: Any, tp: Any, modality: str | None) -> Document:
         chunk = Document(uri=value, modality=modality)  # the uri gives the mime_type
         if modality == "image":
             chunk.load_uri_to_image_tensor()
+        elif modality == "audio" and value.lower().endswith(".wav"):
+            chunk.load_uri_to_audio_tensor()  # as DocArray: the samples as a tensor
         else:
             chunk.load_uri_to_blob()
         return chunk
@@ -150,7 +161,7 @@ def to_document(obj: Any) -> Document:
 
 def _value_of(chunk: Document, modality: str | None, tp: Any) -> Any:
     if modality == "nested":
-        return from_document(tp, chunk)
+        return from_document(_unoptional(tp), chunk)
     if modality == "text":
         return chunk.text
     if modality == "json":

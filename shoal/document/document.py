@@ -578,6 +578,31 @@ class Document:
         """Write the image ``tensor`` to a file (PNG / JPEG)."""
         return _conv().save_image_tensor_to_file(self, file, channel_axis, image_format)
 
+    def convert_image_tensor_to_sliding_windows(self, window_shape: tuple[int, int] = (64, 64),
+                                                strides: tuple[int, int] | None = None,
+                                                padding: bool = False, channel_axis: int = -1,
+                                                as_chunks: bool = False) -> Document:
+        """The image ``tensor`` cut into ``window_shape`` patches (``tensor`` (n, h, w, c),
+        or one chunk per patch with its ``location``); see shoal.document.media."""
+        from shoal.document import media  # noqa: PLC0415
+
+        return media.convert_image_tensor_to_sliding_windows(
+            self, window_shape, strides, padding, channel_axis, as_chunks)
+
+    def load_uri_to_audio_tensor(self) -> Document:
+        """The WAV file at ``uri`` as a float32 ``tensor`` in [-1, 1) (mono 1-D, else
+        (frames, channels))."""
+        from shoal.document import media  # noqa: PLC0415
+
+        return media.load_uri_to_audio_tensor(self)
+
+    def save_audio_tensor_to_file(self, file: Any, sample_rate: int = 44100,
+                                  sample_width: int = 2) -> Document:
+        """Write the float audio ``tensor`` as a WAV file (path or binary file object)."""
+        from shoal.document import media  # noqa: PLC0415
+
+        return media.save_audio_tensor_to_file(self, file, sample_rate, sample_width)
+
     def set_image_tensor_channel_axis(self, original_channel_axis: int,
                                       new_channel_axis: int) -> Document:
         """Move the channel axis of the image ``tensor``."""

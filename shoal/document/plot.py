@@ -1,4 +1,5 @@
-"""``DocumentArray.plot_embeddings``: a PNG scatter of the embeddings' 2-D PCA.
+"""``DocumentArray.plot_embeddings``: a PNG scatter of the embeddings' 2-D PCA;
+``plot_image_sprites``: the images in one PNG grid.
 
 DocArray 0.21 writes files for TensorFlow's Embedding Projector and serves them in a
 browser; shoal draws the same points (the first two principal components) into a PNG
@@ -17,7 +18,7 @@ from shoal.errors import BadInputError, EmptyArrayError, MissingExtraError
 if TYPE_CHECKING:  # pragma: no cover
     from shoal.document.array import DocumentArray
 
-__all__ = ["pca_2d", "plot_embeddings"]
+__all__ = ["pca_2d", "plot_embeddings", "plot_image_sprites"]
 
 _MAX_CATEGORIES = 20  # more distinct tag values than this are drawn with one colour map
 
@@ -184,3 +185,60 @@ def _colored(ax: Any, fig: Any, xy: np.ndarray, values: list[Any], attr: str, si
 
 def _key(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
+
+
+def plot_image_sprites(da: DocumentArray, output: Any = None, canvas_size: int = 512,
+                       min_size: int = 16, channel_axis: int = -1, image_source: str = "tensor",
+                       skip_empty: bool = False, show_progress: bool = False,
+                       show_index: bool = False, keep_aspect_ratio: bool = False) -> str:
+    """Write one square PNG of every Document's image in a grid (DocArray's image sprite)
+    and return its path (``output``, or a new temp file: nothing is shown on screen).
+
+    Each image (``tensor``, else the ``uri`` loaded; ``image_source='uri'``: the uri
+    first) fills a square cell of ``canvas_size / ceil(sqrt(n))`` pixels, at least
+    ``min_size``; ``keep_aspect_ratio`` letterboxes instead of stretching; Documents
+    without an image leave a blank cell unless ``skip_empty``; ``show_index`` writes each
+    Document's position in its cell."""
+    from PIL import Image, ImageDraw  # noqa: PLC0415 - Pillow is a core dependency
+
+    from shoal.utils.progress import progress  # noqa: PLC0415
+
+    if image_source not in ("tensor", "uri"):
+        raise BadInputError(f"image_source must be 'tensor' or 'uri', got {image_source!r}")
+    for name, value in (("canvas_size", canvas_size), ("min_size", min_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BadInputError(f"{name} must be a positive int, got {value!r}")
+    if not len(da):
+        raise EmptyArrayError("the array is empty: there are no images to draw")
+    out = os.fspath(output) if output is not None else os.path.join(
+        tempfile.mkdtemp(prefix="shoal-sprites-"), "sprites.png")
+    cells: list[tuple[int, np.ndarray | None]] = []
+    with progress(total=len(da), desc="sprites", unit="doc", enabled=show_progress) as bar:
+        for i, d in enumerate(da):
+            img = _thumb(d, image_source, 10 ** 6, channel_axis)  # full size: resized below
+            if img is not None or not skip_empty:
+                cells.append((i, img))
+            bar.update(1)
+    if not any(img is not None for _, img in cells):
+        raise EmptyArrayError(f"no Document has an image {image_source} to draw; load them "
+                              "with load_uri_to_image_tensor() or give tensors")
+    side = int(np.ceil(np.sqrt(len(cells))))
+    cell = max(min_size, canvas_size // side)
+    canvas = Image.new("RGB", (side * cell, side * cell), "white")
+    draw = ImageDraw.Draw(canvas)
+    for k, (index, img) in enumerate(cells):
+        top, left = (k // side) * cell, (k % side) * cell
+        if img is not None:
+            pil = Image.fromarray(img).convert("RGB")
+            if keep_aspect_ratio:
+                pil.thumbnail((cell, cell))
+            else:
+                pil = pil.resize((cell, cell))
+            canvas.paste(pil, (left + (cell - pil.width) // 2, top + (cell - pil.height) // 2))
+        if show_index:
+            draw.text((left + 2, top + 2), str(index), fill="red")
+    try:
+        canvas.save(out, format="PNG")
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"cannot write {out!r}: {exc}") from exc
+    return out

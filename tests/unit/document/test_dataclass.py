@@ -99,3 +99,24 @@ def test_image_fields_take_pil_images_and_paths_get_their_mime_type(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(MalformedDataError, match="bad.png.*not an image format"):
         Document(Cover(cover=str(tmp_path / "bad.png")))
+
+
+def test_optional_fields_keep_their_modality_and_audio_wav_is_loaded(tmp_path):
+    from typing import Optional
+
+    from shoal.typing import Audio
+
+    @dataclass
+    class Clip:
+        title: Optional[Text] = None  # noqa: UP045 - the spelling users write too
+        sound: Audio | None = None
+
+    wav = tmp_path / "a.wav"
+    tone = (0.5 * np.sin(np.linspace(0, 20, 800))).astype(np.float32)
+    Document(tensor=tone).save_audio_tensor_to_file(str(wav), sample_rate=8000)
+    d = Document(Clip(title="hi", sound=str(wav)))
+    assert [c.modality for c in d.chunks] == ["text", "audio"]  # was: title went to the tags
+    assert np.allclose(d.chunks[1].tensor, tone, atol=1 / 2 ** 14)
+    back = Clip(d)
+    assert back.title == "hi" and back.sound == str(wav)
+    assert Clip(Document(Clip())).title is None
