@@ -14,11 +14,11 @@ T = TypeVar("T")
 Image = NewType("Image", str)  #: a path / URI (loaded to an (H, W, 3) tensor) or an ndarray
 Text = NewType("Text", str)  #: a string
 JSON = NewType("JSON", dict)  #: a JSON-like dict (kept in the chunk's tags)
-Audio = NewType("Audio", str)  #: a path / URI (kept as uri + blob) or an ndarray
+Audio = NewType("Audio", str)  #: a WAV path (loaded to a float tensor; other files: blob) or an ndarray
 Blob = NewType("Blob", bytes)  #: raw bytes
 Video = NewType("Video", str)  #: a path / URI or an ndarray
 Mesh = NewType("Mesh", str)  #: a path / URI of a 3-D mesh
-Tabular = NewType("Tabular", str)  #: a path / URI of a CSV file
+Tabular = NewType("Tabular", str)  #: a path / URI of a CSV file (one chunk per row)
 
 MODALITY: dict[Any, str] = {Image: "image", Text: "text", JSON: "json", Audio: "audio",
                             Blob: "blob", Video: "video", Mesh: "mesh", Tabular: "tabular"}

@@ -100,6 +100,10 @@ def _chunk_for(value: Any, tp: Any, modality: str | None) -> Document:
             chunk.load_uri_to_image_tensor()
         elif modality == "audio" and value.lower().endswith(".wav"):
             chunk.load_uri_to_audio_tensor()  # as DocArray: the samples as a tensor
+        elif modality == "tabular":  # as DocArray: one chunk per CSV row
+            from shoal.document.array import DocumentArray  # noqa: PLC0415
+
+            chunk.chunks.extend(DocumentArray.from_csv(value))
         else:
             chunk.load_uri_to_blob()
         return chunk

@@ -120,3 +120,18 @@ def test_optional_fields_keep_their_modality_and_audio_wav_is_loaded(tmp_path):
     back = Clip(d)
     assert back.title == "hi" and back.sound == str(wav)
     assert Clip(Document(Clip())).title is None
+
+
+def test_a_tabular_field_holds_one_chunk_per_csv_row(tmp_path):
+    from shoal.typing import Tabular
+
+    @dataclass
+    class Sheet:
+        table: Tabular
+
+    path = tmp_path / "t.csv"
+    path.write_text("id,text,price\na,first row,1\nb,second row,2\n")
+    d = Document(Sheet(table=str(path)))
+    rows = d.chunks[0].chunks
+    assert d.chunks[0].modality == "tabular" and rows.texts == ["first row", "second row"]
+    assert rows[0].tags["price"] == "1" and Sheet(d).table == str(path)
